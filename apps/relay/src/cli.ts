@@ -1,0 +1,183 @@
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { RelayError } from "./errors";
+
+export const HELP = `edgesocks-relay — the EdgeSocks SOCKS4/4a/5 relay
+
+Usage:
+  edgesocks-relay --config relay.toml [overrides]     standalone, policy from local files
+  edgesocks-relay --control-url ws://HOST:PORT/trpc --node-token TOKEN \\
+                  --region REGION --name NAME --state-dir DIR [overrides]
+                                                      fleet mode, policy from the control plane
+  edgesocks-relay --generate-config relay.toml        write a commented example config and exit
+
+Options:
+  -c, --config FILE         relay TOML file (RustSocks' rustsocks.toml layout is accepted)
+      --generate-config FILE  write a commented example configuration to FILE and exit
+      --control-url URL     control plane WebSocket URL (fleet mode)
+      --node-token TOKEN    node token (or a one-time enrollment token) for the control plane
+      --region REGION       region this relay serves, e.g. eu-west
+      --name NAME           node name, unique in the fleet
+      --state-dir DIR       where the cached snapshot and the session spool live
+      --public-address HOST:PORT  SOCKS address clients use to reach this relay
+      --bind ADDR           listen address (overrides server.bind_address)
+      --port N              listen port (overrides server.bind_port)
+      --ops-bind ADDR:PORT  health and metrics HTTP server (overrides ops.bind)
+      --log-level LEVEL     trace | debug | info | warn | error | fatal | silent
+      --log-format FORMAT   pretty | json
+  -h, --help                show this help and exit
+  -v, --version             print the version and exit
+
+Signals:
+  SIGHUP                    reload the configuration and ACL files (validated first;
+                            an invalid file is rejected and the old policy stays)
+  SIGINT, SIGTERM           stop accepting, drain sessions up to server.shutdown_grace_ms, exit
+
+Exit codes: 0 normal exit, 1 runtime failure, 2 bad flags or configuration (nothing started).
+Docs: docs/relay.md (configuration), docs/operations.md (monitoring).`;
+
+const LogLevel = z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
+
+export interface CliOptions {
+  mode: "help" | "version" | "generate" | "standalone" | "fleet";
+  config?: string;
+  generateConfig?: string;
+  controlUrl?: string;
+  nodeToken?: string;
+  region?: string;
+  name?: string;
+  stateDir?: string;
+  publicAddress?: string;
+  bind?: string;
+  port?: number;
+  opsBind?: string;
+  logLevel?: z.infer<typeof LogLevel>;
+  logFormat?: "pretty" | "json";
+}
+
+/** Parses argv; throws RelayError RELAY_E_CLI with one actionable line. */
+export function parseCli(argv: string[]): CliOptions {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        config: { type: "string", short: "c" },
+        "generate-config": { type: "string" },
+        "control-url": { type: "string" },
+        "node-token": { type: "string" },
+        region: { type: "string" },
+        name: { type: "string" },
+        "state-dir": { type: "string" },
+        "public-address": { type: "string" },
+        bind: { type: "string" },
+        port: { type: "string" },
+        "ops-bind": { type: "string" },
+        "log-level": { type: "string" },
+        "log-format": { type: "string" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "v" },
+      },
+    }));
+  } catch (cause) {
+    throw new RelayError("RELAY_E_CLI", `${(cause as Error).message} (see --help)`, { cause });
+  }
+  const str = (key: string) => values[key] as string | undefined;
+  if (values.help) return { mode: "help" };
+  if (values.version) return { mode: "version" };
+  const generateConfig = str("generate-config");
+  if (generateConfig !== undefined) return { mode: "generate", generateConfig };
+
+  const options: CliOptions = { mode: "standalone" };
+  const config = str("config");
+  const controlUrl = str("control-url");
+  if (config !== undefined) options.config = config;
+  if (controlUrl !== undefined) {
+    options.mode = "fleet";
+    options.controlUrl = parseUrl(controlUrl);
+    for (const key of ["node-token", "region", "name", "state-dir"] as const) {
+      if (!str(key)) throw new RelayError("RELAY_E_CLI", `--${key} is required with --control-url`);
+    }
+    options.nodeToken = str("node-token")!;
+    options.region = str("region")!;
+    options.name = str("name")!;
+    options.stateDir = str("state-dir")!;
+  } else if (config === undefined) {
+    throw new RelayError(
+      "RELAY_E_CLI",
+      "either --config FILE (standalone) or --control-url URL (fleet) is required (see --help)",
+    );
+  } else if (str("state-dir") !== undefined) {
+    options.stateDir = str("state-dir")!;
+  }
+  const publicAddress = str("public-address");
+  if (publicAddress !== undefined)
+    options.publicAddress = parseHostPort("--public-address", publicAddress);
+  const bind = str("bind");
+  if (bind !== undefined) options.bind = bind;
+  const port = str("port");
+  if (port !== undefined) options.port = parsePort("--port", port);
+  const opsBind = str("ops-bind");
+  if (opsBind !== undefined) options.opsBind = parseHostPort("--ops-bind", opsBind);
+  const level = str("log-level");
+  if (level !== undefined) {
+    const parsed = LogLevel.safeParse(level);
+    if (!parsed.success) {
+      throw new RelayError(
+        "RELAY_E_CLI",
+        `--log-level: expected one of ${LogLevel.options.join(", ")}, got "${level}"`,
+      );
+    }
+    options.logLevel = parsed.data;
+  }
+  const format = str("log-format");
+  if (format !== undefined) {
+    if (format !== "pretty" && format !== "json") {
+      throw new RelayError("RELAY_E_CLI", `--log-format: expected pretty or json, got "${format}"`);
+    }
+    options.logFormat = format;
+  }
+  return options;
+}
+
+function parsePort(flag: string, text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65535) {
+    throw new RelayError("RELAY_E_CLI", `${flag}: expected a port 0-65535, got "${text}"`);
+  }
+  return n;
+}
+
+/** Validates `host:port` (IPv6 as `[::1]:9100`) and returns it unchanged. */
+export function parseHostPort(flag: string, text: string): string {
+  const split = splitHostPort(text);
+  if (!split) throw new RelayError("RELAY_E_CLI", `${flag}: expected HOST:PORT, got "${text}"`);
+  parsePort(flag, String(split.port));
+  return text;
+}
+
+export function splitHostPort(text: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port > 65535) return undefined;
+  return { host: (match[1] ?? match[2])!, port };
+}
+
+function parseUrl(text: string): string {
+  try {
+    const url = new URL(text);
+    if (!["ws:", "wss:", "http:", "https:"].includes(url.protocol)) throw new Error("scheme");
+    return text;
+  } catch (cause) {
+    throw new RelayError(
+      "RELAY_E_CLI",
+      `--control-url: expected ws://HOST:PORT/trpc, got "${text}"`,
+      {
+        cause,
+      },
+    );
+  }
+}

@@ -1,0 +1,82 @@
+/** The commented file `--generate-config` writes; it must load as it is (a test checks). */
+export const EXAMPLE_CONFIG = `# EdgeSocks relay configuration (standalone mode).
+# RustSocks' rustsocks.toml layout is accepted: keys EdgeSocks does not
+# support are ignored with one warning line each.
+
+[server]
+bind_address = "127.0.0.1"     # "0.0.0.0" or "::" to serve other hosts
+bind_port = 1080
+max_connections = 10000        # open client connections at most
+handshake_timeout_ms = 10000   # from accept to a complete SOCKS request
+idle_timeout_secs = 300        # both directions silent this long closes a session
+connect_timeout_ms = 10000     # budget for connecting to a destination (all addresses)
+shutdown_grace_ms = 10000      # SIGTERM waits this long for sessions to end
+
+# SOCKS over TLS. With bind_port set, TLS gets its own port and plain SOCKS
+# stays on server.bind_port; without it the main port speaks TLS.
+[server.tls]
+enabled = false
+certificate_path = "cert.pem"  # re-read when it changes on disk
+private_key_path = "key.pem"
+min_protocol_version = "TLSv1.2"   # TLSv1.2 | TLSv1.3
+require_client_auth = false        # mutual TLS
+# client_ca_path = "ca.pem"
+# bind_port = 1443
+# tls_client_cert_as_user = false  # use the client certificate's CN as the SOCKS user
+
+[auth]
+socks_method = "none"          # none | userpass
+
+# [[auth.users]]
+# username = "alice"
+# password_hash = "$argon2id$v=19$m=19456,t=2,p=1$..."   # \`password = "..."\` also works, with a warning
+# groups = ["developers"]
+# max_connections = 100
+
+[acl]
+enabled = false
+config_file = "acl.toml"       # relative to this file; watched, and SIGHUP reloads it
+watch = true
+anonymous_user = "anonymous"   # the user clients without credentials are evaluated as
+
+[qos]
+enabled = false
+
+[qos.htb]
+# global_bandwidth_bytes_per_sec = 125000000
+# guaranteed_bandwidth_bytes_per_sec = 131072
+# max_bandwidth_bytes_per_sec = 12500000
+# burst_size_bytes = 1048576
+fair_sharing_enabled = true
+
+[qos.connection_limits]
+# max_connections_per_user = 100
+# max_connections_global = 10000
+# max_connections_per_client = 200
+
+[udp]                          # UDP ASSOCIATE
+enabled = true
+# public_address = "203.0.113.10"   # announced in the reply when the relay is behind NAT
+# port_range = "40000-40999"        # association sockets bind here, for firewalls
+idle_timeout_secs = 120
+max_datagram_bytes = 65507          # larger datagrams are dropped and counted
+
+[bind]                         # the BIND command
+enabled = true
+timeout_ms = 60000             # wait this long for the expected peer
+# external_address = "203.0.113.10" # listen and announce here instead of the address the client reached
+
+[dns]
+cache_ttl_secs = 30            # successful lookups are reused this long (0 disables the cache)
+cache_max_entries = 10000
+timeout_ms = 5000
+# [dns.hosts]                  # static answers, consulted before the system resolver
+# "intranet.example" = "10.0.0.5"
+
+[ops]
+bind = "127.0.0.1:9100"        # GET /health, /ready, /metrics, /sessions/active
+
+[logging]
+level = "info"                 # trace | debug | info | warn | error | fatal | silent
+format = "pretty"              # pretty | json
+`;

@@ -1,0 +1,160 @@
+import { isIP } from "node:net";
+import { z } from "zod";
+
+const port = z.number().int().min(0).max(65535);
+const positiveInt = z.number().int().positive();
+const logLevel = z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
+
+/** `[server.tls]`: SOCKS over TLS, on its own port beside the plain listener when `bind_port` is set. */
+export const TlsConfig = z.object({
+  enabled: z.boolean().default(false),
+  certificate_path: z.string().min(1).optional(),
+  private_key_path: z.string().min(1).optional(),
+  min_protocol_version: z.enum(["TLSv1.2", "TLSv1.3"]).default("TLSv1.2"),
+  require_client_auth: z.boolean().default(false),
+  client_ca_path: z.string().min(1).optional(),
+  /** Serve TLS on this port and keep plain SOCKS on `server.bind_port`; unset: the main port speaks TLS. */
+  bind_port: port.optional(),
+  /** With mutual TLS, use the client certificate's subject CN as the SOCKS user. */
+  tls_client_cert_as_user: z.boolean().default(false),
+});
+
+export const ServerConfig = z.object({
+  bind_address: z.string().min(1).default("127.0.0.1"),
+  bind_port: port.default(1080),
+  max_connections: positiveInt.default(10000),
+  handshake_timeout_ms: positiveInt.default(10000),
+  idle_timeout_secs: positiveInt.default(300),
+  connect_timeout_ms: positiveInt.default(10000),
+  /** How long SIGTERM waits for open sessions before closing them. */
+  shutdown_grace_ms: z.number().int().min(0).default(10000),
+  tls: TlsConfig.optional(),
+});
+
+export const UserConfig = z.object({
+  username: z.string().min(1).max(255),
+  password_hash: z.string().startsWith("$argon2").optional(),
+  password: z.string().min(1).max(255).optional(),
+  groups: z.array(z.string().min(1)).default([]),
+  enabled: z.boolean().default(true),
+  max_connections: positiveInt.optional(),
+  bandwidth_bytes_per_sec: positiveInt.optional(),
+  guaranteed_bandwidth_bytes_per_sec: positiveInt.optional(),
+});
+
+export const AuthConfig = z.object({
+  socks_method: z
+    .enum(["none", "userpass"], {
+      error: (issue) =>
+        `expected "none" or "userpass", got ${JSON.stringify(issue.input)}${
+          String(issue.input).startsWith("pam") ? " (PAM is not supported by EdgeSocks)" : ""
+        }`,
+    })
+    .default("none"),
+  users: z.array(UserConfig).default([]),
+});
+
+export const AclConfig = z.object({
+  enabled: z.boolean().default(false),
+  config_file: z.string().min(1).optional(),
+  watch: z.boolean().default(true),
+  anonymous_user: z.string().min(1).default("anonymous"),
+});
+
+export const QosConfig = z.object({
+  enabled: z.boolean().default(false),
+  algorithm: z.literal("htb").default("htb"),
+  htb: z
+    .object({
+      global_bandwidth_bytes_per_sec: positiveInt.optional(),
+      guaranteed_bandwidth_bytes_per_sec: positiveInt.optional(),
+      max_bandwidth_bytes_per_sec: positiveInt.optional(),
+      burst_size_bytes: positiveInt.optional(),
+      fair_sharing_enabled: z.boolean().default(true),
+    })
+    .default({ fair_sharing_enabled: true }),
+  connection_limits: z
+    .object({
+      max_connections_per_user: positiveInt.optional(),
+      max_connections_global: positiveInt.optional(),
+      max_connections_per_client: positiveInt.optional(),
+    })
+    .default({}),
+});
+
+const portRange = z
+  .string()
+  .regex(/^\d{1,5}-\d{1,5}$/, { error: 'expected "LOW-HIGH", e.g. "40000-40999"' })
+  .transform((text, ctx) => {
+    const [low, high] = text.split("-").map(Number) as [number, number];
+    if (low < 1 || high > 65535 || low > high) {
+      ctx.addIssue({ code: "custom", message: `"${text}" is not a port range within 1-65535` });
+      return z.NEVER;
+    }
+    return [low, high] as const;
+  });
+
+/** `[udp]`: UDP ASSOCIATE. */
+export const UdpConfig = z.object({
+  enabled: z.boolean().default(true),
+  /** Address announced to clients in the ASSOCIATE reply, for relays behind NAT. */
+  public_address: z
+    .string()
+    .refine((v) => isIP(v) !== 0, { error: "expected an IP address" })
+    .optional(),
+  /** Ports the per-association sockets bind in, for firewalls. */
+  port_range: portRange.optional(),
+  idle_timeout_secs: positiveInt.default(120),
+  max_datagram_bytes: z.number().int().min(1).max(65507).default(65507),
+});
+
+/** `[bind]`: the SOCKS BIND command. */
+export const BindConfig = z.object({
+  enabled: z.boolean().default(true),
+  /** How long the relay waits for the expected peer to connect. */
+  timeout_ms: positiveInt.default(60000),
+  /** Address the BIND port listens on and announces; default: the address the client reached. */
+  external_address: z
+    .string()
+    .refine((v) => isIP(v) !== 0, { error: "expected an IP address" })
+    .optional(),
+});
+
+export const DnsConfig = z.object({
+  cache_ttl_secs: z.number().int().min(0).default(30),
+  cache_max_entries: positiveInt.default(10000),
+  timeout_ms: positiveInt.default(5000),
+  /** Static name → address answers consulted before the system resolver (like gost's hosts). */
+  hosts: z
+    .record(
+      z.string().min(1),
+      z.string().refine((v) => isIP(v) !== 0, { error: "expected an IPv4 or IPv6 address" }),
+    )
+    .default({}),
+});
+
+export const OpsConfig = z.object({
+  /** `host:port` of the health and metrics HTTP server; unset: no ops server. */
+  bind: z.string().min(1).optional(),
+});
+
+export const LoggingConfig = z.object({
+  level: logLevel.default("info"),
+  format: z.enum(["pretty", "json"]).default("pretty"),
+});
+
+export const RelayConfig = z.object({
+  server: ServerConfig.default(ServerConfig.parse({})),
+  auth: AuthConfig.default(AuthConfig.parse({})),
+  acl: AclConfig.default(AclConfig.parse({})),
+  qos: QosConfig.default(QosConfig.parse({})),
+  dns: DnsConfig.default(DnsConfig.parse({})),
+  udp: UdpConfig.default(UdpConfig.parse({})),
+  bind: BindConfig.default(BindConfig.parse({})),
+  ops: OpsConfig.default({}),
+  logging: LoggingConfig.default(LoggingConfig.parse({})),
+});
+
+export type RelayConfig = z.infer<typeof RelayConfig>;
+export type UserConfig = z.infer<typeof UserConfig>;
+export type TlsConfig = z.infer<typeof TlsConfig>;

@@ -1,0 +1,145 @@
+import {
+  Counter,
+  createRegistry,
+  durationBucketsSeconds,
+  Gauge,
+  Histogram,
+  latencyBucketsSeconds,
+  type Registry,
+} from "@edgesocks/telemetry";
+
+export type RelayMetrics = ReturnType<typeof createRelayMetrics>;
+
+/** Every series the relay exports; label values are bounded sets. */
+export function createRelayMetrics(registry: Registry = createRegistry()) {
+  const r = [registry];
+  return {
+    registry,
+    connectionsActive: new Gauge({
+      name: "edgesocks_relay_connections_active",
+      help: "Client TCP connections open now (handshaking or relaying)",
+      registers: r,
+    }),
+    connectionsTotal: new Counter({
+      name: "edgesocks_relay_connections_total",
+      help: "Client TCP connections accepted",
+      registers: r,
+    }),
+    sessionsActive: new Gauge({
+      name: "edgesocks_relay_sessions_active",
+      help: "Sessions relaying now, by command",
+      labelNames: ["command"] as const,
+      registers: r,
+    }),
+    sessionsTotal: new Counter({
+      name: "edgesocks_relay_sessions_total",
+      help: "Sessions ended, by command and status",
+      labelNames: ["command", "status"] as const,
+      registers: r,
+    }),
+    rejectedTotal: new Counter({
+      name: "edgesocks_relay_rejected_total",
+      help: "Connections or requests turned away, by reason",
+      labelNames: ["reason"] as const,
+      registers: r,
+    }),
+    sessionDuration: new Histogram({
+      name: "edgesocks_relay_session_duration_seconds",
+      help: "Duration of ended sessions",
+      labelNames: ["command"] as const,
+      buckets: durationBucketsSeconds,
+      registers: r,
+    }),
+    bytesUp: new Counter({
+      name: "edgesocks_relay_bytes_up_total",
+      help: "Bytes relayed from clients to destinations",
+      registers: r,
+    }),
+    bytesDown: new Counter({
+      name: "edgesocks_relay_bytes_down_total",
+      help: "Bytes relayed from destinations to clients",
+      registers: r,
+    }),
+    aclDecisions: new Counter({
+      name: "edgesocks_relay_acl_decisions_total",
+      help: "ACL decisions, by action",
+      labelNames: ["action"] as const,
+      registers: r,
+    }),
+    authFailures: new Counter({
+      name: "edgesocks_relay_auth_failures_total",
+      help: "Failed authentications, by method",
+      labelNames: ["method"] as const,
+      registers: r,
+    }),
+    handshakeDuration: new Histogram({
+      name: "edgesocks_relay_handshake_duration_seconds",
+      help: "From accept to the final SOCKS reply",
+      labelNames: ["version"] as const,
+      buckets: latencyBucketsSeconds,
+      registers: r,
+    }),
+    dnsDuration: new Histogram({
+      name: "edgesocks_relay_dns_duration_seconds",
+      help: "DNS resolution latency (cache misses only)",
+      buckets: latencyBucketsSeconds,
+      registers: r,
+    }),
+    dnsFailures: new Counter({
+      name: "edgesocks_relay_dns_failures_total",
+      help: "DNS resolutions that failed, by error code",
+      labelNames: ["code"] as const,
+      registers: r,
+    }),
+    upstreamConnectDuration: new Histogram({
+      name: "edgesocks_relay_upstream_connect_duration_seconds",
+      help: "TCP connect latency to destinations",
+      buckets: latencyBucketsSeconds,
+      registers: r,
+    }),
+    upstreamErrors: new Counter({
+      name: "edgesocks_relay_upstream_errors_total",
+      help: "Failed upstream connects, by SOCKS5 reply code",
+      labelNames: ["reply"] as const,
+      registers: r,
+    }),
+    udpDatagrams: new Counter({
+      name: "edgesocks_relay_udp_datagrams_total",
+      help: "UDP datagrams relayed in (from clients), out (to clients) or dropped, with the drop reason",
+      labelNames: ["direction", "reason"] as const,
+      registers: r,
+    }),
+    bindRefusedPeers: new Counter({
+      name: "edgesocks_relay_bind_refused_peers_total",
+      help: "Connections to a BIND port from a peer other than the one the client named",
+      registers: r,
+    }),
+    tlsHandshakeFailures: new Counter({
+      name: "edgesocks_relay_tls_handshake_failures_total",
+      help: "TLS handshakes that failed on a SOCKS-over-TLS listener",
+      registers: r,
+    }),
+    spoolDropped: new Counter({
+      name: "edgesocks_relay_spool_dropped_records_total",
+      help: "Session records the spool's size cap turned away, by reason",
+      labelNames: ["reason"] as const,
+      registers: r,
+    }),
+    spoolBacklogBytes: new Gauge({
+      name: "edgesocks_relay_spool_backlog_bytes",
+      help: "Bytes of session records in the spool not yet delivered",
+      registers: r,
+    }),
+    policyVersion: new Gauge({
+      name: "edgesocks_relay_policy_version",
+      help: "Version of the policy snapshot in force",
+      registers: r,
+    }),
+    policyReloads: new Counter({
+      name: "edgesocks_relay_policy_reloads_total",
+      help: "Policy reloads, by result",
+      labelNames: ["result"] as const,
+      registers: r,
+    }),
+  };
+}

@@ -1,0 +1,109 @@
+import { isIPv4, isIPv6 } from "node:net";
+
+/**
+ * What a client asked to reach, after normalisation: `address` is set when the
+ * destination is (or turned out to be) an IP literal, and it is the exact
+ * address that policy checks and the relay connects to.
+ */
+export type Destination =
+  | { kind: "ip"; host: string; address: string; family: 4 | 6 }
+  | { kind: "domain"; host: string };
+
+export type DestinationResult =
+  | { ok: true; destination: Destination }
+  | { ok: false; reason: "empty" | "unspecified" | "invalid" };
+
+/**
+ * Normalises a requested host so policy sees the address the kernel would use.
+ * getaddrinfo() accepts inet_aton() forms (`2130706433`, `127.1`, `0x7f.1`),
+ * so a name that parses as one is checked and connected to as that IPv4
+ * address, never resolved; IPv4-mapped IPv6 is treated as its IPv4 address;
+ * the empty name and the unspecified addresses are refused because Node would
+ * connect them to the relay host itself.
+ */
+export function normalizeDestination(rawHost: string): DestinationResult {
+  let host = rawHost.trim();
+  if (host.length === 0) return { ok: false, reason: "empty" };
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  if (host.endsWith(".") && !isIPv4(host)) host = host.slice(0, -1);
+  if (host.length === 0) return { ok: false, reason: "empty" };
+
+  if (isIPv6(host)) {
+    const mapped = ipv4FromMapped(host);
+    if (mapped !== undefined) return ipResult(mapped, 4);
+    const lower = host.toLowerCase();
+    if (lower === "::" || /^[0:]+$/.test(lower)) return { ok: false, reason: "unspecified" };
+    return ipResult(lower, 6);
+  }
+  const v4 = parseInetAton(host);
+  if (v4 !== undefined) return ipResult(v4, 4);
+  if (host.includes("\0") || host.includes("/") || host.includes(" ")) {
+    return { ok: false, reason: "invalid" };
+  }
+  return { ok: true, destination: { kind: "domain", host: host.toLowerCase() } };
+}
+
+function ipResult(address: string, family: 4 | 6): DestinationResult {
+  if (family === 4 && address === "0.0.0.0") return { ok: false, reason: "unspecified" };
+  return { ok: true, destination: { kind: "ip", host: address, address, family } };
+}
+
+/** `::ffff:a.b.c.d` and `::ffff:XXXX:XXXX` → `a.b.c.d`. */
+export function ipv4FromMapped(ipv6: string): string | undefined {
+  const lower = ipv6.toLowerCase();
+  const match = /^(?:0{0,4}:){0,4}:?(?:0{0,4}:)?ffff:(.+)$/.exec(lower);
+  if (!match?.[1]) return undefined;
+  const tail = match[1];
+  if (isIPv4(tail)) return tail;
+  const hex = /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(tail);
+  if (!hex?.[1] || !hex[2]) return undefined;
+  const hi = Number.parseInt(hex[1], 16);
+  const lo = Number.parseInt(hex[2], 16);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
+/**
+ * The IPv4 address inet_aton() would make of `text` (1 to 4 parts, each
+ * decimal, octal with a leading 0, or hex with 0x), or undefined.
+ */
+export function parseInetAton(text: string): string | undefined {
+  const parts = text.split(".");
+  if (parts.length > 4) return undefined;
+  const values: number[] = [];
+  for (const part of parts) {
+    const value = parseAtonPart(part);
+    if (value === undefined) return undefined;
+    values.push(value);
+  }
+  const last = values.length - 1;
+  let result = 0;
+  for (let i = 0; i < last; i++) {
+    const v = values[i]!;
+    if (v > 255) return undefined;
+    result += v * 256 ** (3 - i);
+  }
+  const tail = values[last]!;
+  if (tail >= 256 ** (4 - last)) return undefined;
+  result += tail;
+  return `${(result >>> 24) & 255}.${(result >>> 16) & 255}.${(result >>> 8) & 255}.${result & 255}`;
+}
+
+function parseAtonPart(part: string): number | undefined {
+  if (part.length === 0) return undefined;
+  let digits = part;
+  let radix = 10;
+  if (/^0x/i.test(part)) {
+    digits = part.slice(2);
+    radix = 16;
+    if (digits.length === 0) return 0;
+    if (!/^[0-9a-f]+$/i.test(digits)) return undefined;
+  } else if (part.length > 1 && part.startsWith("0")) {
+    digits = part.slice(1);
+    radix = 8;
+    if (!/^[0-7]+$/.test(digits)) return undefined;
+  } else if (!/^[0-9]+$/.test(digits)) {
+    return undefined;
+  }
+  const value = Number.parseInt(digits, radix);
+  return value <= 0xffffffff ? value : undefined;
+}

@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { connectRequestV4, RawClient } from "./test-support/raw-client";
+import { startEchoTarget } from "./test-support/targets";
+import { startTestRelay } from "./test-support/test-relay";
+
+describe("ops HTTP server", () => {
+  it("serves /health, /ready, /metrics and the active sessions", async () => {
+    await using target = await startEchoTarget();
+    await using relay = await startTestRelay(`[ops]\nbind = "127.0.0.1:0"\n`);
+    const ops = relay.relay.opsAddress()!;
+    const base = `http://127.0.0.1:${ops.port}`;
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+    expect(await (await fetch(`${base}/ready`)).json()).toEqual({ status: "ready" });
+
+    using client = await RawClient.open(relay.port);
+    client.write([5, 1, 0, ...connectRequestV4("127.0.0.1", target.port)]);
+    await client.read(12);
+    client.write("hello");
+    await client.read(5);
+
+    const active = (await (await fetch(`${base}/sessions/active`)).json()) as {
+      bytesUp: number;
+      state: string;
+    }[];
+    expect(active).toHaveLength(1);
+    expect(active[0]).toMatchObject({ state: "relaying", bytesUp: 5 });
+
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    for (const series of [
+      "edgesocks_relay_connections_active 1",
+      "edgesocks_relay_connections_total 1",
+      'edgesocks_relay_acl_decisions_total{action="allow"} 1',
+      "edgesocks_relay_handshake_duration_seconds_bucket",
+      "edgesocks_relay_auth_failures_total",
+      "edgesocks_process_resident_memory_bytes",
+    ]) {
+      expect(metrics).toContain(series);
+    }
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+});

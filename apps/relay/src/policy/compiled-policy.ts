@@ -1,0 +1,46 @@
+import { type CompiledAcl, compileAcl, type PolicySnapshot } from "@edgesocks/policy";
+import { AuthMethod } from "@edgesocks/socks";
+import type { UserSecret } from "../auth/credentials";
+
+export interface PolicyUser extends UserSecret {
+  groups: readonly string[];
+  maxConnections?: number | undefined;
+}
+
+/** A snapshot compiled for the hot path; built once, then only read. */
+export interface CompiledPolicy {
+  readonly snapshot: PolicySnapshot;
+  readonly acl: CompiledAcl;
+  readonly users: ReadonlyMap<string, PolicyUser>;
+  /** SOCKS5 methods in the server's order of preference. */
+  readonly methods: readonly number[];
+  readonly requiresPassword: boolean;
+  readonly anonymousUser: string;
+}
+
+export function compilePolicy(snapshot: PolicySnapshot): CompiledPolicy {
+  const users = new Map<string, PolicyUser>();
+  for (const user of snapshot.users) {
+    users.set(user.username, {
+      username: user.username,
+      enabled: user.enabled,
+      passwordHash: user.passwordHash,
+      password: user.password,
+      groups: user.groups,
+      maxConnections: user.maxConnections,
+    });
+  }
+  // Password first: when a client offers both, the server's preference wins.
+  const methods = [
+    ...(snapshot.auth.methods.includes("userpass") ? [AuthMethod.UserPass] : []),
+    ...(snapshot.auth.methods.includes("none") ? [AuthMethod.None] : []),
+  ];
+  return Object.freeze({
+    snapshot,
+    acl: compileAcl(snapshot),
+    users,
+    methods,
+    requiresPassword: !snapshot.auth.methods.includes("none"),
+    anonymousUser: snapshot.auth.anonymousUser,
+  });
+}

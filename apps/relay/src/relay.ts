@@ -1,0 +1,242 @@
+import { existsSync } from "node:fs";
+import type { AddressInfo, Socket } from "node:net";
+import { isAbsolute, resolve } from "node:path";
+import type { TLSSocket, Server as TlsServer } from "node:tls";
+import type { Logger } from "@edgesocks/telemetry";
+import { CredentialVerifier } from "./auth/credentials";
+import { FailureBackoff } from "./auth/failure-backoff";
+import { splitHostPort } from "./cli";
+import type { RelayConfig } from "./config/schema";
+import { createRelayMetrics, type RelayMetrics } from "./metrics";
+import { Resolver } from "./net/resolver";
+import { type OpsServer, startOpsServer } from "./ops/ops-server";
+import { PolicyStore } from "./policy/policy-store";
+import { StandalonePolicySource } from "./policy/standalone-source";
+import { listen, type SocksListener } from "./server/socks-server";
+import { loadTlsOptions, watchTlsFiles } from "./server/tls-context";
+import { ClientSession } from "./session/client-session";
+import type { SessionRecord } from "./session/record";
+import { SessionRegistry } from "./session/session-registry";
+
+export interface RelayOptions {
+  config: RelayConfig;
+  /** Relative paths in the config (ACL file, certificates) are resolved from here. */
+  baseDir: string;
+  logger: Logger;
+  node?: { name: string | null; region: string | null };
+  /** Receives every closed session record (the spool, tests). */
+  onRecord?: (record: SessionRecord) => void;
+}
+
+export interface Relay {
+  readonly metrics: RelayMetrics;
+  readonly policy: PolicyStore;
+  readonly sessions: SessionRegistry;
+  /** The first listener: plain SOCKS, or TLS when TLS is the only one. */
+  socksAddress(): AddressInfo;
+  tlsAddress(): AddressInfo | undefined;
+  opsAddress(): AddressInfo | undefined;
+  /** SIGHUP: re-read the ACL (and, when given, apply a re-read main config's policy parts). */
+  reload(config?: RelayConfig): boolean;
+  /** Stops accepting, waits up to `graceMs` for sessions to end, then closes the rest. */
+  close(graceMs?: number): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Resolves a path from the config: next to the config file, else from the working directory. */
+export function resolveConfigPath(baseDir: string, path: string): string {
+  if (isAbsolute(path)) return path;
+  const besideConfig = resolve(baseDir, path);
+  if (existsSync(besideConfig) || !existsSync(path)) return besideConfig;
+  return resolve(path);
+}
+
+/** Starts a standalone relay: policy from files, SOCKS listener(s), ops server. */
+export async function startRelay(options: RelayOptions): Promise<Relay> {
+  const { config, logger } = options;
+  const metrics = createRelayMetrics();
+  const policy = new PolicyStore();
+  const sessions = new SessionRegistry();
+  const aclPath = config.acl.config_file
+    ? resolveConfigPath(options.baseDir, config.acl.config_file)
+    : undefined;
+  const source = new StandalonePolicySource({ config, aclPath, store: policy, logger, metrics });
+  source.start();
+
+  const credentials = new CredentialVerifier();
+  policy.onChange(() => credentials.clear());
+  const onRecord = (record: SessionRecord) => {
+    logger.info({ session: record }, "session end");
+    options.onRecord?.(record);
+  };
+  const deps = {
+    policy,
+    credentials,
+    backoff: new FailureBackoff(),
+    resolver: new Resolver({
+      metrics,
+      ttlMs: config.dns.cache_ttl_secs * 1000,
+      maxEntries: config.dns.cache_max_entries,
+      timeoutMs: config.dns.timeout_ms,
+      hosts: config.dns.hosts,
+    }),
+    metrics,
+    logger,
+    registry: sessions,
+    timeouts: {
+      handshakeMs: config.server.handshake_timeout_ms,
+      idleMs: config.server.idle_timeout_secs * 1000,
+      connectMs: config.server.connect_timeout_ms,
+    },
+    commands: {
+      bind: {
+        enabled: config.bind.enabled,
+        timeoutMs: config.bind.timeout_ms,
+        externalAddress: config.bind.external_address,
+      },
+      udp: {
+        enabled: config.udp.enabled,
+        publicAddress: config.udp.public_address,
+        portRange: config.udp.port_range,
+        idleTimeoutMs: config.udp.idle_timeout_secs * 1000,
+        maxDatagramBytes: config.udp.max_datagram_bytes,
+      },
+    },
+    node: options.node ?? { name: null, region: null },
+    onRecord,
+  };
+  const counter = { active: 0 };
+  const tlsConfig = config.server.tls?.enabled ? config.server.tls : undefined;
+  const tlsFiles = tlsConfig
+    ? {
+        certificatePath: resolveConfigPath(options.baseDir, tlsConfig.certificate_path!),
+        privateKeyPath: resolveConfigPath(options.baseDir, tlsConfig.private_key_path!),
+        clientCaPath: tlsConfig.client_ca_path
+          ? resolveConfigPath(options.baseDir, tlsConfig.client_ca_path)
+          : undefined,
+      }
+    : undefined;
+  const tlsOptions = tlsConfig && tlsFiles ? loadTlsOptions(tlsConfig, tlsFiles) : undefined;
+  const certAsUser = tlsConfig?.tls_client_cert_as_user === true;
+  const onConnection = (socket: Socket, transport: "tcp" | "tls") => {
+    let user: string | undefined;
+    if (transport === "tls" && certAsUser) {
+      const tlsSocket = socket as TLSSocket;
+      const cn = tlsSocket.authorized ? tlsSocket.getPeerCertificate().subject?.CN : undefined;
+      user = Array.isArray(cn) ? cn[0] : cn;
+    }
+    new ClientSession(socket, transport, deps, user);
+  };
+  const common = {
+    metrics,
+    maxConnections: config.server.max_connections,
+    handshakeTimeoutMs: config.server.handshake_timeout_ms,
+    counter,
+    onConnection,
+  };
+  const listeners: SocksListener[] = [];
+  let tlsListener: SocksListener | undefined;
+  try {
+    if (!tlsOptions || tlsConfig?.bind_port !== undefined) {
+      listeners.push(
+        await listen({
+          ...common,
+          host: config.server.bind_address,
+          port: config.server.bind_port,
+        }),
+      );
+    }
+    if (tlsOptions) {
+      tlsListener = await listen({
+        ...common,
+        host: config.server.bind_address,
+        port: tlsConfig?.bind_port ?? config.server.bind_port,
+        tls: tlsOptions,
+      });
+      listeners.push(tlsListener);
+    }
+  } catch (error) {
+    await Promise.all(listeners.map((l) => l.stop()));
+    source.close();
+    throw error;
+  }
+  const listener = listeners[0]!;
+  const tlsWatch =
+    tlsConfig && tlsFiles && tlsListener
+      ? watchTlsFiles(tlsFiles, () => {
+          try {
+            (tlsListener!.server as TlsServer).setSecureContext(
+              loadTlsOptions(tlsConfig, tlsFiles),
+            );
+            logger.info("TLS certificate reloaded");
+          } catch (error) {
+            logger.error(
+              { err: (error as Error).message },
+              "TLS reload rejected; the previous certificate stays",
+            );
+          }
+        })
+      : undefined;
+  let ops: OpsServer | undefined;
+  if (config.ops.bind) {
+    const split = splitHostPort(config.ops.bind);
+    if (!split) throw new Error(`ops.bind: expected HOST:PORT, got ${config.ops.bind}`);
+    ops = await startOpsServer({
+      host: split.host,
+      port: split.port,
+      registry: metrics.registry,
+      ready: () => policy.loaded && listeners.every((l) => l.server.listening),
+      routes: { "/sessions/active": () => [...sessions.values()].map(describeSession) },
+    });
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = (graceMs = config.server.shutdown_grace_ms) => {
+    closing ??= (async () => {
+      source.close();
+      tlsWatch?.close();
+      const stopped = Promise.all(listeners.map((l) => l.stop()));
+      const deadline = Date.now() + graceMs;
+      while (sessions.size > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      sessions.closeWhere(() => true, "shutdown");
+      for (const l of listeners) l.destroyAll();
+      await stopped;
+      await ops?.close();
+    })();
+    return closing;
+  };
+  return {
+    metrics,
+    policy,
+    sessions,
+    socksAddress: () => listener.address(),
+    tlsAddress: () => tlsListener?.address(),
+    opsAddress: () => ops?.address(),
+    reload: (next) => source.reload(next),
+    close,
+    [Symbol.asyncDispose]: () => close(0),
+  };
+}
+
+function describeSession(session: ClientSession) {
+  return {
+    id: session.id,
+    user: session.user,
+    clientAddress: session.clientAddress,
+    clientPort: session.clientPort,
+    protocol: session.protocol,
+    transport: session.transport,
+    command: session.command,
+    state: session.state,
+    destinationHost: session.destinationHost,
+    destinationAddress: session.destinationAddress,
+    destinationPort: session.destinationPort,
+    startedAt: new Date(session.startedAt).toISOString(),
+    bytesUp: session.bytesUp,
+    bytesDown: session.bytesDown,
+    packetsUp: session.packetsUp,
+    packetsDown: session.packetsDown,
+  };
+}

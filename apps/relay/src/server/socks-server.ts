@@ -1,0 +1,86 @@
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from "node:tls";
+import type { RelayMetrics } from "../metrics";
+
+export interface SocksListenerOptions {
+  host: string;
+  port: number;
+  /** Set for SOCKS over TLS. */
+  tls?: TlsOptions;
+  metrics: RelayMetrics;
+  /** Open client connections at most, across all listeners sharing `counter`. */
+  maxConnections: number;
+  /** A TLS handshake must finish within this. */
+  handshakeTimeoutMs: number;
+  counter: { active: number };
+  onConnection: (socket: Socket, transport: "tcp" | "tls") => void;
+}
+
+export interface SocksListener {
+  readonly server: Server;
+  address(): AddressInfo;
+  /** Stops accepting; resolves once every connection has closed. */
+  stop(): Promise<void>;
+  /** Destroys every connection still open, including TLS handshakes in progress. */
+  destroyAll(): void;
+}
+
+/** A plain or TLS listener that hands accepted sockets to the session layer. */
+export async function listen(options: SocksListenerOptions): Promise<SocksListener> {
+  const { metrics, counter } = options;
+  const transport = options.tls ? "tls" : "tcp";
+  const accept = (socket: Socket) => {
+    metrics.connectionsTotal.inc();
+    if (counter.active >= options.maxConnections) {
+      metrics.rejectedTotal.inc({ reason: "max_connections" });
+      socket.on("error", () => {});
+      socket.destroy();
+      return;
+    }
+    counter.active += 1;
+    metrics.connectionsActive.inc();
+    socket.once("close", () => {
+      counter.active -= 1;
+      metrics.connectionsActive.dec();
+    });
+    options.onConnection(socket, transport);
+  };
+  let server: Server;
+  if (options.tls) {
+    const tlsServer = createTlsServer({
+      ...options.tls,
+      allowHalfOpen: true,
+      handshakeTimeout: options.handshakeTimeoutMs,
+    });
+    tlsServer.on("secureConnection", (socket: TLSSocket) => accept(socket));
+    tlsServer.on("tlsClientError", (_error, socket) => {
+      metrics.tlsHandshakeFailures.inc();
+      socket.destroy();
+    });
+    server = tlsServer;
+  } else {
+    server = createServer({ allowHalfOpen: true, noDelay: true }, accept);
+  }
+  // Every TCP connection, including TLS ones still in their handshake (the
+  // session layer does not know those yet), so shutdown can close them all.
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host: options.host, port: options.port, backlog: 4096 }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return {
+    server,
+    address: () => server.address() as AddressInfo,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    destroyAll: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}

@@ -1,0 +1,192 @@
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from "node:dgram";
+import { isIPv6 } from "node:net";
+import type { Decision } from "@edgesocks/policy";
+import { addressFromHost, decodeUdpHeader, encodeUdpHeader } from "@edgesocks/socks";
+import type { RelayMetrics } from "../metrics";
+import { normalizeDestination } from "../net/destination";
+import type { Resolver } from "../net/resolver";
+import type { TrafficCounters } from "./pipe";
+
+export interface UdpAssociationOptions {
+  /** Local address to bind: the address the client reached over TCP. */
+  bindAddress: string;
+  /** Inclusive port range for firewalls; unset: any ephemeral port. */
+  portRange?: readonly [number, number] | undefined;
+  /** The only source datagrams are accepted from (the TCP peer, or what the request named). */
+  clientAddress: string;
+  /** 0: learned from the first datagram from `clientAddress`. */
+  clientPort: number;
+  idleTimeoutMs: number;
+  /** ACL for one destination; cached per association by the caller's key. */
+  decide: (host: string, address: string, port: number) => Decision;
+  resolver: Resolver;
+  metrics: RelayMetrics;
+  counters: TrafficCounters;
+  /** Called once when the association ends by itself (idle, socket error). */
+  onEnd: (reason: string) => void;
+  /** Largest datagram the relay forwards. @default 65507 */
+  maxDatagramBytes?: number;
+}
+
+/** Bounded so a client cycling through destinations cannot grow it without end. */
+const MAX_CACHED_DECISIONS = 1024;
+
+/**
+ * One UDP ASSOCIATE: unwraps the client's datagrams (RFC 1928 §7), forwards
+ * the payload to each destination the ACL allows, and wraps replies from
+ * destinations the client has sent to. Everything else is dropped and counted.
+ */
+export class UdpAssociation {
+  readonly #socket: UdpSocket;
+  readonly #options: UdpAssociationOptions;
+  readonly #decisions = new Map<string, boolean>();
+  readonly #contacted = new Set<string>();
+  #clientPort: number;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  private constructor(socket: UdpSocket, options: UdpAssociationOptions) {
+    this.#socket = socket;
+    this.#options = options;
+    this.#clientPort = options.clientPort;
+    socket.on("message", (message, rinfo) => this.#onMessage(message, rinfo));
+    socket.on("error", () => this.#end("udp_socket_error"));
+    this.#touch();
+  }
+
+  static async open(options: UdpAssociationOptions): Promise<UdpAssociation> {
+    const type = isIPv6(options.bindAddress) ? "udp6" : "udp4";
+    const [low, high] = options.portRange ?? [0, 0];
+    // Random start inside the range so concurrent associations do not all
+    // collide on its first port.
+    const span = high - low + 1;
+    const start = Math.floor(Math.random() * span);
+    for (let i = 0; i < span; i++) {
+      const port = low === 0 ? 0 : low + ((start + i) % span);
+      const socket = createSocket({ type, ipv6Only: type === "udp6" });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          socket.once("error", reject);
+          socket.bind({ address: options.bindAddress, port, exclusive: true }, () => {
+            socket.off("error", reject);
+            resolve();
+          });
+        });
+        return new UdpAssociation(socket, options);
+      } catch (error) {
+        socket.close();
+        if (low === 0 || (error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+      }
+    }
+    throw Object.assign(new Error(`no free UDP port in ${low}-${high}`), { code: "EADDRINUSE" });
+  }
+
+  address(): { address: string; port: number } {
+    const { address, port } = this.#socket.address();
+    return { address, port };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#idleTimer);
+    this.#socket.close();
+  }
+
+  #end(reason: string): void {
+    if (this.#closed) return;
+    this.close();
+    this.#options.onEnd(reason);
+  }
+
+  #touch(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => this.#end("udp_idle_timeout"), this.#options.idleTimeoutMs);
+    this.#idleTimer.unref();
+  }
+
+  #drop(reason: string): void {
+    this.#options.metrics.udpDatagrams.inc({ direction: "dropped", reason });
+  }
+
+  #onMessage(message: Buffer, from: RemoteInfo): void {
+    const fromAddress = normalizeIp(from.address);
+    if (
+      fromAddress === this.#options.clientAddress &&
+      (this.#clientPort === 0 || from.port === this.#clientPort)
+    ) {
+      this.#clientPort ||= from.port;
+      this.#fromClient(message);
+      return;
+    }
+    const key = `${fromAddress}|${from.port}`;
+    if (!this.#contacted.has(key) || this.#clientPort === 0) {
+      this.#drop(
+        fromAddress === this.#options.clientAddress ? "wrong_client_port" : "unknown_source",
+      );
+      return;
+    }
+    this.#touch();
+    const { counters, metrics } = this.#options;
+    counters.bytesDown += message.length;
+    counters.packetsDown += 1;
+    metrics.udpDatagrams.inc({ direction: "out", reason: "" });
+    const header = encodeUdpHeader({
+      frag: 0,
+      address: addressFromHost(fromAddress),
+      port: from.port,
+    });
+    this.#socket.send([header, message], this.#clientPort, this.#options.clientAddress);
+  }
+
+  #fromClient(message: Buffer): void {
+    const decoded = decodeUdpHeader(message);
+    if (decoded.status !== "ok") return this.#drop("malformed");
+    const { frag, address, port } = decoded.value;
+    // Fragmentation is optional in RFC 1928; we do not reassemble.
+    if (frag !== 0) return this.#drop("fragmented");
+    const payload = message.subarray(decoded.length);
+    if (payload.length > (this.#options.maxDatagramBytes ?? 65_507)) return this.#drop("too_large");
+    if (port === 0) return this.#drop("bad_destination");
+    this.#touch();
+    this.#options.metrics.udpDatagrams.inc({ direction: "in", reason: "" });
+    const normalized = normalizeDestination(address.host);
+    if (!normalized.ok) return this.#drop("bad_destination");
+    const destination = normalized.destination;
+    if (destination.kind === "ip") {
+      this.#send(destination.host, destination.address, port, payload);
+      return;
+    }
+    this.#options.resolver.resolve(destination.host).then((resolved) => {
+      if (this.#closed) return;
+      if (!resolved.ok || !resolved.addresses[0]) return this.#drop("dns_failed");
+      const wanted = isIPv6(this.#options.bindAddress) ? 6 : 4;
+      const pick = resolved.addresses.find((a) => a.family === wanted) ?? resolved.addresses[0];
+      const mapped = normalizeDestination(pick.address);
+      if (!mapped.ok || mapped.destination.kind !== "ip") return this.#drop("bad_destination");
+      this.#send(destination.host, mapped.destination.address, port, payload);
+    });
+  }
+
+  #send(host: string, address: string, port: number, payload: Buffer): void {
+    const key = `${host}|${address}|${port}`;
+    let allowed = this.#decisions.get(key);
+    if (allowed === undefined) {
+      allowed = this.#options.decide(host, address, port).action === "allow";
+      if (this.#decisions.size >= MAX_CACHED_DECISIONS) this.#decisions.clear();
+      this.#decisions.set(key, allowed);
+    }
+    if (!allowed) return this.#drop("acl");
+    if (isIPv6(address) !== isIPv6(this.#options.bindAddress)) return this.#drop("family_mismatch");
+    const { counters } = this.#options;
+    counters.bytesUp += payload.length;
+    counters.packetsUp += 1;
+    if (this.#contacted.size < MAX_CACHED_DECISIONS) this.#contacted.add(`${address}|${port}`);
+    this.#socket.send(payload, port, address);
+  }
+}
+
+function normalizeIp(address: string): string {
+  const result = normalizeDestination(address);
+  return result.ok && result.destination.kind === "ip" ? result.destination.address : address;
+}
