@@ -1,14 +1,25 @@
-import { existsSync, writeFileSync } from "node:fs";
-import { createLogger } from "@edgesocks/telemetry";
-import { HELP, parseCli } from "./cli";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { SessionRecord } from "@edgesocks/api/wire";
+import { createLogger, type Logger } from "@edgesocks/telemetry";
+import { FleetAgent } from "./agent/fleet-agent";
+import { resolveNodeToken } from "./agent/node-token";
+import { loadCachedSnapshot } from "./agent/snapshot-cache";
+import { type CliOptions, HELP, parseCli } from "./cli";
 import { EXAMPLE_CONFIG } from "./config/example";
 import { type LoadedConfig, loadConfigFile } from "./config/load";
+import { RelayConfig } from "./config/schema";
 import { RelayError } from "./errors";
-import { startRelay } from "./relay";
+import { createRelayMetrics, type RelayMetrics } from "./metrics";
+import { PolicyStore } from "./policy/policy-store";
+import { type Relay, startRelay } from "./relay";
+import { retry } from "./retry";
+import { Spool } from "./spool/spool";
 import { VERSION } from "./version";
 
 /** Exit code for bad flags or configuration: nothing was started. */
 const EXIT_USAGE = 2;
+const USAGE_ERRORS = new Set(["RELAY_E_CLI", "RELAY_E_CONFIG", "RELAY_E_ACL_FILE", "RELAY_E_SNAPSHOT", "RELAY_E_TLS"]);
 
 async function main(argv: string[]): Promise<void> {
   const options = parseCli(argv);
@@ -22,55 +33,76 @@ async function main(argv: string[]): Promise<void> {
   }
   if (options.mode === "generate") {
     const path = options.generateConfig!;
-    if (existsSync(path))
-      throw new RelayError(
-        "RELAY_E_CLI",
-        `--generate-config: ${path} already exists; not overwriting it`,
-      );
+    if (existsSync(path)) {
+      throw new RelayError("RELAY_E_CLI", `--generate-config: ${path} already exists; not overwriting it`);
+    }
     writeFileSync(path, EXAMPLE_CONFIG);
     process.stdout.write(`wrote ${path}\n`);
     return;
   }
-  if (options.mode === "fleet") {
-    throw new RelayError("RELAY_E_CLI", "--control-url: fleet mode is not available in this build");
-  }
 
-  const load = (): LoadedConfig => {
-    const loaded = loadConfigFile(options.config!);
-    const { server, ops, logging } = loaded.config;
-    if (options.bind !== undefined) server.bind_address = options.bind;
-    if (options.port !== undefined) server.bind_port = options.port;
-    if (options.opsBind !== undefined) ops.bind = options.opsBind;
-    if (options.logLevel !== undefined) logging.level = options.logLevel;
-    if (options.logFormat !== undefined) logging.format = options.logFormat;
-    return loaded;
-  };
+  const load = () => withOverrides(options, options.config ? loadConfigFile(options.config) : defaults());
   const loaded = load();
   const { config } = loaded;
   const logger = createLogger({
     level: config.logging.level,
     format: config.logging.format,
-    base: { service: "edgesocks-relay" },
+    base: { service: "edgesocks-relay", ...(options.name ? { node: options.name } : {}) },
   });
   for (const warning of loaded.warnings) logger.warn(warning);
+  const metrics = createRelayMetrics();
+  const stateDir = options.stateDir;
+  if (stateDir) mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const spool = stateDir
+    ? new Spool<SessionRecord>({
+        dir: join(stateDir, "spool"),
+        // Standalone: nobody drains the spool, so it is a size-rotated log.
+        overflow: options.mode === "fleet" ? "drop-newest" : "drop-oldest",
+        onDrop: (count, reason) => {
+          metrics.spoolDropped.inc({ reason }, count);
+          logger.warn({ records: count, reason }, "session records dropped by the spool size cap");
+        },
+      })
+    : undefined;
 
-  const relay = await startRelay({ config, baseDir: loaded.baseDir, logger });
+  let policy: PolicyStore | undefined;
+  if (options.mode === "fleet") {
+    policy = new PolicyStore();
+    const cached = loadCachedSnapshot(stateDir!);
+    if (cached.status === "ok") {
+      policy.apply(cached.snapshot);
+      metrics.policyVersion.set(cached.snapshot.version);
+      logger.info({ version: cached.snapshot.version }, "serving with the cached snapshot");
+    } else if (cached.status === "invalid") {
+      logger.warn({ reason: cached.error }, "cached snapshot ignored; waiting for the control plane");
+    }
+  }
+
+  const relay = await startRelay({
+    config,
+    baseDir: loaded.baseDir,
+    logger,
+    metrics,
+    node: { name: options.name ?? null, region: options.region ?? null },
+    ...(policy ? { policy } : {}),
+    ...(spool ? { spool } : {}),
+  });
   const socks = relay.socksAddress();
   logger.info(
-    { socks: `${socks.address}:${socks.port}`, ops: config.ops.bind ?? null, version: VERSION },
+    { socks: `${socks.address}:${socks.port}`, ops: config.ops.bind ?? null, mode: options.mode, version: VERSION },
     "relay listening",
   );
+
+  const agent = options.mode === "fleet" && policy && spool ? startAgent(options, { relay, policy, spool, metrics, logger }) : undefined;
 
   process.on("SIGHUP", () => {
     try {
       const next = load();
       for (const warning of next.warnings) logger.warn(warning);
-      relay.reload(next.config);
+      if (options.mode === "standalone") relay.reload(next.config);
+      else logger.info("SIGHUP: fleet mode takes its policy from the control plane");
     } catch (error) {
-      logger.error(
-        { err: (error as Error).message },
-        "config reload rejected; the previous configuration stays",
-      );
+      logger.error({ err: (error as Error).message }, "config reload rejected; the previous configuration stays");
     }
   });
   let stopping = false;
@@ -81,7 +113,13 @@ async function main(argv: string[]): Promise<void> {
     }
     stopping = true;
     logger.info({ signal, sessions: relay.sessions.size }, "shutting down: draining sessions");
-    relay.close().then(
+    // Order: stop accepting and drain sessions (their records reach the
+    // spool), then stop the agent, then close the spool.
+    (async () => {
+      await relay.close();
+      await (await agent)?.close();
+      spool?.close();
+    })().then(
       () => {
         logger.info("stopped");
         logger.flush();
@@ -97,21 +135,73 @@ async function main(argv: string[]): Promise<void> {
   process.on("SIGTERM", () => stop("SIGTERM"));
 }
 
+function defaults(): LoadedConfig {
+  return { config: RelayConfig.parse({}), baseDir: process.cwd(), warnings: [] };
+}
+
+function withOverrides(options: CliOptions, loaded: LoadedConfig): LoadedConfig {
+  const { server, ops, logging } = loaded.config;
+  if (options.bind !== undefined) server.bind_address = options.bind;
+  if (options.port !== undefined) server.bind_port = options.port;
+  if (options.opsBind !== undefined) ops.bind = options.opsBind;
+  if (options.logLevel !== undefined) logging.level = options.logLevel;
+  if (options.logFormat !== undefined) logging.format = options.logFormat;
+  return loaded;
+}
+
+/** Resolves the node token (exchanging an enrollment token, with retries), then starts the agent. */
+async function startAgent(
+  options: CliOptions,
+  parts: { relay: Relay; policy: PolicyStore; spool: Spool<SessionRecord>; metrics: RelayMetrics; logger: Logger },
+): Promise<FleetAgent> {
+  const { relay, policy, spool, metrics, logger } = parts;
+  const publicAddress = options.publicAddress ?? null;
+  const nodeToken = await retry(
+    () =>
+      resolveNodeToken({
+        controlUrl: options.controlUrl!,
+        token: options.nodeToken!,
+        stateDir: options.stateDir!,
+        softwareVersion: VERSION,
+        publicAddress,
+      }),
+    {
+      onError: (error, _attempt, delayMs) =>
+        logger.warn({ err: (error as Error).message, retryInMs: Math.round(delayMs) }, "node token exchange failed"),
+    },
+  );
+  const agent = new FleetAgent({
+    controlUrl: options.controlUrl!,
+    nodeToken,
+    stateDir: options.stateDir!,
+    store: policy,
+    sessions: relay.sessions,
+    spool,
+    metrics,
+    logger,
+    softwareVersion: VERSION,
+    publicAddress,
+    counters: () => ({
+      connectionsActive: relay.connectionsActive(),
+      sessionsActive: relay.sessions.size,
+      sessionsTotal: relay.totals.sessionsTotal,
+      bytesUp: relay.totals.bytesUp,
+      bytesDown: relay.totals.bytesDown,
+      rejectedTotal: relay.totals.rejectedTotal,
+      spoolBacklogBytes: spool.backlogBytes(),
+    }),
+  });
+  agent.start();
+  return agent;
+}
+
 main(process.argv.slice(2)).catch((error: unknown) => {
-  if (
-    error instanceof RelayError &&
-    (error.code === "RELAY_E_CLI" ||
-      error.code === "RELAY_E_CONFIG" ||
-      error.code === "RELAY_E_ACL_FILE" ||
-      error.code === "RELAY_E_SNAPSHOT")
-  ) {
+  if (error instanceof RelayError && USAGE_ERRORS.has(error.code)) {
     process.stderr.write(`edgesocks-relay: ${error.message}\n`);
     process.exit(EXIT_USAGE);
   }
-  if (
-    (error as NodeJS.ErrnoException).code === "EADDRINUSE" ||
-    (error as NodeJS.ErrnoException).code === "EACCES"
-  ) {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
     process.stderr.write(`edgesocks-relay: cannot listen: ${(error as Error).message}\n`);
     process.exit(EXIT_USAGE);
   }

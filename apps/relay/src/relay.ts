@@ -17,6 +17,7 @@ import { loadTlsOptions, watchTlsFiles } from "./server/tls-context";
 import { ClientSession } from "./session/client-session";
 import type { SessionRecord } from "./session/record";
 import { SessionRegistry } from "./session/session-registry";
+import type { Spool } from "./spool/spool";
 
 export interface RelayOptions {
   config: RelayConfig;
@@ -24,14 +25,33 @@ export interface RelayOptions {
   baseDir: string;
   logger: Logger;
   node?: { name: string | null; region: string | null };
-  /** Receives every closed session record (the spool, tests). */
+  /**
+   * The policy, kept up to date by the caller (fleet mode). Unset: the
+   * standalone source reads it from the config and ACL files.
+   */
+  policy?: PolicyStore;
+  metrics?: RelayMetrics;
+  /** Closed session records are appended here (state dir). */
+  spool?: Spool<SessionRecord>;
+  /** Receives every closed session record (the fleet shipper, tests). */
   onRecord?: (record: SessionRecord) => void;
+}
+
+/** Running totals for heartbeats. */
+export interface RelayTotals {
+  sessionsTotal: number;
+  rejectedTotal: number;
+  bytesUp: number;
+  bytesDown: number;
 }
 
 export interface Relay {
   readonly metrics: RelayMetrics;
   readonly policy: PolicyStore;
   readonly sessions: SessionRegistry;
+  readonly totals: RelayTotals;
+  /** Client connections open now. */
+  connectionsActive(): number;
   /** The first listener: plain SOCKS, or TLS when TLS is the only one. */
   socksAddress(): AddressInfo;
   tlsAddress(): AddressInfo | undefined;
@@ -54,19 +74,37 @@ export function resolveConfigPath(baseDir: string, path: string): string {
 /** Starts a standalone relay: policy from files, SOCKS listener(s), ops server. */
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const { config, logger } = options;
-  const metrics = createRelayMetrics();
-  const policy = new PolicyStore();
+  const metrics = options.metrics ?? createRelayMetrics();
   const sessions = new SessionRegistry();
   const aclPath = config.acl.config_file
     ? resolveConfigPath(options.baseDir, config.acl.config_file)
     : undefined;
-  const source = new StandalonePolicySource({ config, aclPath, store: policy, logger, metrics });
-  source.start();
+  const policy = options.policy ?? new PolicyStore();
+  const source = options.policy
+    ? undefined
+    : new StandalonePolicySource({ config, aclPath, store: policy, logger, metrics });
+  source?.start();
 
   const credentials = new CredentialVerifier();
-  policy.onChange(() => credentials.clear());
+  policy.onChange((next, previous) => {
+    credentials.clear();
+    // A user disabled or deleted by the new policy loses their open sessions now.
+    if (!previous) return;
+    const revoked = sessions.closeWhere((session) => {
+      if (!previous.users.has(session.user)) return false;
+      const now = next.users.get(session.user);
+      return now === undefined || !now.enabled;
+    }, "revoked");
+    if (revoked > 0) logger.info({ sessions: revoked }, "closed sessions of revoked users");
+  });
+  const totals: RelayTotals = { sessionsTotal: 0, rejectedTotal: 0, bytesUp: 0, bytesDown: 0 };
   const onRecord = (record: SessionRecord) => {
+    totals.sessionsTotal += 1;
+    if (record.status === "rejected") totals.rejectedTotal += 1;
+    totals.bytesUp += record.bytesUp;
+    totals.bytesDown += record.bytesDown;
     logger.info({ session: record }, "session end");
+    options.spool?.append(record);
     options.onRecord?.(record);
   };
   const deps = {
@@ -119,6 +157,12 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const tlsOptions = tlsConfig && tlsFiles ? loadTlsOptions(tlsConfig, tlsFiles) : undefined;
   const certAsUser = tlsConfig?.tls_client_cert_as_user === true;
   const onConnection = (socket: Socket, transport: "tcp" | "tls") => {
+    if (!policy.loaded) {
+      // Fleet mode before the first snapshot arrives: nothing to enforce yet.
+      metrics.rejectedTotal.inc({ reason: "no_policy" });
+      socket.destroy();
+      return;
+    }
     let user: string | undefined;
     if (transport === "tls" && certAsUser) {
       const tlsSocket = socket as TLSSocket;
@@ -157,7 +201,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     }
   } catch (error) {
     await Promise.all(listeners.map((l) => l.stop()));
-    source.close();
+    source?.close();
     throw error;
   }
   const listener = listeners[0]!;
@@ -193,7 +237,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   let closing: Promise<void> | undefined;
   const close = (graceMs = config.server.shutdown_grace_ms) => {
     closing ??= (async () => {
-      source.close();
+      source?.close();
       tlsWatch?.close();
       const stopped = Promise.all(listeners.map((l) => l.stop()));
       const deadline = Date.now() + graceMs;
@@ -214,7 +258,9 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     socksAddress: () => listener.address(),
     tlsAddress: () => tlsListener?.address(),
     opsAddress: () => ops?.address(),
-    reload: (next) => source.reload(next),
+    totals,
+    connectionsActive: () => counter.active,
+    reload: (next) => source?.reload(next) ?? false,
     close,
     [Symbol.asyncDispose]: () => close(0),
   };

@@ -1,0 +1,217 @@
+import type { AppRouter } from "@edgesocks/api";
+import type { ConfigEvent, HeartbeatInput, SessionRecord } from "@edgesocks/api/wire";
+import { validateSnapshot } from "@edgesocks/policy";
+import type { Logger } from "@edgesocks/telemetry";
+import { createTRPCClient, createWSClient, type TRPCClient, wsLink } from "@trpc/client";
+import type { RelayMetrics } from "../metrics";
+import type { PolicyStore } from "../policy/policy-store";
+import { backoffDelayMs } from "../retry";
+import type { SessionRegistry } from "../session/session-registry";
+import type { Spool } from "../spool/spool";
+import { wsUrl } from "./node-token";
+import { SessionShipper } from "./session-shipper";
+import { saveCachedSnapshot } from "./snapshot-cache";
+
+export interface FleetAgentOptions {
+  controlUrl: string;
+  nodeToken: string;
+  stateDir: string;
+  store: PolicyStore;
+  sessions: SessionRegistry;
+  spool: Spool<SessionRecord>;
+  metrics: RelayMetrics;
+  logger: Logger;
+  softwareVersion: string;
+  publicAddress: string | null;
+  /** Live counters for heartbeats. */
+  counters: () => HeartbeatInput["counters"];
+  /** @default 5000 (ms) */
+  heartbeatIntervalMs?: number;
+  /** Shipper batching age. @default 1000 (ms) */
+  batchAgeMs?: number;
+}
+
+/**
+ * Fleet mode: keeps the relay's policy in step with the control plane and
+ * delivers its session records, over one WebSocket. Nothing here is on the
+ * SOCKS hot path; when the control plane is away the relay keeps serving
+ * with the snapshot it holds and spools its records.
+ */
+export class FleetAgent {
+  readonly #options: FleetAgentOptions;
+  readonly #wsClient: ReturnType<typeof createWSClient>;
+  readonly #client: TRPCClient<AppRouter>;
+  readonly #shipper: SessionShipper;
+  #subscriptions: { unsubscribe(): void }[] = [];
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #connected = false;
+
+  constructor(options: FleetAgentOptions) {
+    this.#options = options;
+    const { logger } = options;
+    this.#wsClient = createWSClient({
+      url: wsUrl(options.controlUrl),
+      connectionParams: () => ({ token: options.nodeToken }),
+      // tRPC's default back-off has no jitter; a fleet must not reconnect in step.
+      retryDelayMs: (attempt) => backoffDelayMs(attempt, { baseMs: 500, maxMs: 30_000 }),
+      keepAlive: { enabled: true, intervalMs: 5_000, pongTimeoutMs: 3_000 },
+      onOpen: () => {
+        this.#connected = true;
+        logger.info({ controlUrl: options.controlUrl }, "connected to the control plane");
+      },
+      onClose: (cause) => {
+        if (this.#connected) {
+          logger.warn({ code: cause?.code }, "control plane connection lost; serving with the cached policy");
+        }
+        this.#connected = false;
+      },
+    });
+    this.#client = createTRPCClient<AppRouter>({ links: [wsLink({ client: this.#wsClient })] });
+    this.#shipper = new SessionShipper({
+      spool: options.spool,
+      send: (records) => this.#client.sessions.ingest.mutate({ records }),
+      logger,
+      metrics: options.metrics,
+      ...(options.batchAgeMs !== undefined ? { batchAgeMs: options.batchAgeMs } : {}),
+    });
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  get shipper(): SessionShipper {
+    return this.#shipper;
+  }
+
+  start(): void {
+    this.#watchConfig();
+    this.#watchCommands();
+    this.#shipper.start();
+    this.#scheduleHeartbeat();
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.#heartbeatTimer);
+    for (const s of this.#subscriptions) s.unsubscribe();
+    await this.#shipper.close();
+    await this.#wsClient.close();
+  }
+
+  #watchConfig(): void {
+    const { store, logger } = this.#options;
+    const held = store.loaded ? store.current.snapshot : undefined;
+    const subscription = this.#client.config.watch.subscribe(
+      { version: held?.version ?? null, epoch: held?.epoch ?? null },
+      {
+        onData: (event) => {
+          // tracked() events arrive as { id, data }.
+          const data = (event as { data?: ConfigEvent }).data ?? (event as unknown as ConfigEvent);
+          this.#onSnapshot(data).catch((error: unknown) =>
+            logger.error({ err: error }, "handling a snapshot failed"),
+          );
+        },
+        onError: (error) => logger.warn({ err: error.message }, "config.watch failed; retrying"),
+      },
+    );
+    this.#subscriptions.push(subscription);
+  }
+
+  async #onSnapshot(event: ConfigEvent): Promise<void> {
+    const { store, logger, metrics, stateDir } = this.#options;
+    const reject = async (reason: string) => {
+      metrics.policyReloads.inc({ result: "rejected" });
+      logger.error({ version: event.version, reason }, "snapshot rejected; the previous policy stays in force");
+      await this.#client.config.ack.mutate({ status: "rejected", version: event.version, epoch: event.epoch, reason });
+    };
+    const result = validateSnapshot(event.snapshot);
+    if (!result.ok) return reject(result.error);
+    const snapshot = result.snapshot;
+    if (snapshot.version !== event.version || snapshot.epoch !== event.epoch) {
+      return reject(`event says ${event.epoch}/${event.version}, snapshot is ${snapshot.epoch}/${snapshot.version}`);
+    }
+    const current = store.loaded ? store.current.snapshot : undefined;
+    const same = current && current.epoch === snapshot.epoch && current.version === snapshot.version;
+    if (!same) {
+      if (current && current.epoch === snapshot.epoch && current.version > snapshot.version) {
+        return reject(`version ${snapshot.version} is older than the applied ${current.version}`);
+      }
+      try {
+        store.apply(snapshot);
+      } catch (error) {
+        return reject(`does not compile: ${(error as Error).message}`);
+      }
+      saveCachedSnapshot(stateDir, snapshot);
+      metrics.policyVersion.set(snapshot.version);
+      metrics.policyReloads.inc({ result: "applied" });
+      logger.info({ version: snapshot.version, epoch: snapshot.epoch }, "snapshot applied");
+    }
+    await this.#client.config.ack.mutate({ status: "applied", version: snapshot.version, epoch: snapshot.epoch });
+  }
+
+  #watchCommands(): void {
+    const { sessions, logger } = this.#options;
+    const subscription = this.#client.nodes.commands.subscribe(
+      {},
+      {
+        onData: (command) => {
+          if (command.type === "terminate") {
+            const session = sessions.get(command.sessionId);
+            if (session) {
+              session.close(`terminated by ${command.by}`);
+              logger.info({ session: command.sessionId, by: command.by }, "session terminated by the control plane");
+            }
+          }
+        },
+        onError: (error) => logger.warn({ err: error.message }, "nodes.commands failed; retrying"),
+      },
+    );
+    this.#subscriptions.push(subscription);
+  }
+
+  #scheduleHeartbeat(): void {
+    const interval = this.#options.heartbeatIntervalMs ?? 5_000;
+    // ±20% so a fleet started together does not beat together.
+    const delay = interval * (0.8 + Math.random() * 0.4);
+    this.#heartbeatTimer = setTimeout(() => {
+      this.#heartbeat().finally(() => this.#scheduleHeartbeat());
+    }, delay);
+    this.#heartbeatTimer.unref();
+  }
+
+  async #heartbeat(): Promise<void> {
+    if (!this.#connected) return;
+    const { sessions, store, softwareVersion, publicAddress, counters, logger } = this.#options;
+    const active = [...sessions.values()]
+      .filter((s) => s.state === "relaying")
+      .sort((a, b) => b.bytesUp + b.bytesDown - (a.bytesUp + a.bytesDown));
+    const limit = 2000;
+    const snapshot = store.loaded ? store.current.snapshot : undefined;
+    try {
+      await this.#client.nodes.heartbeat.mutate({
+        softwareVersion,
+        publicAddress,
+        appliedVersion: snapshot?.version ?? null,
+        epoch: snapshot?.epoch ?? null,
+        counters: counters(),
+        activeSessions: active.slice(0, limit).map((s) => ({
+          id: s.id,
+          user: s.user,
+          clientAddress: s.clientAddress,
+          clientPort: s.clientPort,
+          command: s.command,
+          transport: s.transport,
+          destinationHost: s.destinationHost,
+          destinationAddress: s.destinationAddress,
+          destinationPort: s.destinationPort,
+          startedAt: new Date(s.startedAt).toISOString(),
+          bytesUp: s.bytesUp,
+          bytesDown: s.bytesDown,
+        })),
+        activeSessionsTruncated: active.length > limit,
+      });
+    } catch (error) {
+      logger.debug({ err: (error as Error).message }, "heartbeat failed");
+    }
+  }
+}
