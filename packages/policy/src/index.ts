@@ -1,1 +1,22 @@
-export {};
+export { type CompiledAcl, compileAcl } from "./acl/compile";
+export { evaluate, explain } from "./acl/evaluate";
+export type { AclAction, AclRequest, Decision, Explanation } from "./acl/types";
+export {
+  type AclToml,
+  type AclTomlUser,
+  type AuthUser,
+  aclTomlToSnapshotParts,
+  type ParseAclTomlResult,
+  parseAclToml,
+  type SnapshotAclParts,
+} from "./acl-toml";
+export { POLICY_ERROR_CODES, PolicyError, type PolicyErrorCode } from "./errors";
+export {
+  AclRule,
+  PolicySnapshot,
+  type PolicySnapshotInput,
+  type SnapshotResult,
+  sealSnapshot,
+  snapshotHash,
+  validateSnapshot,
+} from "./snapshot";

@@ -1,0 +1,299 @@
+import { parse, TomlError } from "smol-toml";
+import { z } from "zod";
+import { parseDestination } from "./acl/destination";
+import { parsePortSpec } from "./acl/ports";
+import { formatIssues } from "./issues";
+import type { AclRule, PolicyGroup, PolicyUser } from "./snapshot";
+
+/*
+ * RustSocks' acl.toml, loaded unchanged. Its rules (serde defaults in RustSocks):
+ * - [global] default_policy = "allow" | "block" (lowercase only), "block" when absent;
+ * - [[users]] username, groups (default []), [[users.rules]]; [[groups]] name, [[groups.rules]];
+ * - a rule: action (required), description (""), destinations ([]), ports ([]),
+ *   protocols (["both"]; "tcp" | "udp" | "both", "*" is an alias of "both"), priority (100, u32);
+ * - an empty destinations, ports or protocols list matches nothing;
+ * - unknown keys are ignored; duplicate users or groups, and a user naming a group that is not
+ *   defined, are errors.
+ */
+
+const Rule = z.looseObject({
+  action: z.enum(["allow", "block"]),
+  description: z.string().default(""),
+  destinations: z.array(z.string()).default([]),
+  // RustSocks wants strings; bare integers are accepted too, as the obvious meaning.
+  ports: z.array(z.union([z.string(), z.int()]).transform(String)).default([]),
+  protocols: z.array(z.enum(["tcp", "udp", "both", "*"])).default(["both"]),
+  priority: z.int().min(0).max(0xffffffff).default(100),
+});
+
+const User = z.looseObject({
+  username: z.string().min(1),
+  groups: z.array(z.string().min(1)).default([]),
+  rules: z.array(Rule).default([]),
+});
+
+const Group = z.looseObject({
+  name: z.string().min(1),
+  rules: z.array(Rule).default([]),
+});
+
+const AclFile = z.looseObject({
+  global: z.looseObject({ default_policy: z.enum(["allow", "block"]).default("block") }).optional(),
+  users: z.array(User).default([]),
+  groups: z.array(Group).default([]),
+});
+
+const KNOWN_KEYS = {
+  file: ["global", "users", "groups"],
+  global: ["default_policy"],
+  user: ["username", "groups", "rules"],
+  group: ["name", "rules"],
+  rule: ["action", "description", "destinations", "ports", "protocols", "priority"],
+} as const;
+
+export interface AclTomlUser {
+  username: string;
+  groups: string[];
+}
+
+/** An acl.toml, converted: rules carry deterministic ids (`user:alice#0`, `group:developers#1`). */
+export interface AclToml {
+  defaultPolicy: "allow" | "block";
+  users: AclTomlUser[];
+  groups: { name: string }[];
+  rules: AclRule[];
+}
+
+export type ParseAclTomlResult =
+  | { ok: true; acl: AclToml; warnings: string[] }
+  | { ok: false; error: string };
+
+type Raw = Record<string, unknown>;
+
+function asRecord(value: unknown): Raw | undefined {
+  return value !== null && typeof value === "object" && !Array.isArray(value)
+    ? (value as Raw)
+    : undefined;
+}
+
+/** `users[0] (alice).rules[2].ports[0]`: the index and the name, so either finds the entry. */
+function displayPath(doc: Raw, path: readonly PropertyKey[]): string {
+  let text = "";
+  path.forEach((key, i) => {
+    if (typeof key === "number") {
+      text += `[${key}]`;
+      const section = path[i - 1];
+      if (i === 1 && (section === "users" || section === "groups")) {
+        const entry = asRecord((doc[section] as unknown[] | undefined)?.[key]);
+        const name = entry?.[section === "users" ? "username" : "name"];
+        if (typeof name === "string") text += ` (${name})`;
+      }
+    } else {
+      text += text === "" ? String(key) : `.${String(key)}`;
+    }
+  });
+  return text;
+}
+
+function unknownKeys(doc: Raw, warn: (path: PropertyKey[], message: string) => void): void {
+  const check = (value: unknown, known: readonly string[], path: PropertyKey[]) => {
+    const record = asRecord(value);
+    if (!record) return;
+    for (const key of Object.keys(record)) {
+      if (!known.includes(key)) {
+        warn([...path, key], `unknown key ignored (known keys: ${known.join(", ")})`);
+      }
+    }
+  };
+  check(doc, KNOWN_KEYS.file, []);
+  check(doc.global, KNOWN_KEYS.global, ["global"]);
+  for (const section of ["users", "groups"] as const) {
+    const entries = doc[section];
+    if (!Array.isArray(entries)) continue;
+    entries.forEach((entry, i) => {
+      check(entry, section === "users" ? KNOWN_KEYS.user : KNOWN_KEYS.group, [section, i]);
+      const rules = asRecord(entry)?.rules;
+      if (Array.isArray(rules)) {
+        rules.forEach((rule, j) => {
+          check(rule, KNOWN_KEYS.rule, [section, i, "rules", j]);
+        });
+      }
+    });
+  }
+}
+
+/**
+ * Parses the text of a RustSocks `acl.toml`. Errors name the entry and field, e.g.
+ * `users[0] (alice).rules[2].ports[0]: "70000" is not a port (0-65535)`; warnings report what
+ * was accepted but has no effect (unknown keys, rules that can never match).
+ */
+export function parseAclToml(text: string): ParseAclTomlResult {
+  let doc: Raw;
+  try {
+    doc = parse(text) as Raw;
+  } catch (error) {
+    if (!(error instanceof TomlError)) throw error;
+    const message = error.message.split("\n")[0]!.replace(/^Invalid TOML document: /, "");
+    return {
+      ok: false,
+      error: `TOML syntax error at line ${error.line}, column ${error.column}: ${message}`,
+    };
+  }
+  const show = (path: readonly PropertyKey[]) => displayPath(doc, path);
+
+  if (Array.isArray(doc.policies) && doc.policies.length > 0) {
+    return {
+      ok: false,
+      error:
+        "policies: RustSocks dynamic access policies ([[policies]]) are not supported; " +
+        "write them as [[users.rules]] or [[groups.rules]]",
+    };
+  }
+  const parsed = AclFile.safeParse(doc);
+  if (!parsed.success) return { ok: false, error: formatIssues(parsed.error.issues, show) };
+  const file = parsed.data;
+
+  const warnings: string[] = [];
+  unknownKeys(doc, (path, message) => warnings.push(`${show(path)}: ${message}`));
+  const errors: string[] = [];
+  const fail = (path: PropertyKey[], message: string) => errors.push(`${show(path)}: ${message}`);
+
+  const groupNames = new Map<string, number>();
+  file.groups.forEach((group, i) => {
+    const first = groupNames.get(group.name);
+    if (first === undefined) groupNames.set(group.name, i);
+    else fail(["groups", i, "name"], `duplicate group "${group.name}" (first at groups[${first}])`);
+  });
+  const usernames = new Map<string, number>();
+  file.users.forEach((user, i) => {
+    const first = usernames.get(user.username);
+    if (first === undefined) usernames.set(user.username, i);
+    else
+      fail(
+        ["users", i, "username"],
+        `duplicate user "${user.username}" (first at users[${first}])`,
+      );
+    user.groups.forEach((group, j) => {
+      if (!groupNames.has(group)) {
+        fail(
+          ["users", i, "groups", j],
+          `unknown group "${group}"; define it with [[groups]] name = "${group}"`,
+        );
+      }
+    });
+  });
+
+  const rules: AclRule[] = [];
+  const convert = (
+    owner: AclRule["owner"],
+    ownerRules: z.infer<typeof Rule>[],
+    path: [string, number],
+  ) => {
+    ownerRules.forEach((rule, j) => {
+      const at = [...path, "rules", j];
+      rule.destinations.forEach((pattern, k) => {
+        const result = parseDestination(pattern);
+        if (!result.ok) fail([...at, "destinations", k], result.error);
+      });
+      rule.ports.forEach((spec, k) => {
+        const result = parsePortSpec(spec);
+        if (!result.ok) fail([...at, "ports", k], result.error);
+      });
+      const empty = (["destinations", "ports", "protocols"] as const).find(
+        (f) => rule[f].length === 0,
+      );
+      if (empty) {
+        warnings.push(
+          `${show(at)}: skipped: ${empty} is empty, so the rule never matches (as in RustSocks)`,
+        );
+        return;
+      }
+      rules.push({
+        id: `${owner.kind}:${owner.name}#${j}`,
+        owner,
+        action: rule.action,
+        ...(rule.description === "" ? {} : { description: rule.description }),
+        destinations: rule.destinations,
+        ports: rule.ports,
+        protocols: [...new Set(rule.protocols.map((p) => (p === "*" ? "both" : p)))],
+        priority: rule.priority,
+      });
+    });
+  };
+  file.users.forEach((user, i) => {
+    convert({ kind: "user", name: user.username }, user.rules, ["users", i]);
+  });
+  file.groups.forEach((group, i) => {
+    convert({ kind: "group", name: group.name }, group.rules, ["groups", i]);
+  });
+  if (errors.length > 0) return { ok: false, error: errors.join("\n") };
+
+  return {
+    ok: true,
+    acl: {
+      defaultPolicy: file.global?.default_policy ?? "block",
+      users: file.users.map((u) => ({ username: u.username, groups: [...new Set(u.groups)] })),
+      groups: file.groups.map((g) => ({ name: g.name })),
+      rules,
+    },
+    warnings,
+  };
+}
+
+/** A user from the relay's own configuration (rustsocks.toml `[[auth.users]]`). */
+export type AuthUser = z.input<typeof PolicyUser>;
+
+/** The user, group, rule and acl parts of a PolicySnapshot draft (see sealSnapshot()). */
+export interface SnapshotAclParts {
+  acl: { enabled: boolean; defaultPolicy: "allow" | "block" };
+  users: z.input<typeof PolicyUser>[];
+  groups: z.input<typeof PolicyGroup>[];
+  rules: AclRule[];
+}
+
+/**
+ * Merges an acl.toml with the relay's configured users into snapshot parts. A user in both gets
+ * the union of their groups. A configured user's group matches an acl.toml group
+ * case-insensitively, as RustSocks matches system groups; a group acl.toml does not define is
+ * kept as a group without rules.
+ */
+export function aclTomlToSnapshotParts(
+  acl: AclToml,
+  authUsers: readonly AuthUser[] = [],
+): SnapshotAclParts {
+  const groups = acl.groups.map((g) => ({ name: g.name }));
+  const byExactName = new Set(groups.map((g) => g.name));
+  const byLowerName = new Map<string, string>();
+  for (const g of groups) {
+    const lower = g.name.toLowerCase();
+    if (!byLowerName.has(lower)) byLowerName.set(lower, g.name);
+  }
+  const resolveGroup = (name: string): string => {
+    if (byExactName.has(name)) return name;
+    const match = byLowerName.get(name.toLowerCase());
+    if (match !== undefined) return match;
+    groups.push({ name });
+    byExactName.add(name);
+    byLowerName.set(name.toLowerCase(), name);
+    return name;
+  };
+
+  const users = new Map<string, z.input<typeof PolicyUser>>();
+  for (const user of authUsers) {
+    users.set(user.username, {
+      ...user,
+      groups: [...new Set((user.groups ?? []).map(resolveGroup))],
+    });
+  }
+  for (const user of acl.users) {
+    const existing = users.get(user.username);
+    if (existing) existing.groups = [...new Set([...(existing.groups ?? []), ...user.groups])];
+    else users.set(user.username, { username: user.username, groups: [...user.groups] });
+  }
+  return {
+    acl: { enabled: true, defaultPolicy: acl.defaultPolicy },
+    users: [...users.values()],
+    groups,
+    rules: acl.rules,
+  };
+}

@@ -1,0 +1,120 @@
+import { PolicyError } from "../errors";
+import type { AclRule, PolicySnapshot } from "../snapshot";
+import {
+  CompiledRule,
+  compareRules,
+  parseRuleParts,
+  protocolBits,
+  ruleReason,
+} from "./compiled-rule";
+import { EMPTY_INDEX, PrincipalIndex } from "./principal-index";
+import type { AclAction, Decision } from "./types";
+
+export const ACL_DISABLED: Decision = Object.freeze({
+  action: "allow",
+  ruleId: null,
+  rule: null,
+  reason: "acl disabled",
+});
+
+/**
+ * The ACL of one snapshot, ready for evaluate(). Immutable from the outside; per-user indexes are
+ * built on first use and cached here, so they are dropped together with the snapshot.
+ */
+export class CompiledAcl {
+  readonly version: number;
+  readonly enabled: boolean;
+  readonly defaultPolicy: AclAction;
+  /** The decision when no rule matches. */
+  readonly defaultDecision: Decision;
+  /** Every rule, in evaluation order (index = rank). */
+  readonly ranked: readonly CompiledRule[];
+  readonly #byUser = new Map<string, CompiledRule[]>();
+  readonly #byGroup = new Map<string, CompiledRule[]>();
+  readonly #groupsOf = new Map<string, readonly string[]>();
+  readonly #indexes = new Map<string, PrincipalIndex>();
+  /** Indexes shared by users that have no rules of their own, keyed by their group set. */
+  readonly #byGroupSet = new Map<string, PrincipalIndex>();
+
+  constructor(snapshot: PolicySnapshot) {
+    this.version = snapshot.version;
+    this.enabled = snapshot.acl.enabled;
+    this.defaultPolicy = snapshot.acl.defaultPolicy;
+    this.defaultDecision = Object.freeze({
+      action: snapshot.acl.defaultPolicy,
+      ruleId: null,
+      rule: null,
+      reason: `default policy ${snapshot.acl.defaultPolicy}`,
+    });
+    for (const user of snapshot.users) this.#groupsOf.set(user.username, [...new Set(user.groups)]);
+
+    const order = snapshot.rules.map((rule, index) => ({ rule, index })).sort(compareRules);
+    this.ranked = Object.freeze(
+      order.map(({ rule, index }, rank) => {
+        const compiled = compileRule(rule, index, rank);
+        const owners = rule.owner.kind === "user" ? this.#byUser : this.#byGroup;
+        const list = owners.get(rule.owner.name);
+        if (list) list.push(compiled);
+        else owners.set(rule.owner.name, [compiled]);
+        return compiled;
+      }),
+    );
+    Object.freeze(this);
+  }
+
+  /**
+   * The index of the rules that apply to `user`, built on first use. Names the snapshot knows
+   * nothing about share one empty index, so arbitrary usernames cannot grow the cache.
+   */
+  indexFor(user: string): PrincipalIndex {
+    const cached = this.#indexes.get(user);
+    if (cached) return cached;
+    const own = this.#byUser.get(user);
+    const groups = this.#groupsOf.get(user);
+    if (!own && !groups) return EMPTY_INDEX;
+    let index: PrincipalIndex;
+    if (own) {
+      index = new PrincipalIndex(this.#collect(own, groups ?? []));
+    } else {
+      const key = [...(groups ?? [])].sort().join("\n");
+      index = this.#byGroupSet.get(key) ?? new PrincipalIndex(this.#collect([], groups ?? []));
+      this.#byGroupSet.set(key, index);
+    }
+    this.#indexes.set(user, index);
+    return index;
+  }
+
+  #collect(own: readonly CompiledRule[], groups: readonly string[]): CompiledRule[] {
+    const rules = [...own];
+    for (const group of groups) rules.push(...(this.#byGroup.get(group) ?? []));
+    return rules.sort((a, b) => a.rank - b.rank);
+  }
+}
+
+function compileRule(rule: AclRule, index: number, rank: number): CompiledRule {
+  const { destinations, ports } = parseRuleParts(rule, (field, message) => {
+    throw new PolicyError("POLICY_E_INVALID", message, { path: `rules[${index}].${field}` });
+  });
+  const decision: Decision = Object.freeze({
+    action: rule.action,
+    ruleId: rule.id,
+    rule,
+    reason: ruleReason(rule),
+  });
+  return new CompiledRule(
+    rank,
+    rule,
+    Object.freeze(destinations),
+    ports,
+    protocolBits(rule.protocols),
+    decision,
+  );
+}
+
+/**
+ * Compiles the ACL of a validated snapshot. Throws PolicyError (POLICY_E_INVALID) naming the path
+ * of a bad destination or port spec; validateSnapshot() reports the same problems first.
+ */
+export function compileAcl(snapshot: PolicySnapshot): CompiledAcl {
+  return new CompiledAcl(snapshot);
+}
