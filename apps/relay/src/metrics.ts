@@ -10,9 +10,20 @@ import {
 
 export type RelayMetrics = ReturnType<typeof createRelayMetrics>;
 
+/** Byte totals computed at scrape time, so open sessions count before they end. */
+export interface TrafficSource {
+  totals(): { up: number; down: number };
+  perUser(): Iterable<[string, { up: number; down: number }]>;
+}
+
 /** Every series the relay exports; label values are bounded sets. */
 export function createRelayMetrics(registry: Registry = createRegistry()) {
   const r = [registry];
+  let source: TrafficSource = { totals: () => ({ up: 0, down: 0 }), perUser: () => [] };
+  const traffic: TrafficSource = {
+    totals: () => source.totals(),
+    perUser: () => source.perUser(),
+  };
   return {
     registry,
     connectionsActive: new Gauge({
@@ -52,18 +63,39 @@ export function createRelayMetrics(registry: Registry = createRegistry()) {
     }),
     bytesUp: new Counter({
       name: "edgesocks_relay_bytes_up_total",
-      help: "Bytes relayed from clients to destinations",
+      help: "Bytes relayed from clients to destinations (open sessions included)",
       registers: r,
+      collect() {
+        this.reset();
+        this.inc(traffic.totals().up);
+      },
     }),
     bytesDown: new Counter({
       name: "edgesocks_relay_bytes_down_total",
-      help: "Bytes relayed from destinations to clients",
+      help: "Bytes relayed from destinations to clients (open sessions included)",
       registers: r,
+      collect() {
+        this.reset();
+        this.inc(traffic.totals().down);
+      },
+    }),
+    userBytes: new Counter({
+      name: "edgesocks_relay_user_bytes_total",
+      help: "Bytes relayed per user and direction (opt-in: ops.user_metrics_limit users, the rest as _other)",
+      labelNames: ["user", "direction"] as const,
+      registers: r,
+      collect() {
+        this.reset();
+        for (const [user, bytes] of traffic.perUser()) {
+          this.inc({ user, direction: "up" }, bytes.up);
+          this.inc({ user, direction: "down" }, bytes.down);
+        }
+      },
     }),
     aclDecisions: new Counter({
       name: "edgesocks_relay_acl_decisions_total",
-      help: "ACL decisions, by action",
-      labelNames: ["action"] as const,
+      help: "ACL decisions, by action and deciding rule (default: the default policy; at most 500 rule ids, then _other)",
+      labelNames: ["action", "rule"] as const,
       registers: r,
     }),
     authFailures: new Counter({
@@ -130,6 +162,10 @@ export function createRelayMetrics(registry: Registry = createRegistry()) {
       help: "Bytes of session records in the spool not yet delivered",
       registers: r,
     }),
+    /** Connects the byte counters to the relay's sessions. */
+    setTrafficSource(next: TrafficSource) {
+      source = next;
+    },
     policyVersion: new Gauge({
       name: "edgesocks_relay_policy_version",
       help: "Version of the policy snapshot in force",
@@ -142,4 +178,21 @@ export function createRelayMetrics(registry: Registry = createRegistry()) {
       registers: r,
     }),
   };
+}
+
+/**
+ * Keeps a label's distinct values bounded: the first `max` values seen keep
+ * their own series, later ones share `_other`, so a large rule set or user
+ * base cannot blow up the metrics cardinality.
+ */
+export class BoundedLabel {
+  readonly #seen = new Set<string>();
+  constructor(private readonly max: number) {}
+
+  of(value: string): string {
+    if (this.#seen.has(value)) return value;
+    if (this.#seen.size >= this.max) return "_other";
+    this.#seen.add(value);
+    return value;
+  }
 }

@@ -6,7 +6,9 @@ import { startTestRelay } from "./test-support/test-relay";
 describe("ops HTTP server", () => {
   it("serves /health, /ready, /metrics and the active sessions", async () => {
     await using target = await startEchoTarget();
-    await using relay = await startTestRelay(`[ops]\nbind = "127.0.0.1:0"\n`);
+    await using relay = await startTestRelay(
+      `[ops]\nbind = "127.0.0.1:0"\nuser_metrics_limit = 10\n`,
+    );
     const ops = relay.relay.opsAddress()!;
     const base = `http://127.0.0.1:${ops.port}`;
     expect((await fetch(`${base}/health`)).status).toBe(200);
@@ -29,7 +31,10 @@ describe("ops HTTP server", () => {
     for (const series of [
       "edgesocks_relay_connections_active 1",
       "edgesocks_relay_connections_total 1",
-      'edgesocks_relay_acl_decisions_total{action="allow"} 1',
+      'edgesocks_relay_acl_decisions_total{action="allow",rule="default"} 1',
+      // Open sessions count before they end.
+      "edgesocks_relay_bytes_up_total 5",
+      'edgesocks_relay_user_bytes_total{user="anonymous",direction="up"} 5',
       "edgesocks_relay_handshake_duration_seconds_bucket",
       "edgesocks_relay_auth_failures_total",
       "edgesocks_process_resident_memory_bytes",

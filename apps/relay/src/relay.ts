@@ -7,7 +7,7 @@ import { CredentialVerifier } from "./auth/credentials";
 import { FailureBackoff } from "./auth/failure-backoff";
 import { splitHostPort } from "./cli";
 import type { RelayConfig } from "./config/schema";
-import { createRelayMetrics, type RelayMetrics } from "./metrics";
+import { BoundedLabel, createRelayMetrics, type RelayMetrics } from "./metrics";
 import { Resolver } from "./net/resolver";
 import { type OpsServer, startOpsServer } from "./ops/ops-server";
 import { PolicyStore } from "./policy/policy-store";
@@ -98,11 +98,45 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     if (revoked > 0) logger.info({ sessions: revoked }, "closed sessions of revoked users");
   });
   const totals: RelayTotals = { sessionsTotal: 0, rejectedTotal: 0, bytesUp: 0, bytesDown: 0 };
+  const userLabel = new BoundedLabel(config.ops.user_metrics_limit);
+  const closedPerUser = new Map<string, { up: number; down: number }>();
+  const addUserBytes = (
+    map: Map<string, { up: number; down: number }>,
+    user: string,
+    up: number,
+    down: number,
+  ) => {
+    const key = userLabel.of(user);
+    const entry = map.get(key) ?? { up: 0, down: 0 };
+    entry.up += up;
+    entry.down += down;
+    map.set(key, entry);
+  };
+  metrics.setTrafficSource({
+    totals: () => {
+      let up = totals.bytesUp;
+      let down = totals.bytesDown;
+      for (const session of sessions.values()) {
+        up += session.bytesUp;
+        down += session.bytesDown;
+      }
+      return { up, down };
+    },
+    perUser: () => {
+      if (config.ops.user_metrics_limit === 0) return [];
+      const all = new Map([...closedPerUser].map(([u, b]) => [u, { ...b }]));
+      for (const session of sessions.values())
+        addUserBytes(all, session.user, session.bytesUp, session.bytesDown);
+      return all;
+    },
+  });
   const onRecord = (record: SessionRecord) => {
     totals.sessionsTotal += 1;
     if (record.status === "rejected") totals.rejectedTotal += 1;
     totals.bytesUp += record.bytesUp;
     totals.bytesDown += record.bytesDown;
+    if (config.ops.user_metrics_limit > 0)
+      addUserBytes(closedPerUser, record.user, record.bytesUp, record.bytesDown);
     logger.info({ session: record }, "session end");
     options.spool?.append(record);
     options.onRecord?.(record);
@@ -142,6 +176,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     },
     node: options.node ?? { name: null, region: null },
     onRecord,
+    ruleLabel: new BoundedLabel(500),
   };
   const counter = { active: 0 };
   const tlsConfig = config.server.tls?.enabled ? config.server.tls : undefined;

@@ -181,7 +181,7 @@ sys.stdout.write(data.decode() + " " + addr[0] + ":" + str(addr[1]))
       "edgesocks_relay_acl_decisions_total",
     );
     // Two datagrams to the blocked destination, one decision: the cache works.
-    expect(metrics).toContain('action="block"} 1');
+    expect(metrics).toContain('action="block",rule="user:anonymous#0"} 1');
     client.close();
     control.destroy();
   });

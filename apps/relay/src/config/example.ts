@@ -75,6 +75,7 @@ timeout_ms = 5000
 
 [ops]
 bind = "127.0.0.1:9100"        # GET /health, /ready, /metrics, /sessions/active
+user_metrics_limit = 0         # per-user byte counters for this many users (0: off)
 
 [logging]
 level = "info"                 # trace | debug | info | warn | error | fatal | silent

@@ -136,6 +136,8 @@ export const DnsConfig = z.object({
 export const OpsConfig = z.object({
   /** `host:port` of the health and metrics HTTP server; unset: no ops server. */
   bind: z.string().min(1).optional(),
+  /** Per-user byte counters for this many users (the rest as `_other`); 0 turns them off. */
+  user_metrics_limit: z.number().int().min(0).max(10000).default(0),
 });
 
 export const LoggingConfig = z.object({

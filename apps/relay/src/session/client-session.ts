@@ -22,7 +22,7 @@ import {
 import type { Logger } from "@edgesocks/telemetry";
 import type { CredentialVerifier } from "../auth/credentials";
 import type { FailureBackoff } from "../auth/failure-backoff";
-import type { RelayMetrics } from "../metrics";
+import type { BoundedLabel, RelayMetrics } from "../metrics";
 import { BindListener } from "../net/bind-listener";
 import { type Destination, normalizeDestination } from "../net/destination";
 import type { ResolvedAddress, Resolver } from "../net/resolver";
@@ -65,6 +65,8 @@ export interface SessionDeps {
   commands: CommandSettings;
   node: { name: string | null; region: string | null };
   onRecord: (record: SessionRecord) => void;
+  /** Bounds the `rule` label of the ACL decision metric. */
+  ruleLabel: BoundedLabel;
 }
 
 type State = "greeting" | "auth" | "request" | "busy" | "relaying" | "closed";
@@ -400,7 +402,10 @@ export class ClientSession implements TrafficCounters {
       protocol,
     });
     this.decision = decision;
-    this.deps.metrics.aclDecisions.inc({ action: decision.action });
+    this.deps.metrics.aclDecisions.inc({
+      action: decision.action,
+      rule: this.deps.ruleLabel.of(decision.ruleId ?? "default"),
+    });
     return decision;
   }
 
@@ -727,8 +732,6 @@ export class ClientSession implements TrafficCounters {
       { command: this.command ?? "none" },
       record.durationMs / 1000,
     );
-    deps.metrics.bytesUp.inc(this.bytesUp);
-    deps.metrics.bytesDown.inc(this.bytesDown);
     deps.onRecord(record);
   }
 }
