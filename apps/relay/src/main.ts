@@ -19,7 +19,13 @@ import { VERSION } from "./version";
 
 /** Exit code for bad flags or configuration: nothing was started. */
 const EXIT_USAGE = 2;
-const USAGE_ERRORS = new Set(["RELAY_E_CLI", "RELAY_E_CONFIG", "RELAY_E_ACL_FILE", "RELAY_E_SNAPSHOT", "RELAY_E_TLS"]);
+const USAGE_ERRORS = new Set([
+  "RELAY_E_CLI",
+  "RELAY_E_CONFIG",
+  "RELAY_E_ACL_FILE",
+  "RELAY_E_SNAPSHOT",
+  "RELAY_E_TLS",
+]);
 
 async function main(argv: string[]): Promise<void> {
   const options = parseCli(argv);
@@ -34,14 +40,18 @@ async function main(argv: string[]): Promise<void> {
   if (options.mode === "generate") {
     const path = options.generateConfig!;
     if (existsSync(path)) {
-      throw new RelayError("RELAY_E_CLI", `--generate-config: ${path} already exists; not overwriting it`);
+      throw new RelayError(
+        "RELAY_E_CLI",
+        `--generate-config: ${path} already exists; not overwriting it`,
+      );
     }
     writeFileSync(path, EXAMPLE_CONFIG);
     process.stdout.write(`wrote ${path}\n`);
     return;
   }
 
-  const load = () => withOverrides(options, options.config ? loadConfigFile(options.config) : defaults());
+  const load = () =>
+    withOverrides(options, options.config ? loadConfigFile(options.config) : defaults());
   const loaded = load();
   const { config } = loaded;
   const logger = createLogger({
@@ -74,7 +84,10 @@ async function main(argv: string[]): Promise<void> {
       metrics.policyVersion.set(cached.snapshot.version);
       logger.info({ version: cached.snapshot.version }, "serving with the cached snapshot");
     } else if (cached.status === "invalid") {
-      logger.warn({ reason: cached.error }, "cached snapshot ignored; waiting for the control plane");
+      logger.warn(
+        { reason: cached.error },
+        "cached snapshot ignored; waiting for the control plane",
+      );
     }
   }
 
@@ -89,11 +102,19 @@ async function main(argv: string[]): Promise<void> {
   });
   const socks = relay.socksAddress();
   logger.info(
-    { socks: `${socks.address}:${socks.port}`, ops: config.ops.bind ?? null, mode: options.mode, version: VERSION },
+    {
+      socks: `${socks.address}:${socks.port}`,
+      ops: config.ops.bind ?? null,
+      mode: options.mode,
+      version: VERSION,
+    },
     "relay listening",
   );
 
-  const agent = options.mode === "fleet" && policy && spool ? startAgent(options, { relay, policy, spool, metrics, logger }) : undefined;
+  const agent =
+    options.mode === "fleet" && policy && spool
+      ? startAgent(options, { relay, policy, spool, metrics, logger })
+      : undefined;
 
   process.on("SIGHUP", () => {
     try {
@@ -102,7 +123,10 @@ async function main(argv: string[]): Promise<void> {
       if (options.mode === "standalone") relay.reload(next.config);
       else logger.info("SIGHUP: fleet mode takes its policy from the control plane");
     } catch (error) {
-      logger.error({ err: (error as Error).message }, "config reload rejected; the previous configuration stays");
+      logger.error(
+        { err: (error as Error).message },
+        "config reload rejected; the previous configuration stays",
+      );
     }
   });
   let stopping = false;
@@ -152,7 +176,13 @@ function withOverrides(options: CliOptions, loaded: LoadedConfig): LoadedConfig 
 /** Resolves the node token (exchanging an enrollment token, with retries), then starts the agent. */
 async function startAgent(
   options: CliOptions,
-  parts: { relay: Relay; policy: PolicyStore; spool: Spool<SessionRecord>; metrics: RelayMetrics; logger: Logger },
+  parts: {
+    relay: Relay;
+    policy: PolicyStore;
+    spool: Spool<SessionRecord>;
+    metrics: RelayMetrics;
+    logger: Logger;
+  },
 ): Promise<FleetAgent> {
   const { relay, policy, spool, metrics, logger } = parts;
   const publicAddress = options.publicAddress ?? null;
@@ -167,7 +197,10 @@ async function startAgent(
       }),
     {
       onError: (error, _attempt, delayMs) =>
-        logger.warn({ err: (error as Error).message, retryInMs: Math.round(delayMs) }, "node token exchange failed"),
+        logger.warn(
+          { err: (error as Error).message, retryInMs: Math.round(delayMs) },
+          "node token exchange failed",
+        ),
     },
   );
   const agent = new FleetAgent({

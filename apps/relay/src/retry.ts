@@ -24,7 +24,10 @@ export interface RetryOptions extends BackoffOptions {
 }
 
 /** Runs `fn` until it succeeds, waiting backoffDelayMs() between attempts. */
-export async function retry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+export async function retry<T>(
+  fn: (attempt: number) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
   const attempts = options.attempts ?? Number.POSITIVE_INFINITY;
   for (let attempt = 0; ; attempt++) {
     options.signal?.throwIfAborted();

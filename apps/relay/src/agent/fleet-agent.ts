@@ -61,7 +61,10 @@ export class FleetAgent {
       },
       onClose: (cause) => {
         if (this.#connected) {
-          logger.warn({ code: cause?.code }, "control plane connection lost; serving with the cached policy");
+          logger.warn(
+            { code: cause?.code },
+            "control plane connection lost; serving with the cached policy",
+          );
         }
         this.#connected = false;
       },
@@ -121,17 +124,28 @@ export class FleetAgent {
     const { store, logger, metrics, stateDir } = this.#options;
     const reject = async (reason: string) => {
       metrics.policyReloads.inc({ result: "rejected" });
-      logger.error({ version: event.version, reason }, "snapshot rejected; the previous policy stays in force");
-      await this.#client.config.ack.mutate({ status: "rejected", version: event.version, epoch: event.epoch, reason });
+      logger.error(
+        { version: event.version, reason },
+        "snapshot rejected; the previous policy stays in force",
+      );
+      await this.#client.config.ack.mutate({
+        status: "rejected",
+        version: event.version,
+        epoch: event.epoch,
+        reason,
+      });
     };
     const result = validateSnapshot(event.snapshot);
     if (!result.ok) return reject(result.error);
     const snapshot = result.snapshot;
     if (snapshot.version !== event.version || snapshot.epoch !== event.epoch) {
-      return reject(`event says ${event.epoch}/${event.version}, snapshot is ${snapshot.epoch}/${snapshot.version}`);
+      return reject(
+        `event says ${event.epoch}/${event.version}, snapshot is ${snapshot.epoch}/${snapshot.version}`,
+      );
     }
     const current = store.loaded ? store.current.snapshot : undefined;
-    const same = current && current.epoch === snapshot.epoch && current.version === snapshot.version;
+    const same =
+      current && current.epoch === snapshot.epoch && current.version === snapshot.version;
     if (!same) {
       if (current && current.epoch === snapshot.epoch && current.version > snapshot.version) {
         return reject(`version ${snapshot.version} is older than the applied ${current.version}`);
@@ -146,7 +160,11 @@ export class FleetAgent {
       metrics.policyReloads.inc({ result: "applied" });
       logger.info({ version: snapshot.version, epoch: snapshot.epoch }, "snapshot applied");
     }
-    await this.#client.config.ack.mutate({ status: "applied", version: snapshot.version, epoch: snapshot.epoch });
+    await this.#client.config.ack.mutate({
+      status: "applied",
+      version: snapshot.version,
+      epoch: snapshot.epoch,
+    });
   }
 
   #watchCommands(): void {
@@ -159,7 +177,10 @@ export class FleetAgent {
             const session = sessions.get(command.sessionId);
             if (session) {
               session.close(`terminated by ${command.by}`);
-              logger.info({ session: command.sessionId, by: command.by }, "session terminated by the control plane");
+              logger.info(
+                { session: command.sessionId, by: command.by },
+                "session terminated by the control plane",
+              );
             }
           }
         },

@@ -30,7 +30,9 @@ export async function resolveNodeToken(options: NodeTokenOptions): Promise<strin
   } catch {
     // Not exchanged yet.
   }
-  const client = createTRPCClient<AppRouter>({ links: [httpLink({ url: httpUrl(options.controlUrl) })] });
+  const client = createTRPCClient<AppRouter>({
+    links: [httpLink({ url: httpUrl(options.controlUrl) })],
+  });
   const result = await client.nodes.exchange.mutate({
     enrollmentToken: options.token,
     softwareVersion: options.softwareVersion,

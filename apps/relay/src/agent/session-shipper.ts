@@ -23,7 +23,8 @@ export interface ShipperOptions {
  * loses a record.
  */
 export class SessionShipper {
-  readonly #options: Required<Omit<ShipperOptions, "logger" | "metrics" | "spool" | "send">> & ShipperOptions;
+  readonly #options: Required<Omit<ShipperOptions, "logger" | "metrics" | "spool" | "send">> &
+    ShipperOptions;
   readonly #abort = new AbortController();
   #wake: (() => void) | undefined;
   #running: Promise<void> | undefined;
@@ -41,7 +42,8 @@ export class SessionShipper {
 
   start(): void {
     this.#running ??= this.#loop().catch((error: unknown) => {
-      if (!this.#abort.signal.aborted) this.#options.logger.error({ err: error }, "session shipper stopped");
+      if (!this.#abort.signal.aborted)
+        this.#options.logger.error({ err: error }, "session shipper stopped");
     });
   }
 
@@ -90,7 +92,11 @@ export class SessionShipper {
       } catch (error) {
         const delayMs = backoffDelayMs(failures++, { baseMs: 500, maxMs: 15_000 });
         logger.warn(
-          { err: (error as Error).message, records: records.length, retryInMs: Math.round(delayMs) },
+          {
+            err: (error as Error).message,
+            records: records.length,
+            retryInMs: Math.round(delayMs),
+          },
           "session batch not delivered; kept in the spool",
         );
         await sleep(delayMs, signal).catch(() => {});

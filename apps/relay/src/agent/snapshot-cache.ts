@@ -25,7 +25,9 @@ export function loadCachedSnapshot(stateDir: string): CachedSnapshot {
     return { status: "invalid", error: `not JSON: ${(error as Error).message}` };
   }
   const result = validateSnapshot(json);
-  return result.ok ? { status: "ok", snapshot: result.snapshot } : { status: "invalid", error: result.error };
+  return result.ok
+    ? { status: "ok", snapshot: result.snapshot }
+    : { status: "invalid", error: result.error };
 }
 
 export function saveCachedSnapshot(stateDir: string, snapshot: PolicySnapshot): void {
