@@ -244,7 +244,7 @@ const results: [string, ReturnType<typeof measure>][] = [
 ];
 
 const fmt = (us: number) => us.toFixed(3);
-console.log(`## ACL evaluation, ${RULES.toLocaleString("en")} rules\n`);
+console.log(`### ACL evaluation, ${RULES.toLocaleString("en")} rules\n`);
 console.log(
   `${USERS} users in ${GROUPS} groups (1-3 each), ${USERS * RULES_PER_USER} user rules, ` +
     `${RULES - USERS * RULES_PER_USER} group rules; Node ${process.version}. ` +

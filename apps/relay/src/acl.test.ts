@@ -156,3 +156,15 @@ groups = ["developers"]
     expect(s.relay.relay.reload()).toBe(true);
   });
 });
+
+describe("ACL by name and address", () => {
+  it("resolves a name the default policy would block when an allow-CIDR rule may match its address", async () => {
+    await using target = await startHttpTarget("via cidr");
+    await using relay = await startTestRelay(
+      `[acl]\nenabled = true\nconfig_file = "acl.toml"\n[dns.hosts]\n"intranet.corp" = "127.0.0.1"\n`,
+      `[global]\ndefault_policy = "block"\n[[users]]\nusername = "anonymous"\n[[users.rules]]\naction = "allow"\ndestinations = ["127.0.0.0/8"]\nports = ["*"]\n`,
+    );
+    const result = await curlVia("--socks5-hostname", relay.proxy, `http://intranet.corp:${target.port}/`);
+    expect(result.stdout).toBe("via cidr");
+  });
+});

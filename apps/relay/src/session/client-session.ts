@@ -22,6 +22,8 @@ import {
 import type { Logger } from "@edgesocks/telemetry";
 import type { CredentialVerifier } from "../auth/credentials";
 import type { FailureBackoff } from "../auth/failure-backoff";
+import type { PendingDrop, PendingTicket } from "../limits/pending-handshakes";
+import type { SessionProtection } from "../limits/protection";
 import type { BoundedLabel, RelayMetrics } from "../metrics";
 import { BindListener } from "../net/bind-listener";
 import { type Destination, normalizeDestination } from "../net/destination";
@@ -29,6 +31,7 @@ import type { ResolvedAddress, Resolver } from "../net/resolver";
 import { connectUpstream } from "../net/upstream";
 import type { CompiledPolicy } from "../policy/compiled-policy";
 import type { PolicyStore } from "../policy/policy-store";
+import { connectionLimits } from "../qos/policy-limits";
 import { type Pipe, pipeBothWays, type TrafficCounters } from "./pipe";
 import type { SessionRecord, SessionStatus } from "./record";
 import type { SessionRegistry } from "./session-registry";
@@ -53,7 +56,7 @@ export interface CommandSettings {
 }
 
 /** Everything a session needs from the relay around it. */
-export interface SessionDeps {
+export interface SessionDeps extends SessionProtection {
   policy: PolicyStore;
   credentials: CredentialVerifier;
   backoff: FailureBackoff;
@@ -114,6 +117,10 @@ export class ClientSession implements TrafficCounters {
   readonly #presetUser: boolean;
   #closeReason: string | null = null;
   #clientEnded = false;
+  /** Held from accept until the request is complete. */
+  #pending: PendingTicket | null = null;
+  /** A connection-limit slot, held from the request until the session ends. */
+  #releaseSlot: (() => void) | null = null;
 
   constructor(
     readonly client: Socket,
@@ -128,6 +135,8 @@ export class ClientSession implements TrafficCounters {
     this.#presetUser = presetUser !== undefined;
     this.user = presetUser ?? this.#policy.anonymousUser;
     deps.registry.add(this);
+    this.#pending =
+      deps.handshakes?.admit(canonicalIp(this.clientAddress), this.#onPendingDrop) ?? null;
     client.setNoDelay(true);
     client.on("data", this.#onData);
     client.on("error", this.#onHandshakeError);
@@ -266,24 +275,27 @@ export class ClientSession implements TrafficCounters {
 
   async #verify(username: string, password: string): Promise<void> {
     const { credentials, backoff, metrics } = this.deps;
+    const keys = [`ip:${this.clientAddress}`, `user:${username}`];
+    // An address or username that keeps failing waits before its password is
+    // even checked, right or wrong: guessing right cannot skip the wait, and
+    // argon2 runs at the back-off's pace, not at the pace of a flood.
+    const holdMs = backoff.delayBefore(...keys);
+    if (holdMs > 0) await new Promise((resolve) => setTimeout(resolve, holdMs).unref());
+    if (this.#isClosed) return;
     const ok = await credentials.verify(this.#policy.users.get(username), password);
     if (this.#isClosed) return;
     this.user = username;
     if (ok) {
-      backoff.succeed(`ip:${this.clientAddress}`);
+      backoff.succeed(keys[0]!);
       this.#write(encodeUserPassReply(true));
       this.#resume("request");
       return;
     }
     metrics.authFailures.inc({ method: "userpass" });
     metrics.rejectedTotal.inc({ reason: "auth_failed" });
-    const delayMs = backoff.fail(`ip:${this.clientAddress}`, `user:${username}`);
-    const reply = () => {
-      this.#write(encodeUserPassReply(false));
-      this.#linger("rejected", "auth_failed");
-    };
-    if (delayMs > 0) setTimeout(reply, delayMs).unref();
-    else reply();
+    backoff.fail(...keys);
+    this.#write(encodeUserPassReply(false));
+    this.#linger("rejected", "auth_failed");
   }
 
   #onSocks4Request(request: Socks4Request): void {
@@ -318,6 +330,8 @@ export class ClientSession implements TrafficCounters {
       this.#refuse(Reply.CommandNotSupported, `command_disabled:${command}`);
       return;
     }
+    this.#leavePending();
+    if (!this.#takeSlot()) return;
     this.#state = "busy";
     this.client.pause();
     const run =
@@ -341,11 +355,14 @@ export class ClientSession implements TrafficCounters {
       this.destinationAddress = destination.address;
       const decision = this.#decide(destination, destination.address, port);
       if (decision.action === "block") return this.#blocked();
+      if (this.#egressRefuses(destination.address, port)) return this.#egressRefused();
       candidates = [{ address: destination.address, family: destination.family }];
     } else {
       // Decide by name first so a blocked name is never even resolved.
       const byName = this.#decide(destination, undefined, port);
-      if (byName.action === "block") return this.#blocked();
+      // Only a rule is final before DNS: a default-policy block may still be
+      // lifted by an allow rule for the address the name resolves to.
+      if (byName.action === "block" && byName.ruleId !== null) return this.#blocked();
       const resolved = await resolver.resolve(destination.host);
       if (this.#isClosed) return;
       if (!resolved.ok) {
@@ -356,22 +373,31 @@ export class ClientSession implements TrafficCounters {
       // Then by every address it resolved to, so a name cannot smuggle a
       // blocked address past the IP rules.
       candidates = [];
+      let guarded = 0;
       for (const candidate of resolved.addresses) {
         const mapped = normalizeDestination(candidate.address);
         if (!mapped.ok || mapped.destination.kind !== "ip") continue;
         const decision = this.#decide(destination, mapped.destination.address, port);
         if (decision.action === "allow") {
+          if (this.#egressRefuses(mapped.destination.address, port)) {
+            guarded += 1;
+            continue;
+          }
           candidates.push({
             address: mapped.destination.address,
             family: mapped.destination.family,
           });
         }
       }
-      if (candidates.length === 0) return this.#blocked();
+      if (candidates.length === 0) return guarded > 0 ? this.#egressRefused() : this.#blocked();
       this.decision = this.#decide(destination, candidates[0]!.address, port);
     }
 
-    const result = await connectUpstream(candidates, { port, timeoutMs: timeouts.connectMs });
+    // A pooled connection (never used before) skips the connect round trip.
+    const pooled = this.deps.pool?.take(destination.host, port, candidates);
+    const result = pooled
+      ? { ok: true as const, ...pooled, connectMs: 0 }
+      : await connectUpstream(candidates, { port, timeoutMs: timeouts.connectMs });
     if (this.#isClosed) {
       if (result.ok) result.socket.destroy();
       return;
@@ -381,7 +407,7 @@ export class ClientSession implements TrafficCounters {
       this.#refuse(result.reply, `connect_failed:${result.code}`, "failed");
       return;
     }
-    metrics.upstreamConnectDuration.observe(result.connectMs / 1000);
+    if (!pooled) metrics.upstreamConnectDuration.observe(result.connectMs / 1000);
     this.destinationAddress = result.address.address;
     this.#upstream = result.socket;
     this.#writeSuccess(result.socket.localAddress ?? "0.0.0.0", result.socket.localPort ?? 0);
@@ -414,6 +440,39 @@ export class ClientSession implements TrafficCounters {
     this.#refuse(Reply.NotAllowed, "acl_blocked");
   }
 
+  /** The egress guard refuses some destinations whatever the ACL allowed. */
+  #egressRefuses(address: string, port: number): boolean {
+    return (this.deps.egress?.check(address, port) ?? null) !== null;
+  }
+
+  #egressRefused(): void {
+    this.deps.metrics.rejectedTotal.inc({ reason: "egress_guard" });
+    this.#refuse(Reply.NotAllowed, "egress_guard");
+  }
+
+  /** Takes a connection-limit slot; false (the request refused) when a cap is full. */
+  #takeSlot(): boolean {
+    const { limits, metrics } = this.deps;
+    if (!limits) return true;
+    const verdict = limits.acquire(
+      this.user,
+      canonicalIp(this.clientAddress),
+      connectionLimits(this.#policy.snapshot, this.user),
+    );
+    if (verdict.ok) {
+      this.#releaseSlot = verdict.release;
+      return true;
+    }
+    metrics.rejectedTotal.inc({ reason: verdict.reason });
+    this.#refuse(Reply.NotAllowed, verdict.reason);
+    return false;
+  }
+
+  #leavePending(): void {
+    this.#pending?.done();
+    this.#pending = null;
+  }
+
   // ---- BIND --------------------------------------------------------------
 
   /**
@@ -434,8 +493,10 @@ export class ClientSession implements TrafficCounters {
         this.destinationAddress = destination.address;
         if (this.#decide(destination, destination.address, port).action === "block")
           return this.#blocked();
+        if (this.deps.egress?.blocksPeer(destination.address)) return this.#egressRefused();
       } else {
-        if (this.#decide(destination, undefined, port).action === "block") return this.#blocked();
+        const byName = this.#decide(destination, undefined, port);
+        if (byName.action === "block" && byName.ruleId !== null) return this.#blocked();
         const resolved = await resolver.resolve(destination.host);
         if (this.#isClosed) return;
         if (!resolved.ok)
@@ -445,7 +506,9 @@ export class ClientSession implements TrafficCounters {
           const mapped = normalizeDestination(candidate.address);
           if (mapped.ok && mapped.destination.kind === "ip") {
             if (this.#decide(destination, mapped.destination.address, port).action === "allow") {
-              expected.add(mapped.destination.address);
+              if (!this.deps.egress?.blocksPeer(mapped.destination.address)) {
+                expected.add(mapped.destination.address);
+              }
             }
           }
         }
@@ -468,6 +531,7 @@ export class ClientSession implements TrafficCounters {
       timeoutMs: commands.bind.timeoutMs,
       accept: (peer) => {
         const address = canonicalIp(peer.address);
+        if (this.deps.egress?.blocksPeer(address)) return false;
         if (expected) return expected.has(address);
         const decision = this.#decide(
           { kind: "ip", host: address, address, family: isIPv6(address) ? 6 : 4 },
@@ -532,6 +596,7 @@ export class ClientSession implements TrafficCounters {
       resolver,
       metrics,
       counters: this,
+      egressRefuses: (address, destinationPort) => this.#egressRefuses(address, destinationPort),
       onEnd: (reason) => this.close(reason),
     }).catch((error: NodeJS.ErrnoException) => {
       this.#refuse(Reply.GeneralFailure, `udp_bind_failed:${error.code ?? "EUNKNOWN"}`, "failed");
@@ -608,6 +673,7 @@ export class ClientSession implements TrafficCounters {
     this.#pipe = pipeBothWays(client, upstream, this, {
       idleTimeoutMs: deps.timeouts.idleMs,
       clientEnded: this.#clientEnded,
+      shaping: deps.qos?.attach(this.user),
       onClose: (reason) => this.#finish("closed", reason),
     });
   }
@@ -686,6 +752,15 @@ export class ClientSession implements TrafficCounters {
     }
   };
 
+  /** The pending-handshake table dropped this connection: too old, or room for a newer one. */
+  #onPendingDrop = (why: PendingDrop): void => {
+    this.#pending = null;
+    if (why === "timeout") return this.#onHandshakeTimeout();
+    this.deps.metrics.rejectedTotal.inc({ reason: "handshake_evicted" });
+    this.client.destroy();
+    this.#finish("rejected", "handshake_evicted");
+  };
+
   #onHandshakeTimeout = (): void => {
     this.deps.metrics.rejectedTotal.inc({ reason: "handshake_timeout" });
     this.client.destroy();
@@ -698,6 +773,9 @@ export class ClientSession implements TrafficCounters {
     const wasRelaying = this.#state === "relaying";
     this.#state = "closed";
     this.#releaseResources();
+    this.#leavePending();
+    this.#releaseSlot?.();
+    this.#releaseSlot = null;
     const { deps } = this;
     if (wasRelaying) deps.metrics.sessionsActive.dec({ command: this.command ?? "connect" });
     deps.registry.delete(this);

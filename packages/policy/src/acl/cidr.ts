@@ -66,10 +66,12 @@ export function v6InNetwork(address: Uint32Array, prefix: number, net: Uint32Arr
 
 /**
  * Items of type T grouped by IPv4 network: one Map per prefix length present, keyed by the
- * network as an unsigned 32-bit value, so a lookup costs one Map probe per prefix length.
+ * network's top `prefix` bits (`address >>> shift`), so a lookup costs one Map probe per prefix
+ * length, and keys up to /30 stay small integers (no boxing).
  */
 export class V4Table<T> {
-  readonly masks: number[] = [];
+  /** 32 - prefix length, per Map. */
+  readonly shifts: number[] = [];
   readonly maps: Map<number, T[]>[] = [];
   readonly #byPrefix = new Map<number, Map<number, T[]>>();
 
@@ -78,11 +80,12 @@ export class V4Table<T> {
     if (!map) {
       map = new Map();
       this.#byPrefix.set(prefix, map);
-      this.masks.push(maskV4(prefix));
+      this.shifts.push(32 - prefix);
       this.maps.push(map);
     }
-    const bucket = map.get(net);
-    if (!bucket) map.set(net, [item]);
+    const key = prefix === 0 ? 0 : net >>> (32 - prefix);
+    const bucket = map.get(key);
+    if (!bucket) map.set(key, [item]);
     else if (bucket[bucket.length - 1] !== item) bucket.push(item);
   }
 

@@ -19,6 +19,12 @@ export type Destination =
       readonly regex: RegExp;
       /** Labels after the last wildcard label ("com" for `api.*.com`); "" when there are none. */
       readonly literalSuffix: string;
+      /** Characters before the first `*` ("api." for `api.*.com`): a cheap filter before the regex. */
+      readonly literalPrefix: string;
+      /** How many labels a matching name has; with a leading `*.`, the least it can have. */
+      readonly labels: number;
+      /** True with a leading `*.`, which stands for one or more labels. */
+      readonly anyDepth: boolean;
     };
 
 export type DestinationResult =
@@ -91,6 +97,9 @@ function parseName(pattern: string, name: string): DestinationResult {
       kind: "pattern",
       regex: new RegExp(`^${source}$`),
       literalSuffix: labels.slice(lastWild + 1).join("."),
+      literalPrefix: name.slice(0, name.indexOf("*")),
+      labels: labels.length,
+      anyDepth: labels[0] === "*",
     },
   };
 }

@@ -31,6 +31,7 @@ function scan(
 function scanPatterns(
   entries: readonly PatternEntry[] | undefined,
   name: string,
+  labels: number,
   best: number,
   port: number,
   protocol: number,
@@ -40,7 +41,10 @@ function scanPatterns(
     const entry = entries[i]!;
     const rank = entry.rule.rank;
     if (rank >= best) return best;
-    if (entry.rule.accepts(port, protocol) && entry.regex.test(name)) return rank;
+    // Label count and literal prefix rule out most names before the regex runs.
+    if (entry.anyDepth ? labels < entry.labels : labels !== entry.labels) continue;
+    if (!name.startsWith(entry.literalPrefix) || !entry.rule.accepts(port, protocol)) continue;
+    if (entry.regex.test(name)) return rank;
   }
   return best;
 }
@@ -52,9 +56,10 @@ function scanV4(
   port: number,
   protocol: number,
 ): number {
-  const { masks, maps } = index.v4;
+  const { shifts, maps } = index.v4;
   for (let i = 0; i < maps.length; i++) {
-    best = scan(maps[i]!.get((address & masks[i]!) >>> 0), best, port, protocol);
+    const shift = shifts[i]!;
+    best = scan(maps[i]!.get(shift === 32 ? 0 : address >>> shift), best, port, protocol);
   }
   return best;
 }
@@ -122,15 +127,17 @@ function scanName(
   const names = index.names;
   const own = names.get(name);
   if (own !== undefined) best = scan(own.exact, best, port, protocol);
+  let labels = 1;
+  for (let dot = name.indexOf("."); dot >= 0; dot = name.indexOf(".", dot + 1)) labels++;
   if (index.probesSuffixes) {
     for (let dot = name.indexOf("."); dot >= 0; dot = name.indexOf(".", dot + 1)) {
       const bucket = names.get(name.slice(dot + 1));
       if (bucket === undefined) continue;
       best = scan(bucket.below, best, port, protocol);
-      best = scanPatterns(bucket.patterns, name, best, port, protocol);
+      best = scanPatterns(bucket.patterns, name, labels, best, port, protocol);
     }
   }
-  return scanPatterns(index.unanchoredPatterns, name, best, port, protocol);
+  return scanPatterns(index.unanchoredPatterns, name, labels, best, port, protocol);
 }
 
 /**

@@ -1,10 +1,13 @@
 import { V4Table, V6Table } from "./cidr";
 import type { CompiledRule } from "./compiled-rule";
 
-/** A wildcard pattern (`api.*.com`) in the index, with its rule. */
+/** A wildcard pattern (`api.*.com`) in the index, with its rule and cheap pre-filters. */
 export interface PatternEntry {
   readonly rule: CompiledRule;
   readonly regex: RegExp;
+  readonly literalPrefix: string;
+  readonly labels: number;
+  readonly anyDepth: boolean;
 }
 
 /**
@@ -61,7 +64,8 @@ export class PrincipalIndex {
             break;
           }
           case "pattern": {
-            const entry = { rule, regex: destination.regex };
+            const { regex, literalPrefix, labels, anyDepth } = destination;
+            const entry: PatternEntry = { rule, regex, literalPrefix, labels, anyDepth };
             if (destination.literalSuffix === "") this.unanchoredPatterns.push(entry);
             else {
               const bucket = this.#bucket(destination.literalSuffix);
