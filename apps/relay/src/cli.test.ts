@@ -8,7 +8,9 @@ import { parseConfigText } from "./config/load";
 import { run } from "./test-support/run";
 
 const BIN = new URL("../bin/edgesocks-relay.mjs", import.meta.url).pathname;
-const relayCli = (args: string[]) => run(process.execPath, [BIN, ...args]);
+// CI runs as root, and the relay refuses root without --user or --allow-root.
+const ROOT_ARGS = process.getuid?.() === 0 ? ["--allow-root"] : [];
+const relayCli = (args: string[]) => run(process.execPath, [BIN, ...args, ...ROOT_ARGS]);
 
 describe("edgesocks-relay command line", () => {
   it("--help documents every flag and exits 0", async () => {
@@ -108,7 +110,7 @@ storage = "sqlite"
       path,
       `[server]\nbind_port = 0\n[ops]\nbind = "127.0.0.1:0"\n[logging]\nformat = "json"\n`,
     );
-    const child = spawn(process.execPath, [BIN, "--config", path], {
+    const child = spawn(process.execPath, [BIN, "--config", path, ...ROOT_ARGS], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";

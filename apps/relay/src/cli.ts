@@ -25,6 +25,9 @@ Options:
       --ops-bind ADDR:PORT  health and metrics HTTP server (overrides ops.bind)
       --log-level LEVEL     trace | debug | info | warn | error | fatal | silent
       --log-format FORMAT   pretty | json
+      --user USER           started as root: switch to USER after binding the listeners
+      --group GROUP         ... and to GROUP (default: a group named like USER)
+      --allow-root          keep running as root when no --user is given (warned; not advised)
   -h, --help                show this help and exit
   -v, --version             print the version and exit
 
@@ -53,6 +56,12 @@ export interface CliOptions {
   opsBind?: string;
   logLevel?: z.infer<typeof LogLevel>;
   logFormat?: "pretty" | "json";
+  /** Switch to this user (name or uid) after binding; needs root. */
+  user?: string;
+  /** Switch to this group (name or gid) after binding. */
+  group?: string;
+  /** Keep running as root when no `user` is given. */
+  allowRoot?: boolean;
 }
 
 /** Parses argv; throws RelayError RELAY_E_CLI with one actionable line. */
@@ -77,6 +86,9 @@ export function parseCli(argv: string[]): CliOptions {
         "ops-bind": { type: "string" },
         "log-level": { type: "string" },
         "log-format": { type: "string" },
+        user: { type: "string" },
+        group: { type: "string" },
+        "allow-root": { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },
@@ -139,6 +151,11 @@ export function parseCli(argv: string[]): CliOptions {
     }
     options.logFormat = format;
   }
+  const user = str("user");
+  if (user !== undefined) options.user = user;
+  const group = str("group");
+  if (group !== undefined) options.group = group;
+  if (values["allow-root"]) options.allowRoot = true;
   return options;
 }
 

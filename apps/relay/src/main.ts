@@ -9,12 +9,15 @@ import { type CliOptions, HELP, parseCli } from "./cli";
 import { EXAMPLE_CONFIG } from "./config/example";
 import { type LoadedConfig, loadConfigFile } from "./config/load";
 import { RelayConfig } from "./config/schema";
+import { readEnv } from "./env";
 import { RelayError } from "./errors";
 import { createRelayMetrics, type RelayMetrics } from "./metrics";
 import { PolicyStore } from "./policy/policy-store";
+import { dropPrivileges, planPrivileges } from "./privileges";
 import { type Relay, startRelay } from "./relay";
 import { retry } from "./retry";
 import { Spool } from "./spool/spool";
+import { createSystemdNotifier } from "./systemd-notify";
 import { VERSION } from "./version";
 
 /** Exit code for bad flags or configuration: nothing was started. */
@@ -25,6 +28,7 @@ const USAGE_ERRORS = new Set([
   "RELAY_E_ACL_FILE",
   "RELAY_E_SNAPSHOT",
   "RELAY_E_TLS",
+  "RELAY_E_PRIVILEGES",
 ]);
 
 async function main(argv: string[]): Promise<void> {
@@ -54,12 +58,15 @@ async function main(argv: string[]): Promise<void> {
     withOverrides(options, options.config ? loadConfigFile(options.config) : defaults());
   const loaded = load();
   const { config } = loaded;
+  // Decided before anything is bound or written, so a bad --user exits 2 with nothing started.
+  const privileges = planPrivileges(options);
   const logger = createLogger({
     level: config.logging.level,
     format: config.logging.format,
     base: { service: "edgesocks-relay", ...(options.name ? { node: options.name } : {}) },
   });
   for (const warning of loaded.warnings) logger.warn(warning);
+  if (privileges.kind === "root") logger.warn(privileges.warning);
   const metrics = createRelayMetrics();
   const stateDir = options.stateDir;
   if (stateDir) mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -110,6 +117,17 @@ async function main(argv: string[]): Promise<void> {
     },
     "relay listening",
   );
+  if (privileges.kind === "drop") {
+    // After binding (a low port may need root), before the agent writes the node token.
+    dropPrivileges(privileges.to, stateDir ? [stateDir] : []);
+    logger.info({ uid: privileges.to.uid, gid: privileges.to.gid }, "dropped privileges");
+  }
+  const notifier = createSystemdNotifier({
+    env: readEnv(),
+    onError: (message) => logger.warn({ err: message }, "sd_notify failed"),
+  });
+  void notifier.ready(`serving SOCKS on ${socks.address}:${socks.port}`);
+  notifier.startWatchdog();
 
   const agent =
     options.mode === "fleet" && policy && spool
@@ -136,6 +154,8 @@ async function main(argv: string[]): Promise<void> {
       process.exit(1);
     }
     stopping = true;
+    notifier.close();
+    void notifier.stopping();
     logger.info({ signal, sessions: relay.sessions.size }, "shutting down: draining sessions");
     // Order: stop accepting and drain sessions (their records reach the
     // spool), then stop the agent, then close the spool.

@@ -177,6 +177,43 @@ export function createRelayMetrics(registry: Registry = createRegistry()) {
       labelNames: ["result"] as const,
       registers: r,
     }),
+    handshakesPending: new Gauge({
+      name: "edgesocks_relay_handshakes_pending",
+      help: "Client connections that have not completed their SOCKS request yet",
+      registers: r,
+    }),
+    qosWaits: new Counter({
+      name: "edgesocks_relay_qos_waits_total",
+      help: "Times a shaped session paused reading to wait for tokens, by direction (up: client to destination)",
+      labelNames: ["direction"] as const,
+      registers: r,
+    }),
+    qosWaitingFlows: new Gauge({
+      name: "edgesocks_relay_qos_waiting_flows",
+      help: "Session directions paused for tokens now",
+      registers: r,
+    }),
+    poolHits: new Counter({
+      name: "edgesocks_relay_pool_hits_total",
+      help: "CONNECTs to a pooled destination served by a pre-established connection",
+      registers: r,
+    }),
+    poolMisses: new Counter({
+      name: "edgesocks_relay_pool_misses_total",
+      help: "CONNECTs to a pooled destination that found no ready connection",
+      registers: r,
+    }),
+    poolEvictions: new Counter({
+      name: "edgesocks_relay_pool_evictions_total",
+      help: "Ready pool connections closed unused, by reason (idle, lru, closed, unsolicited_data)",
+      labelNames: ["reason"] as const,
+      registers: r,
+    }),
+    poolReady: new Gauge({
+      name: "edgesocks_relay_pool_ready_connections",
+      help: "Pre-established upstream connections ready now",
+      registers: r,
+    }),
   };
 }
 

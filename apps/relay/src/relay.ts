@@ -7,6 +7,7 @@ import { CredentialVerifier } from "./auth/credentials";
 import { FailureBackoff } from "./auth/failure-backoff";
 import { splitHostPort } from "./cli";
 import type { RelayConfig } from "./config/schema";
+import { createProtection } from "./limits/protection";
 import { BoundedLabel, createRelayMetrics, type RelayMetrics } from "./metrics";
 import { Resolver } from "./net/resolver";
 import { type OpsServer, startOpsServer } from "./ops/ops-server";
@@ -141,6 +142,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     options.spool?.append(record);
     options.onRecord?.(record);
   };
+  const protection = createProtection({ config, policy, metrics, logger });
   const deps = {
     policy,
     credentials,
@@ -177,6 +179,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     node: options.node ?? { name: null, region: null },
     onRecord,
     ruleLabel: new BoundedLabel(500),
+    ...protection.session,
   };
   const counter = { active: 0 };
   const tlsConfig = config.server.tls?.enabled ? config.server.tls : undefined;
@@ -237,6 +240,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   } catch (error) {
     await Promise.all(listeners.map((l) => l.stop()));
     source?.close();
+    protection.close();
     throw error;
   }
   const listener = listeners[0]!;
@@ -268,6 +272,10 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       routes: { "/sessions/active": () => [...sessions.values()].map(describeSession) },
     });
   }
+  protection.start({
+    resolver: deps.resolver,
+    ports: [...listeners.map((l) => l.address().port), ...(ops ? [ops.address().port] : [])],
+  });
 
   let closing: Promise<void> | undefined;
   const close = (graceMs = config.server.shutdown_grace_ms) => {
@@ -281,6 +289,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       }
       sessions.closeWhere(() => true, "shutdown");
       for (const l of listeners) l.destroyAll();
+      protection.close();
       await stopped;
       await ops?.close();
     })();

@@ -178,8 +178,10 @@ describe("SOCKS over TLS", () => {
           },
         )
         .toBe("via stunnel");
-      const records = relay.records.filter((r) => r.transport === "tls");
-      expect(records.length).toBeGreaterThan(0);
+      // The record comes when both sides have closed, a moment after curl exits.
+      await expect
+        .poll(() => relay.records.filter((r) => r.transport === "tls").length)
+        .toBeGreaterThan(0);
     } finally {
       stunnel.kill();
     }

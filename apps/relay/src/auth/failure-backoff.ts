@@ -15,8 +15,10 @@ export interface FailureBackoffOptions {
 
 /**
  * Slows down repeated authentication failures per client address and per
- * username: the failure reply is delayed exponentially, which caps a guessing
- * client's rate without holding memory for it beyond one small entry.
+ * username (from any address): once a key is past its free failures, each
+ * further attempt waits exponentially longer before it is checked, which caps a
+ * guessing client's rate without holding memory for it beyond one small entry.
+ * (Parallel attempts are bounded by the pending-handshake limits.)
  */
 export class FailureBackoff {
   readonly #failures: LRUCache<string, { count: number }>;
@@ -42,6 +44,15 @@ export class FailureBackoff {
       entry.count += 1;
       this.#failures.set(key, entry);
       delay = Math.max(delay, this.delayFor(entry.count));
+    }
+    return delay;
+  }
+
+  /** How long the next attempt for any of `keys` waits, from the failures so far. */
+  delayBefore(...keys: string[]): number {
+    let delay = 0;
+    for (const key of keys) {
+      delay = Math.max(delay, this.delayFor(this.#failures.get(key)?.count ?? 0));
     }
     return delay;
   }

@@ -11,6 +11,8 @@ handshake_timeout_ms = 10000   # from accept to a complete SOCKS request
 idle_timeout_secs = 300        # both directions silent this long closes a session
 connect_timeout_ms = 10000     # budget for connecting to a destination (all addresses)
 shutdown_grace_ms = 10000      # SIGTERM waits this long for sessions to end
+max_pending_handshakes = 1000  # connections mid-handshake at once; the oldest makes room for a new one
+max_pending_handshakes_per_client = 256   # the same per client address (its own oldest goes)
 
 # SOCKS over TLS. With bind_port set, TLS gets its own port and plain SOCKS
 # stays on server.bind_port; without it the main port speaks TLS.
@@ -24,6 +26,15 @@ require_client_auth = false        # mutual TLS
 # bind_port = 1443
 # tls_client_cert_as_user = false  # use the client certificate's CN as the SOCKS user
 
+# Pre-established upstream connections for busy destinations: a CONNECT to one
+# skips the connect round trip. Each connection serves one client, once.
+[server.pool]
+enabled = false
+# destinations = ["api.example.com:443", "10.0.0.5:8080"]
+connections_per_destination = 2
+max_connections = 64           # in all; the least recently used destination gives way
+idle_timeout_secs = 30         # an unused connection this old is replaced
+
 [auth]
 socks_method = "none"          # none | userpass
 
@@ -31,7 +42,9 @@ socks_method = "none"          # none | userpass
 # username = "alice"
 # password_hash = "$argon2id$v=19$m=19456,t=2,p=1$..."   # \`password = "..."\` also works, with a warning
 # groups = ["developers"]
-# max_connections = 100
+# max_connections = 100                     # sessions at once for this user
+# bandwidth_bytes_per_sec = 1000000          # this user's ceiling, each direction
+# guaranteed_bandwidth_bytes_per_sec = 0     # kept for this user while others borrow
 
 [acl]
 enabled = false
@@ -39,20 +52,29 @@ config_file = "acl.toml"       # relative to this file; watched, and SIGHUP relo
 watch = true
 anonymous_user = "anonymous"   # the user clients without credentials are evaluated as
 
+# Bandwidth shaping (hierarchical token buckets, each direction on its own) and
+# session limits. Unset rates mean no limit; users and groups may override.
 [qos]
 enabled = false
 
 [qos.htb]
-# global_bandwidth_bytes_per_sec = 125000000
-# guaranteed_bandwidth_bytes_per_sec = 131072
-# max_bandwidth_bytes_per_sec = 12500000
-# burst_size_bytes = 1048576
-fair_sharing_enabled = true
+# global_bandwidth_bytes_per_sec = 125000000     # the whole relay
+# guaranteed_bandwidth_bytes_per_sec = 131072    # per user, ahead of borrowers
+# max_bandwidth_bytes_per_sec = 12500000         # per user ceiling
+# burst_size_bytes = 1048576                     # bucket depth (at least 64 KiB)
+fair_sharing_enabled = true    # spare capacity split evenly between users active now
 
-[qos.connection_limits]
+[qos.connection_limits]        # over a limit: reply 0x02 (SOCKS5) / 0x5B (SOCKS4)
 # max_connections_per_user = 100
 # max_connections_global = 10000
 # max_connections_per_client = 200
+
+# Destinations refused whatever the ACL allows (SSRF protection).
+[egress]
+guard_enabled = true
+blocked_networks = ["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128"]   # link-local, cloud metadata
+block_own_ports = true         # the relay's own SOCKS, TLS and ops ports on its own addresses
+blocked_local_ports = []       # more ports refused on the relay's own addresses
 
 [udp]                          # UDP ASSOCIATE
 enabled = true

@@ -1,5 +1,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
+import { DEFAULT_BLOCKED_NETWORKS, parseCidr } from "../net/egress-guard";
+import { parseHostPort } from "../net/upstream-pool";
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
@@ -19,6 +21,23 @@ export const TlsConfig = z.object({
   tls_client_cert_as_user: z.boolean().default(false),
 });
 
+const hostPort = z.string().refine((text) => parseHostPort(text) !== undefined, {
+  error: 'expected "host:port" (IPv6 as "[::1]:443")',
+});
+
+/** `[server.pool]`: pre-established upstream connections for listed destinations. */
+export const PoolConfig = z.object({
+  enabled: z.boolean().default(false),
+  /** Destinations to keep connections ready for, as "host:port". */
+  destinations: z.array(hostPort).default([]),
+  /** Ready connections kept per destination. */
+  connections_per_destination: positiveInt.default(2),
+  /** Ready connections kept in all; past it the least recently used destination gives one up. */
+  max_connections: positiveInt.default(64),
+  /** A ready connection unused this long is closed and replaced (servers drop idle connections). */
+  idle_timeout_secs: positiveInt.default(30),
+});
+
 export const ServerConfig = z.object({
   bind_address: z.string().min(1).default("127.0.0.1"),
   bind_port: port.default(1080),
@@ -28,7 +47,12 @@ export const ServerConfig = z.object({
   connect_timeout_ms: positiveInt.default(10000),
   /** How long SIGTERM waits for open sessions before closing them. */
   shutdown_grace_ms: z.number().int().min(0).default(10000),
+  /** Connections still in their SOCKS handshake at once; the oldest is dropped to admit a new one. */
+  max_pending_handshakes: positiveInt.default(1000),
+  /** The same per client address; past it, that address's own oldest handshake is dropped. */
+  max_pending_handshakes_per_client: positiveInt.default(256),
   tls: TlsConfig.optional(),
+  pool: PoolConfig.default(PoolConfig.parse({})),
 });
 
 export const UserConfig = z.object({
@@ -140,6 +164,22 @@ export const OpsConfig = z.object({
   user_metrics_limit: z.number().int().min(0).max(10000).default(0),
 });
 
+const cidr = z.string().refine((text) => parseCidr(text).ok, {
+  error: 'expected an IP address or CIDR, e.g. "169.254.0.0/16"',
+});
+
+/** `[egress]`: destinations refused whatever the ACL says. */
+export const EgressConfig = z.object({
+  /** false: the ACL alone decides (the guard is off). */
+  guard_enabled: z.boolean().default(true),
+  /** Never connected to; replaces the default list when set. */
+  blocked_networks: z.array(cidr).default([...DEFAULT_BLOCKED_NETWORKS]),
+  /** Refuse the relay's own SOCKS, TLS and ops ports on its own addresses. */
+  block_own_ports: z.boolean().default(true),
+  /** More ports refused on the relay's own addresses. */
+  blocked_local_ports: z.array(port.min(1)).default([]),
+});
+
 export const LoggingConfig = z.object({
   level: logLevel.default("info"),
   format: z.enum(["pretty", "json"]).default("pretty"),
@@ -153,7 +193,8 @@ export const RelayConfig = z.object({
   dns: DnsConfig.default(DnsConfig.parse({})),
   udp: UdpConfig.default(UdpConfig.parse({})),
   bind: BindConfig.default(BindConfig.parse({})),
-  ops: OpsConfig.default({}),
+  ops: OpsConfig.default(OpsConfig.parse({})),
+  egress: EgressConfig.default(EgressConfig.parse({})),
   logging: LoggingConfig.default(LoggingConfig.parse({})),
 });
 

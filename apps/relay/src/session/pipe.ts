@@ -7,11 +7,36 @@ export interface TrafficCounters {
   packetsDown: number;
 }
 
+/** Token gate of one direction of one session (a qos/htb Flow). */
+export interface FlowGate {
+  /** Largest piece worth offering at once. */
+  readonly sliceBytes: number;
+  /**
+   * True: `bytes` are charged and may go now. False: hold them and pause the
+   * source; `onGrant` runs once they may go (never, if the gate is closed).
+   */
+  offer(bytes: number, onGrant: () => void): boolean;
+}
+
+/** Bandwidth shaping of one session; a null gate means that direction is not shaped. */
+export interface Shaping {
+  /** Client → destination. */
+  readonly up: FlowGate | null;
+  /** Destination → client. */
+  readonly down: FlowGate | null;
+  /** `onChange` runs after a policy change replaced `up` or `down`. */
+  watch(onChange: () => void): void;
+  /** The session ended: leave the shaper. */
+  release(): void;
+}
+
 export interface PipeOptions {
   /** Both directions silent for this long closes the session. */
   idleTimeoutMs: number;
   /** The client already sent its FIN (during the handshake): pass it on now. */
   clientEnded?: boolean;
+  /** Bandwidth shaping; absent: never shaped. */
+  shaping?: Shaping | undefined;
   /** Called once, after both sockets have closed. */
   onClose: (reason: string) => void;
 }
@@ -22,10 +47,141 @@ export interface Pipe {
 }
 
 /**
+ * One direction: source → sink. Unshaped, a chunk is written as it comes
+ * (the fast path: one null check of shaping work). Shaped, each slice of a
+ * chunk is offered to the gate; a refused slice keeps the rest of that one
+ * chunk here and pauses the source until the grant, so at most one read
+ * (≤ the source's highWaterMark) waits per direction and nothing else queues.
+ */
+class Lane {
+  #held: Buffer | null = null;
+  /** Bytes at the head of #held that the gate is asked for. */
+  #asked = 0;
+  #heldGate: FlowGate | null = null;
+  #draining = false;
+  #paused = false;
+  #endPending = false;
+
+  constructor(
+    private readonly source: Socket,
+    private readonly sink: Socket,
+    private readonly gate: () => FlowGate | null,
+    private readonly count: (bytes: number) => void,
+  ) {}
+
+  onData = (chunk: Buffer): void => {
+    this.count(chunk.length);
+    if (this.#held !== null) {
+      // Paused streams emit no more data; kept anyway so no byte is ever dropped.
+      this.#held = Buffer.concat([this.#held, chunk]);
+      return;
+    }
+    const gate = this.gate();
+    if (gate === null) {
+      if (!this.sink.write(chunk)) this.#waitForDrain();
+      return;
+    }
+    this.#held = chunk;
+    this.#pump(gate);
+  };
+
+  onDrain = (): void => {
+    this.#draining = false;
+    if (this.#held === null) this.#resume();
+  };
+
+  /** The source sent its FIN: pass it on once nothing is held back. */
+  onEnd = (): void => {
+    if (this.#held !== null) this.#endPending = true;
+    else this.sink.end();
+  };
+
+  /** A policy change swapped the gate: re-offer what waits on the old one. */
+  regate(): void {
+    if (this.#held === null) return;
+    const gate = this.gate();
+    if (gate === this.#heldGate) return;
+    this.#heldGate = null;
+    if (gate === null) {
+      this.#write(this.#held);
+      this.#held = null;
+      this.#afterHeld();
+    } else this.#pump(gate);
+  }
+
+  #onGrant = (): void => {
+    const held = this.#held;
+    if (held === null) return;
+    this.#heldGate = null;
+    this.#write(held.subarray(0, this.#asked));
+    this.#held = held.length > this.#asked ? held.subarray(this.#asked) : null;
+    if (this.#held === null) this.#afterHeld();
+    else {
+      const gate = this.gate();
+      if (gate === null) {
+        this.#write(this.#held);
+        this.#held = null;
+        this.#afterHeld();
+      } else this.#pump(gate);
+    }
+  };
+
+  #pump(gate: FlowGate): void {
+    let rest = this.#held!;
+    while (rest.length > 0) {
+      const size = Math.min(rest.length, gate.sliceBytes);
+      if (!gate.offer(size, this.#onGrant)) {
+        this.#held = rest;
+        this.#asked = size;
+        this.#heldGate = gate;
+        this.#pause();
+        return;
+      }
+      this.#write(size === rest.length ? rest : rest.subarray(0, size));
+      rest = rest.subarray(size);
+    }
+    this.#held = null;
+    this.#afterHeld();
+  }
+
+  #afterHeld(): void {
+    if (this.#endPending) {
+      this.#endPending = false;
+      this.sink.end();
+    }
+    if (this.#draining) this.#pause();
+    else this.#resume();
+  }
+
+  #write(bytes: Buffer): void {
+    if (this.sink.destroyed || this.sink.writableEnded) return;
+    if (!this.sink.write(bytes)) this.#draining = true;
+  }
+
+  #waitForDrain(): void {
+    this.#draining = true;
+    this.#pause();
+  }
+
+  #pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.source.pause();
+  }
+
+  #resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.source.resume();
+  }
+}
+
+/**
  * Relays bytes both ways with backpressure (a full destination pauses its
  * source; nothing is queued beyond the sockets' own high-water marks) and
  * relays half-close: a FIN from one side becomes end() on the other, whose
- * remaining data still flows back until it ends too.
+ * remaining data still flows back until it ends too. With `shaping`, a
+ * direction out of tokens pauses its source the same way.
  */
 export function pipeBothWays(
   client: Socket,
@@ -33,6 +189,7 @@ export function pipeBothWays(
   counters: TrafficCounters,
   options: PipeOptions,
 ): Pipe {
+  const shaping = options.shaping;
   let reason: string | undefined;
   let closed = 0;
   const settle = (why: string) => {
@@ -40,6 +197,7 @@ export function pipeBothWays(
   };
   const onSocketClose = () => {
     closed += 1;
+    if (closed === 1) shaping?.release();
     if (closed === 2) options.onClose(reason ?? "closed");
   };
   const destroy = (why: string) => {
@@ -48,26 +206,30 @@ export function pipeBothWays(
     upstream.destroy();
   };
 
-  client.on("data", (chunk: Buffer) => {
-    counters.bytesUp += chunk.length;
+  const up = new Lane(client, upstream, shaping ? () => shaping.up : () => null, (bytes) => {
+    counters.bytesUp += bytes;
     counters.packetsUp += 1;
-    if (!upstream.write(chunk)) client.pause();
   });
-  upstream.on("data", (chunk: Buffer) => {
-    counters.bytesDown += chunk.length;
+  const down = new Lane(upstream, client, shaping ? () => shaping.down : () => null, (bytes) => {
+    counters.bytesDown += bytes;
     counters.packetsDown += 1;
-    if (!client.write(chunk)) upstream.pause();
   });
-  upstream.on("drain", () => client.resume());
-  client.on("drain", () => upstream.resume());
+  shaping?.watch(() => {
+    up.regate();
+    down.regate();
+  });
+  client.on("data", up.onData);
+  upstream.on("data", down.onData);
+  upstream.on("drain", up.onDrain);
+  client.on("drain", down.onDrain);
 
   client.on("end", () => {
     settle("client_closed");
-    upstream.end();
+    up.onEnd();
   });
   upstream.on("end", () => {
     settle("upstream_closed");
-    client.end();
+    down.onEnd();
   });
   client.on("error", (error: NodeJS.ErrnoException) =>
     destroy(`client_error:${error.code ?? "EUNKNOWN"}`),
@@ -84,5 +246,7 @@ export function pipeBothWays(
     upstream.end();
   }
   client.resume();
+  // A pooled upstream connection arrives paused.
+  upstream.resume();
   return { destroy };
 }

@@ -26,6 +26,8 @@ export interface UdpAssociationOptions {
   onEnd: (reason: string) => void;
   /** Largest datagram the relay forwards. @default 65507 */
   maxDatagramBytes?: number;
+  /** Destinations the egress guard refuses whatever the ACL says (dropped as "egress_guard"). */
+  egressRefuses?: (address: string, port: number) => boolean;
 }
 
 /** Bounded so a client cycling through destinations cannot grow it without end. */
@@ -177,6 +179,7 @@ export class UdpAssociation {
       this.#decisions.set(key, allowed);
     }
     if (!allowed) return this.#drop("acl");
+    if (this.#options.egressRefuses?.(address, port)) return this.#drop("egress_guard");
     if (isIPv6(address) !== isIPv6(this.#options.bindAddress)) return this.#drop("family_mismatch");
     const { counters } = this.#options;
     counters.bytesUp += payload.length;

@@ -44,13 +44,14 @@ export function startEchoTarget(
     onSocket?.(socket);
     if (!onSocket) socket.pipe(socket);
   });
-  return wrap(server, host).then((target) => ({
-    ...target,
-    close: async () => {
+  return wrap(server, host).then((target) => {
+    const close = async () => {
       for (const s of sockets) s.destroy();
       await target.close();
-    },
-  }));
+    };
+    // `await using` must destroy the open sockets too, or closing waits for them.
+    return { ...target, close, [Symbol.asyncDispose]: close };
+  });
 }
 
 /** A port on 127.0.0.1 that nothing listens on (bound, then closed). */
