@@ -89,6 +89,8 @@ const relay = startProcess({
     `127.0.0.1:${relayPort}`,
     "--log-format",
     "pretty",
+    // A local stack is a developer's: often run as root in containers and CI.
+    ...(process.getuid?.() === 0 ? ["--allow-root"] : []),
   ],
 });
 inherit(relay);

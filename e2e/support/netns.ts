@@ -62,7 +62,12 @@ export function createTestNetwork(names: string[]): TestNetwork {
       teardown: () => {},
     };
   }
-  const namespaces = names.map((name, i) => ({ name, ns: `es-${name}`, veth: `esv${i}`, address: `10.77.0.${11 + i}` }));
+  const namespaces = names.map((name, i) => ({
+    name,
+    ns: `es-${name}`,
+    veth: `esv${i}`,
+    address: `10.77.0.${11 + i}`,
+  }));
   const teardown = () => {
     for (const n of namespaces) {
       tryIp("netns", "del", n.ns);
@@ -92,7 +97,11 @@ export function createTestNetwork(names: string[]): TestNetwork {
   return {
     mode: "netns",
     gateway: GATEWAY,
-    hosts: namespaces.map((n) => ({ name: n.name, address: n.address, exec: ["ip", "netns", "exec", n.ns] })),
+    hosts: namespaces.map((n) => ({
+      name: n.name,
+      address: n.address,
+      exec: ["ip", "netns", "exec", n.ns],
+    })),
     teardown,
   };
 }

@@ -164,7 +164,11 @@ describe("ACL by name and address", () => {
       `[acl]\nenabled = true\nconfig_file = "acl.toml"\n[dns.hosts]\n"intranet.corp" = "127.0.0.1"\n`,
       `[global]\ndefault_policy = "block"\n[[users]]\nusername = "anonymous"\n[[users.rules]]\naction = "allow"\ndestinations = ["127.0.0.0/8"]\nports = ["*"]\n`,
     );
-    const result = await curlVia("--socks5-hostname", relay.proxy, `http://intranet.corp:${target.port}/`);
+    const result = await curlVia(
+      "--socks5-hostname",
+      relay.proxy,
+      `http://intranet.corp:${target.port}/`,
+    );
     expect(result.stdout).toBe("via cidr");
   });
 });

@@ -1,0 +1,220 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { AppRouter } from "@edgesocks/api";
+import { createTRPCClient, httpLink, type TRPCClient } from "@trpc/client";
+import { createTestNetwork, type RegionHost, type TestNetwork } from "./netns";
+import { freePort } from "./ports";
+import { type ManagedProcess, startProcess, waitFor, waitForHttp } from "./processes";
+
+const ROOT = resolve(import.meta.dirname, "..", "..");
+export const CONTROL_BIN = join(ROOT, "apps/control/bin/edgesocks-control.mjs");
+export const RELAY_BIN = join(ROOT, "apps/relay/bin/edgesocks-relay.mjs");
+export const ADMIN_TOKEN = `esa_${"e2e".repeat(10)}`;
+
+export type Api = TRPCClient<AppRouter>;
+
+export function apiClient(url: string, token = ADMIN_TOKEN): Api {
+  return createTRPCClient<AppRouter>({
+    links: [httpLink({ url: `${url}/trpc`, headers: () => ({ authorization: `Bearer ${token}` }) })],
+  });
+}
+
+export interface ControlPlane {
+  url: string;
+  host: string;
+  port: number;
+  process: ManagedProcess;
+  api: Api;
+}
+
+/** Starts edgesocks-control as its own process on a real libSQL file. */
+export async function startControl(options: {
+  name: string;
+  dbPath: string;
+  host: string;
+  port?: number;
+  migrate?: boolean;
+}): Promise<ControlPlane> {
+  const port = options.port ?? (await freePort(options.host));
+  const process_ = startProcess({
+    name: options.name,
+    command: process.execPath,
+    args: [CONTROL_BIN],
+    env: {
+      DATABASE_URL: `file:${options.dbPath}`,
+      HOST: options.host,
+      PORT: String(port),
+      EDGESOCKS_ADMIN_TOKEN: ADMIN_TOKEN,
+      EDGESOCKS_ADMIN_TOKEN_FILE: `${options.dbPath}.admin-token`,
+      EDGESOCKS_MIGRATE_ON_START: options.migrate === false ? "false" : "true",
+      EDGESOCKS_LOG_LEVEL: "info",
+    },
+  });
+  const url = `http://${options.host}:${port}`;
+  await Promise.race([
+    waitForHttp(`${url}/ready`, 30_000),
+    process_.exited.then((code) => {
+      throw new Error(`${options.name} exited with ${code}: ${process_.output().slice(-2000)}`);
+    }),
+  ]);
+  return { url, host: options.host, port, process: process_, api: apiClient(url) };
+}
+
+export interface FleetRelay {
+  name: string;
+  region: string;
+  host: RegionHost;
+  socks: string;
+  opsUrl: string;
+  stateDir: string;
+  process: ManagedProcess;
+  /** Starts (or restarts) the relay process with the same state dir. */
+  start(controlUrl?: string): Promise<void>;
+}
+
+/** A relay in fleet mode, run inside its region's namespace when there is one. */
+export function fleetRelay(options: {
+  name: string;
+  region: string;
+  host: RegionHost;
+  controlUrl: string;
+  token: string;
+  baseDir: string;
+  /** Extra relay.toml text (e.g. `[dns.hosts]` for test names). */
+  configToml?: string;
+}): FleetRelay {
+  const stateDir = join(options.baseDir, options.name);
+  mkdirSync(stateDir, { recursive: true });
+  const configPath = join(stateDir, "relay.toml");
+  writeFileSync(configPath, `${options.configToml ?? ""}\n[logging]\nlevel = "info"\nformat = "json"\n`);
+  const port = 1080;
+  const opsPort = 9100;
+  const relay: FleetRelay = {
+    name: options.name,
+    region: options.region,
+    host: options.host,
+    socks: `${options.host.address}:${port}`,
+    opsUrl: `http://${options.host.address}:${opsPort}`,
+    stateDir,
+    process: undefined as unknown as ManagedProcess,
+    async start(controlUrl = options.controlUrl) {
+      const [command, ...prefix] = options.host.exec.length > 0 ? options.host.exec : [process.execPath];
+      const args = [
+        ...(options.host.exec.length > 0 ? [...prefix, process.execPath] : []),
+        RELAY_BIN,
+        "--config",
+        configPath,
+        "--control-url",
+        `${controlUrl.replace(/^http/, "ws")}/trpc`,
+        "--node-token",
+        options.token,
+        "--region",
+        options.region,
+        "--name",
+        options.name,
+        "--state-dir",
+        stateDir,
+        "--bind",
+        options.host.address,
+        "--port",
+        String(port),
+        "--ops-bind",
+        `${options.host.address}:${opsPort}`,
+        "--public-address",
+        relay.socks,
+        ...(process.getuid?.() === 0 ? ["--allow-root"] : []),
+      ];
+      relay.process = startProcess({ name: `relay-${options.name}`, command: command!, args });
+      await Promise.race([
+        waitForHttp(`${relay.opsUrl}/ready`, 30_000),
+        relay.process.exited.then((code) => {
+          throw new Error(`relay ${options.name} exited with ${code}: ${relay.process.output().slice(-2000)}`);
+        }),
+      ]);
+    },
+  };
+  return relay;
+}
+
+export interface Fleet {
+  network: TestNetwork;
+  dir: string;
+  dbPath: string;
+  control: ControlPlane;
+  relays: FleetRelay[];
+  restartControl(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export const REGIONS = ["eu-west", "us-east", "ap-south"] as const;
+
+/**
+ * A control plane on a real libSQL file and three relays, one per region,
+ * enrolled through the API as an operator would.
+ */
+export async function startFleet(configToml = ""): Promise<Fleet> {
+  const network = createTestNetwork([...REGIONS]);
+  const dir = mkdtempSync(join(tmpdir(), "edgesocks-fleet-"));
+  const dbPath = join(dir, "control.db");
+  const processes: ManagedProcess[] = [];
+  const teardown = async () => {
+    await Promise.all(processes.map((p) => p.kill()));
+    for (const relay of relays) await relay.process?.kill();
+    network.teardown();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const relays: FleetRelay[] = [];
+  try {
+    const controlPort = await freePort(network.gateway);
+    let control = await startControl({ name: "control", dbPath, host: network.gateway, port: controlPort });
+    processes.push(control.process);
+    for (const [i, region] of REGIONS.entries()) {
+      const name = `relay-${region}`;
+      const { enrollmentToken } = await control.api.nodes.enroll.mutate({ name, region });
+      const relay = fleetRelay({
+        name,
+        region,
+        host: network.hosts[i]!,
+        controlUrl: control.url,
+        token: enrollmentToken,
+        baseDir: dir,
+        configToml,
+      });
+      relays.push(relay);
+    }
+    await Promise.all(relays.map((r) => r.start()));
+    const fleet: Fleet = {
+      network,
+      dir,
+      dbPath,
+      get control() {
+        return control;
+      },
+      relays,
+      async restartControl() {
+        await control.process.stop();
+        control = await startControl({ name: "control", dbPath, host: network.gateway, port: controlPort });
+        processes.push(control.process);
+      },
+      [Symbol.asyncDispose]: teardown,
+    };
+    return fleet;
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+}
+
+/** Waits until every relay reports `version` as applied (nodes.list). */
+export async function waitForVersion(api: Api, version: number, timeoutMs = 10_000): Promise<void> {
+  await waitFor(
+    `every node at version ${version}`,
+    async () => {
+      const nodes = await api.nodes.list.query();
+      return nodes.every((n) => n.appliedVersion !== null && n.appliedVersion >= version) ? true : undefined;
+    },
+    timeoutMs,
+    20,
+  );
+}
