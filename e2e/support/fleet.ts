@@ -153,7 +153,7 @@ export const REGIONS = ["eu-west", "us-east", "ap-south"] as const;
  * A control plane on a real libSQL file and three relays, one per region,
  * enrolled through the API as an operator would.
  */
-export async function startFleet(configToml = ""): Promise<Fleet> {
+export async function startFleet(configToml: (network: TestNetwork) => string = () => ""): Promise<Fleet> {
   const network = createTestNetwork([...REGIONS]);
   const dir = mkdtempSync(join(tmpdir(), "edgesocks-fleet-"));
   const dbPath = join(dir, "control.db");
@@ -179,7 +179,7 @@ export async function startFleet(configToml = ""): Promise<Fleet> {
         controlUrl: control.url,
         token: enrollmentToken,
         baseDir: dir,
-        configToml,
+        configToml: configToml(network),
       });
       relays.push(relay);
     }

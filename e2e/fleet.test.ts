@@ -1,0 +1,253 @@
+import { createClient } from "@libsql/client";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startHttpTarget, type Target } from "../apps/relay/src/test-support/targets";
+import { run } from "../apps/relay/src/test-support/run";
+import { type Fleet, startFleet, waitForVersion } from "./support/fleet";
+import { OUTPUT_DIR, waitFor } from "./support/processes";
+
+// Names the relays resolve (through [dns.hosts]) to the target on the test network.
+const NAMES = ["ok.e2e", "cpdown.e2e", "crash.e2e", "dbdown.e2e", "other.e2e"];
+
+let fleet: Fleet;
+let target: Target;
+
+const curl = (relaySocks: string, host: string, extra: string[] = []) =>
+  run("curl", ["-sS", "--max-time", "10", "--socks5-hostname", relaySocks, ...extra, `http://${host}:${target.port}/`]);
+
+async function historyCount(destination: string, node?: string): Promise<{ count: number; ids: string[] }> {
+  const ids: string[] = [];
+  let cursor: string | null | undefined;
+  do {
+    const page = await fleet.control.api.sessions.history.query({
+      destination,
+      ...(node ? { node } : {}),
+      limit: 500,
+      cursor,
+    });
+    ids.push(...page.items.map((s) => s.id));
+    cursor = page.nextCursor;
+  } while (cursor);
+  return { count: ids.length, ids };
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+beforeAll(async () => {
+  fleet = await startFleet(
+    (network) => `[dns.hosts]\n${NAMES.map((n) => `"${n}" = "${network.gateway}"`).join("\n")}\n`,
+  );
+  target = await startHttpTarget("fleet ok", fleet.network.gateway);
+  console.log(`e2e fleet: ${fleet.network.mode === "netns" ? "network namespaces joined by veth" : "loopback fallback (no namespaces here)"}`);
+}, 120_000);
+
+afterAll(async () => {
+  await target?.close();
+  await fleet?.[Symbol.asyncDispose]();
+}, 60_000);
+
+describe("the fleet, end to end", () => {
+  it("serves curl through every region's relay", async () => {
+    for (const relay of fleet.relays) {
+      const result = await curl(relay.socks, "ok.e2e");
+      expect({ relay: relay.name, body: result.stdout }).toEqual({ relay: relay.name, body: "fleet ok" });
+    }
+    const nodes = await fleet.control.api.nodes.list.query();
+    expect(nodes.map((n) => [n.name, n.region, n.configStatus]).sort()).toEqual(
+      fleet.relays.map((r) => [r.name, r.region, "SYNCED"]).sort(),
+    );
+  });
+
+  it("propagates a policy change to every relay (20 changes, write to last ack)", async () => {
+    const times: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const started = performance.now();
+      await fleet.control.api.rules.create.mutate({
+        id: `block-${i}`,
+        owner: { kind: "user", name: "anonymous" },
+        action: "block",
+        destinations: [`blocked-${i}.e2e`],
+        ports: ["*"],
+      });
+      const newest = (await fleet.control.api.snapshots.list.query({ limit: 1 })).items[0];
+      await waitForVersion(fleet.control.api, newest!.version);
+      times.push(performance.now() - started);
+    }
+    for (const relay of fleet.relays) {
+      const result = await curl(relay.socks, "blocked-19.e2e");
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(/not allowed|refused|SOCKS5/i);
+    }
+    const summary = { p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), samples: times.length };
+    console.log(`policy propagation write→last ack: p50 ${summary.p50Ms.toFixed(1)} ms, p99 ${summary.p99Ms.toFixed(1)} ms`);
+    writeFileSync(join(OUTPUT_DIR, "propagation.json"), JSON.stringify({ ...summary, times }, null, 2));
+  });
+
+  it("keeps serving while the control plane is down and delivers every spooled session exactly once", async () => {
+    await fleet.control.process.kill();
+    for (const relay of fleet.relays) {
+      for (let i = 0; i < 5; i++) expect((await curl(relay.socks, "cpdown.e2e")).stdout).toBe("fleet ok");
+    }
+    const started = performance.now();
+    await fleet.restartControl();
+    const delivered = await waitFor(
+      "15 sessions in history",
+      async () => {
+        const h = await historyCount("cpdown.e2e");
+        return h.count >= 15 ? h : undefined;
+      },
+      30_000,
+      200,
+    );
+    console.log(`control plane restart → all spooled sessions delivered: ${(performance.now() - started).toFixed(0)} ms`);
+    await new Promise((r) => setTimeout(r, 1500));
+    const again = await historyCount("cpdown.e2e");
+    expect(again.count).toBe(15);
+    expect(new Set(again.ids).size).toBe(15);
+    expect(delivered.count).toBe(15);
+  });
+
+  it("loses and duplicates no spooled record when a relay is SIGKILLed mid-traffic; other relays never notice", async () => {
+    const [victim, ...others] = fleet.relays;
+    const spooled = () =>
+      readdirSync(join(victim!.stateDir, "spool"))
+        .filter((f) => f.startsWith("segment-"))
+        .map((f) => readFileSync(join(victim!.stateDir, "spool", f), "utf8"))
+        .join("")
+        .split("\n")
+        .filter((l) => l.includes('"crash.e2e"')).length;
+    // Keep the shipper from draining before the kill: stop the control plane first.
+    await fleet.control.process.kill();
+    const otherTraffic = Promise.all(
+      others.map(async (relay) => {
+        const bodies: string[] = [];
+        for (let i = 0; i < 10; i++) bodies.push((await curl(relay.socks, "other.e2e")).stdout);
+        return bodies;
+      }),
+    );
+    for (let i = 0; i < 10; i++) await curl(victim!.socks, "crash.e2e");
+    await waitFor("10 spooled records", () => (spooled() >= 10 ? true : undefined), 5000);
+    // In flight at the kill: a few more sessions that will never be recorded.
+    const inFlight = Array.from({ length: 5 }, () => curl(victim!.socks, "crash.e2e", ["--limit-rate", "1"]));
+    await new Promise((r) => setTimeout(r, 200));
+    await victim!.process.kill();
+    await Promise.all(inFlight);
+    const spooledAtKill = spooled();
+    for (const bodies of await otherTraffic) expect(bodies.every((b) => b === "fleet ok")).toBe(true);
+
+    await fleet.restartControl();
+    await victim!.start();
+    const h = await waitFor(
+      `${spooledAtKill} crash sessions`,
+      async () => {
+        const got = await historyCount("crash.e2e", victim!.name);
+        return got.count >= spooledAtKill ? got : undefined;
+      },
+      30_000,
+      200,
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    const final = await historyCount("crash.e2e", victim!.name);
+    expect(final.count).toBe(spooledAtKill);
+    expect(new Set(final.ids).size).toBe(final.count);
+    expect(h.count).toBe(spooledAtKill);
+  });
+
+  it("a bad snapshot is rejected by every relay, which keeps the previous one and reports why", async () => {
+    const newest = (await fleet.control.api.snapshots.list.query({ limit: 1 })).items[0];
+    await waitForVersion(fleet.control.api, newest!.version);
+    const previous = newest!.version;
+    const db = createClient({ url: `file:${fleet.dbPath}` });
+    const row = (await db.execute("select * from snapshots order by version desc limit 1")).rows[0]!;
+    const bad = JSON.parse(String(row.snapshot_json));
+    bad.version = previous + 1;
+    bad.rules.push({ id: "broken", owner: { kind: "group", name: "no-such-group" }, action: "allow", destinations: ["10.0.0.0/33"], ports: ["99999"], protocols: ["tcp"], priority: 0 });
+    await db.execute({
+      sql: "insert into snapshots (version, epoch, hash, snapshot_json, created_by, summary, created_at_ms) values (?, ?, ?, ?, 'e2e', 'injected bad snapshot', ?)",
+      args: [previous + 1, String(row.epoch), String(row.hash), JSON.stringify(bad), Date.now()],
+    });
+    db.close();
+    const nodes = await waitFor(
+      "every node in ERROR",
+      async () => {
+        const list = await fleet.control.api.nodes.list.query();
+        return list.every((n) => n.configStatus === "ERROR") ? list : undefined;
+      },
+      15_000,
+      100,
+    );
+    for (const node of nodes) {
+      expect(node.appliedVersion).toBe(previous);
+      expect(node.rejectionReason).toMatch(/destinations|ports|hash|group/);
+    }
+    for (const relay of fleet.relays) expect((await curl(relay.socks, "ok.e2e")).stdout).toBe("fleet ok");
+    // A good change afterwards heals the fleet.
+    await fleet.control.api.rules.delete.mutate({ id: "block-0" });
+    const healed = (await fleet.control.api.snapshots.list.query({ limit: 1 })).items[0];
+    await waitForVersion(fleet.control.api, healed!.version);
+  });
+
+  it("closes a disabled user's sessions on every relay within a second, leaving others intact", async () => {
+    await fleet.control.api.users.create.mutate({ username: "victim", password: "victim-pw" });
+    await fleet.control.api.users.create.mutate({ username: "keeper", password: "keeper-pw" });
+    await fleet.control.api.auth.update.mutate({ methods: ["userpass", "none"] });
+    const newest = (await fleet.control.api.snapshots.list.query({ limit: 1 })).items[0];
+    await waitForVersion(fleet.control.api, newest!.version);
+    const open = async (relaySocks: string, user: string, password: string): Promise<Socket> => {
+      const [host, port] = relaySocks.split(":");
+      const socket = connect({ host: host!, port: Number(port) });
+      const received: Buffer[] = [];
+      socket.on("data", (c: Buffer) => received.push(c));
+      socket.on("error", () => {});
+      await new Promise((r) => socket.once("connect", r));
+      socket.write(Buffer.from([5, 1, 2]));
+      socket.write(Buffer.from([1, user.length, ...Buffer.from(user), password.length, ...Buffer.from(password)]));
+      const gw = fleet.network.gateway.split(".").map(Number);
+      socket.write(Buffer.from([5, 1, 0, 1, ...gw, target.port >> 8, target.port & 255]));
+      await waitFor("SOCKS reply", () => (Buffer.concat(received).length >= 14 ? true : undefined), 5000, 10);
+      expect([...Buffer.concat(received).subarray(0, 5)]).toEqual([5, 2, 1, 0, 5]);
+      return socket;
+    };
+    const victims = await Promise.all(fleet.relays.map((r) => open(r.socks, "victim", "victim-pw")));
+    const keepers = await Promise.all(fleet.relays.map((r) => open(r.socks, "keeper", "keeper-pw")));
+    const closedAt = victims.map((s) => new Promise<number>((resolve) => s.once("close", () => resolve(performance.now()))));
+    const started = performance.now();
+    await fleet.control.api.users.update.mutate({ username: "victim", patch: { enabled: false } });
+    const times = await Promise.all(closedAt);
+    for (const t of times) expect(t - started).toBeLessThan(1000);
+    for (const s of keepers) expect(s.destroyed).toBe(false);
+    console.log(`revocation: user's sessions closed on all relays after ${(Math.max(...times) - started).toFixed(0)} ms`);
+    for (const s of keepers) s.destroy();
+  });
+
+  it("delivers every record after the database was locked by another writer for a while", async () => {
+    const locker = createClient({ url: `file:${fleet.dbPath}` });
+    await locker.execute("PRAGMA busy_timeout = 100");
+    const tx = await locker.transaction("write");
+    // A write transaction (BEGIN IMMEDIATE) holds the database's one write lock.
+    await tx.execute("delete from audit_log where 0");
+    for (const relay of fleet.relays) {
+      for (let i = 0; i < 4; i++) expect((await curl(relay.socks, "dbdown.e2e")).stdout).toBe("fleet ok");
+    }
+    // Hold the lock past the relays' first delivery attempts.
+    await new Promise((r) => setTimeout(r, 4000));
+    await tx.rollback();
+    locker.close();
+    const h = await waitFor(
+      "12 sessions after the lock",
+      async () => {
+        const got = await historyCount("dbdown.e2e");
+        return got.count >= 12 ? got : undefined;
+      },
+      30_000,
+      200,
+    );
+    expect(h.count).toBe(12);
+    expect(new Set(h.ids).size).toBe(12);
+  });
+});
