@@ -5,7 +5,16 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHttpTarget, type Target } from "../apps/relay/src/test-support/targets";
 import { run } from "../apps/relay/src/test-support/run";
-import { type Fleet, startFleet, waitForVersion } from "./support/fleet";
+import { Writable } from "node:stream";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { createLogger } from "@edgesocks/telemetry";
+import { FleetAgent } from "../apps/relay/src/agent/fleet-agent";
+import { createRelayMetrics } from "../apps/relay/src/metrics";
+import { PolicyStore } from "../apps/relay/src/policy/policy-store";
+import { SessionRegistry } from "../apps/relay/src/session/session-registry";
+import { Spool } from "../apps/relay/src/spool/spool";
+import { type Fleet, startControl, startFleet, waitForVersion } from "./support/fleet";
 import { OUTPUT_DIR, waitFor } from "./support/processes";
 
 // Names the relays resolve (through [dns.hosts]) to the target on the test network.
@@ -176,7 +185,8 @@ describe("the fleet, end to end", () => {
       "every node in ERROR",
       async () => {
         const list = await fleet.control.api.nodes.list.query();
-        return list.every((n) => n.configStatus === "ERROR") ? list : undefined;
+        const relays = list.filter((n) => n.region !== "sim");
+        return relays.every((n) => n.configStatus === "ERROR") ? relays : undefined;
       },
       15_000,
       100,
@@ -249,5 +259,87 @@ describe("the fleet, end to end", () => {
     );
     expect(h.count).toBe(12);
     expect(new Set(h.ids).size).toBe(12);
+  });
+
+  it("spreads a reconnect storm of 3 relays and 50 agents over the back-off window, and nothing crashes", async () => {
+    const api = fleet.control.api;
+    const dir = mkdtempSync(join(tmpdir(), "edgesocks-storm-"));
+    const opens: number[] = [];
+    let restartedAt = 0;
+    const agents: FleetAgent[] = [];
+    for (let i = 0; i < 50; i++) {
+      const name = `sim-${i}`;
+      const { enrollmentToken } = await api.nodes.enroll.mutate({ name, region: "sim" });
+      const { nodeToken } = await api.nodes.exchange.mutate({ enrollmentToken, softwareVersion: "sim", publicAddress: null });
+      const logs = new Writable({
+        write(chunk, _enc, done) {
+          if (restartedAt > 0 && String(chunk).includes("connected to the control plane")) opens.push(performance.now());
+          done();
+        },
+      });
+      const agent = new FleetAgent({
+        controlUrl: `${fleet.control.url}/trpc`,
+        nodeToken,
+        stateDir: join(dir, name),
+        store: new PolicyStore(),
+        sessions: new SessionRegistry(),
+        spool: new Spool({ dir: join(dir, name, "spool") }),
+        metrics: createRelayMetrics(),
+        logger: createLogger({ destination: logs }),
+        softwareVersion: "sim",
+        publicAddress: null,
+        counters: () => ({ connectionsActive: 0, sessionsActive: 0, sessionsTotal: 0, bytesUp: 0, bytesDown: 0, rejectedTotal: 0, spoolBacklogBytes: 0 }),
+      });
+      agent.start();
+      agents.push(agent);
+    }
+    try {
+      await waitFor("50 simulated nodes SYNCED", async () => {
+        const list = await api.nodes.list.query();
+        return list.filter((n) => n.region === "sim" && n.configStatus === "SYNCED").length === 50 ? true : undefined;
+      }, 20_000, 200);
+      await fleet.control.process.stop();
+      await new Promise((r) => setTimeout(r, 1500));
+      restartedAt = performance.now();
+      await fleet.restartControl();
+      await waitFor("50 reconnections", () => (opens.length >= 50 ? true : undefined), 60_000, 100);
+      const offsets = opens.map((t) => t - restartedAt).sort((a, b) => a - b);
+      const spreadMs = offsets.at(-1)! - offsets[0]!;
+      // The busiest 100 ms window holds a minority of the reconnections.
+      let busiest = 0;
+      for (const start of offsets) busiest = Math.max(busiest, offsets.filter((o) => o >= start && o < start + 100).length);
+      console.log(`reconnect storm: 50 agents back within ${spreadMs.toFixed(0)} ms, busiest 100 ms window ${busiest}`);
+      expect(spreadMs).toBeGreaterThan(300);
+      expect(busiest).toBeLessThan(35);
+      expect((await fetch(`${fleet.control.url}/health`)).ok).toBe(true);
+      for (const relay of fleet.relays) expect((await curl(relay.socks, "ok.e2e")).stdout).toBe("fleet ok");
+      const newest = (await api.snapshots.list.query({ limit: 1 })).items[0]!;
+      await waitForVersion(api, newest.version, 20_000);
+    } finally {
+      await Promise.all(agents.map((a) => a.close()));
+    }
+  });
+
+  it("two control-plane instances on one database: a change made on one reaches relays subscribed to the other", async () => {
+    const second = await startControl({ name: "control-2", dbPath: fleet.dbPath, host: fleet.network.gateway, migrate: false });
+    try {
+      const moved = fleet.relays[2]!;
+      await moved.process.stop();
+      await moved.start(second.url);
+      await fleet.control.api.rules.create.mutate({
+        id: "from-instance-1",
+        owner: { kind: "user", name: "anonymous" },
+        action: "block",
+        destinations: ["instance-one.e2e"],
+        ports: ["*"],
+      });
+      const newest = (await fleet.control.api.snapshots.list.query({ limit: 1 })).items[0]!;
+      await waitForVersion(second.api, newest.version, 10_000);
+      const metrics = await (await fetch(`${moved.opsUrl}/metrics`)).text();
+      expect(metrics).toContain(`edgesocks_relay_policy_version ${newest.version}`);
+      expect((await curl(moved.socks, "instance-one.e2e")).code).not.toBe(0);
+    } finally {
+      await second.process.stop();
+    }
   });
 });

@@ -206,13 +206,20 @@ export async function startFleet(configToml: (network: TestNetwork) => string = 
   }
 }
 
-/** Waits until every relay reports `version` as applied (nodes.list). */
-export async function waitForVersion(api: Api, version: number, timeoutMs = 10_000): Promise<void> {
+/** Waits until every fleet relay (or the named nodes) reports `version` as applied (nodes.list). */
+export async function waitForVersion(
+  api: Api,
+  version: number,
+  timeoutMs = 10_000,
+  names: readonly string[] = REGIONS.map((r) => `relay-${r}`),
+): Promise<void> {
   await waitFor(
-    `every node at version ${version}`,
+    `${names.join(", ")} at version ${version}`,
     async () => {
-      const nodes = await api.nodes.list.query();
-      return nodes.every((n) => n.appliedVersion !== null && n.appliedVersion >= version) ? true : undefined;
+      const nodes = (await api.nodes.list.query()).filter((n) => names.includes(n.name));
+      return nodes.length === names.length && nodes.every((n) => n.appliedVersion !== null && n.appliedVersion >= version)
+        ? true
+        : undefined;
     },
     timeoutMs,
     20,

@@ -1,0 +1,126 @@
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { type ControlPlane, startControlPlane } from "@edgesocks/api";
+import { type Database, migrateDatabase, openDatabase } from "@edgesocks/db";
+import { createRegistry, type Logger, type Registry } from "@edgesocks/telemetry";
+import { type ControlServer, type ServerOptions, startServer } from "./server";
+
+export interface ControlAppOptions {
+  logger: Logger;
+  databaseUrl: string;
+  databaseAuthToken?: string | undefined;
+  /** @default true */
+  migrateOnStart?: boolean;
+  host?: string;
+  port?: number;
+  /** Null keeps sessions forever. */
+  sessionRetentionDays?: number | null;
+  /** Where the first admin token of an empty database is written (0600). */
+  adminTokenFile: string;
+  presetAdminToken?: string | undefined;
+  /** Where the first admin token is printed once. @default process.stdout */
+  announce?: (line: string) => void;
+  corsOrigins?: readonly string[];
+  adminDistDir?: string | null;
+  maxBodyBytes?: number;
+  wsMaxPayloadBytes?: number;
+  /** Tuning, mostly for tests. */
+  pollIntervalMs?: number;
+  pushDebounceMs?: number;
+  keepAlivePingMs?: number;
+  keepAlivePongWaitMs?: number;
+  slowConsumer?: ServerOptions["slowConsumer"];
+  authLimit?: { maxFailures?: number; windowMs?: number };
+}
+
+export interface ControlApp extends AsyncDisposable {
+  readonly database: Database;
+  readonly controlPlane: ControlPlane;
+  readonly server: ControlServer;
+  readonly registry: Registry;
+  close(): Promise<void>;
+}
+
+/** Opens the database, migrates it, starts the control plane and the server. */
+export async function startControlApp(options: ControlAppOptions): Promise<ControlApp> {
+  const { logger } = options;
+  const database = await openDatabase({
+    url: options.databaseUrl,
+    authToken: options.databaseAuthToken,
+  });
+  let controlPlane: ControlPlane | undefined;
+  try {
+    if (options.migrateOnStart ?? true) await migrateDatabase(database);
+    const registry = createRegistry();
+    controlPlane = await startControlPlane({
+      database,
+      logger,
+      registry,
+      sessionRetentionDays: options.sessionRetentionDays ?? null,
+      presetAdminToken: options.presetAdminToken,
+      ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }),
+      ...(options.pushDebounceMs === undefined ? {} : { pushDebounceMs: options.pushDebounceMs }),
+      ...(options.authLimit === undefined ? {} : { authLimit: options.authLimit }),
+    });
+    const { adminToken, publishedVersion, epoch } = controlPlane.bootstrapped;
+    if (adminToken !== null) {
+      mkdirSync(dirname(options.adminTokenFile), { recursive: true });
+      writeFileSync(options.adminTokenFile, `${adminToken}\n`, { mode: 0o600 });
+      chmodSync(options.adminTokenFile, 0o600);
+      const announce = options.announce ?? ((line: string) => process.stdout.write(`${line}\n`));
+      announce(
+        `First admin token (shown once; also written to ${options.adminTokenFile}):\n  ${adminToken}`,
+      );
+    }
+    if (publishedVersion !== null) {
+      logger.info({ version: publishedVersion, epoch }, "published the default policy");
+    }
+    let accepting = true;
+    const plane = controlPlane;
+    const server = await startServer({
+      controlPlane: plane,
+      logger,
+      registry,
+      ready: async () => {
+        if (!accepting || plane.services.hub.current() === null) return false;
+        await database.client.execute("SELECT 1");
+        return true;
+      },
+      ...pick(options, [
+        "host",
+        "port",
+        "corsOrigins",
+        "adminDistDir",
+        "maxBodyBytes",
+        "wsMaxPayloadBytes",
+        "keepAlivePingMs",
+        "keepAlivePongWaitMs",
+        "slowConsumer",
+      ]),
+    });
+    let closed: Promise<void> | null = null;
+    const close = () => {
+      // Shutdown order: not ready (load balancers stop sending), the server (no new requests,
+      // WebSocket clients told to reconnect elsewhere), the control plane (timers, pollers,
+      // ingest batches not yet queued), then the database (queued writes drain first).
+      closed ??= (async () => {
+        accepting = false;
+        await server.close();
+        await plane.close();
+        await database.close();
+      })();
+      return closed;
+    };
+    return { database, controlPlane: plane, server, registry, close, [Symbol.asyncDispose]: close };
+  } catch (error) {
+    await controlPlane?.close();
+    await database.close();
+    throw error;
+  }
+}
+
+function pick<T extends object, K extends keyof T>(source: T, keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const key of keys) if (source[key] !== undefined) out[key] = source[key];
+  return out;
+}

@@ -1,0 +1,85 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { HELP, parseCli } from "./cli";
+import { readEnv } from "./env";
+
+const bin = (name: string) => fileURLToPath(new URL(`../bin/${name}`, import.meta.url));
+
+describe("parseCli", () => {
+  it("defaults to serve and takes overrides", () => {
+    expect(parseCli([])).toEqual({ command: "serve" });
+    expect(parseCli(["migrate", "--database-url", "file:x.db"])).toEqual({
+      command: "migrate",
+      databaseUrl: "file:x.db",
+    });
+    expect(parseCli(["--port", "0", "--host", "::1"])).toEqual({
+      command: "serve",
+      port: 0,
+      host: "::1",
+    });
+  });
+
+  it("names the bad flag with CONTROL_E_CLI", () => {
+    expect(() => parseCli(["--port", "99999"])).toThrow(/--port: "99999"/);
+    expect(() => parseCli(["--nope"])).toThrow(expect.objectContaining({ code: "CONTROL_E_CLI" }));
+    expect(() => parseCli(["launch"])).toThrow(/unknown command "launch"/);
+  });
+
+  it("documents every command, flag and environment variable in --help", () => {
+    for (const word of [
+      "serve",
+      "migrate",
+      "--host",
+      "--port",
+      "--database-url",
+      "DATABASE_URL",
+      "DATABASE_AUTH_TOKEN",
+      "SESSION_RETENTION_DAYS",
+      "EDGESOCKS_ADMIN_TOKEN_FILE",
+      "EDGESOCKS_CORS_ORIGINS",
+    ]) {
+      expect(HELP).toContain(word);
+    }
+  });
+});
+
+describe("readEnv", () => {
+  it("fills defaults and names the variable that is wrong", () => {
+    const env = readEnv({});
+    expect(env).toMatchObject({
+      DATABASE_URL: "file:./data/control.db",
+      PORT: 8080,
+      HOST: "127.0.0.1",
+      EDGESOCKS_ADMIN_TOKEN_FILE: "./data/admin-token",
+      EDGESOCKS_MIGRATE_ON_START: true,
+    });
+    expect(env.SESSION_RETENTION_DAYS).toBeUndefined();
+    expect(readEnv({ SESSION_RETENTION_DAYS: "30", PORT: "0" })).toMatchObject({
+      SESSION_RETENTION_DAYS: 30,
+      PORT: 0,
+    });
+    expect(() => readEnv({ PORT: "http" })).toThrow(/^PORT: /);
+    expect(() => readEnv({ EDGESOCKS_ADMIN_TOKEN: "short" })).toThrow(
+      expect.objectContaining({ code: "CONTROL_E_ENV" }),
+    );
+  });
+});
+
+describe("binaries", () => {
+  it("edgesocks-control --help exits 0; a bad flag exits 2; edgesocksctl is a placeholder", () => {
+    const help = spawnSync(process.execPath, [bin("edgesocks-control.mjs"), "--help"], {
+      encoding: "utf8",
+    });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("edgesocks-control migrate");
+    const bad = spawnSync(process.execPath, [bin("edgesocks-control.mjs"), "--port", "x"], {
+      encoding: "utf8",
+    });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--port/);
+    const ctl = spawnSync(process.execPath, [bin("edgesocksctl.mjs")], { encoding: "utf8" });
+    expect(ctl.status).toBe(1);
+    expect(ctl.stderr).toContain("not implemented yet");
+  });
+});

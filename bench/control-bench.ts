@@ -1,0 +1,355 @@
+/**
+ * Control-plane benchmark: sessions.ingest rate into a `file:` database through the real server
+ * (a child process, so the load generator does not share its event loop), then sessions.history
+ * and stats.summary latency over 1,000,000 stored sessions (seeded with batched multi-row
+ * INSERTs straight into the database file). Run: `tsx bench/control-bench.ts`.
+ * Targets (issue 5): ingest ≥ 50,000 records/s; history/stats p99 < 50 ms with the usual filters.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { AppRouter } from "@edgesocks/api";
+import type { SessionRecord } from "@edgesocks/api/wire";
+import { migrateDatabase, openDatabase } from "@edgesocks/db";
+import { createTRPCClient, httpLink } from "@trpc/client";
+
+const INGEST_RECORDS = 200_000;
+const INGEST_BATCH = 1000;
+const RELAYS = 4;
+const IN_FLIGHT_PER_RELAY = 2;
+const STORED_SESSIONS = 1_000_000;
+const QUERY_RUNS = 100;
+const SPAN_MS = 7 * 86_400_000;
+const ADMIN_TOKEN = `esa_${"b".repeat(43)}`;
+
+let seed = 0x5eed;
+function random(): number {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+// Skewed like real traffic: a few users and destinations get most sessions.
+const skewed = (n: number) => Math.floor(n * random() ** 3);
+
+const USERS = Array.from({ length: 1000 }, (_, i) => `user${i}`);
+const HOSTS = Array.from({ length: 5000 }, (_, i) => `host${i}.example${i % 50}.com`);
+const NODES = [
+  ["relay-eu-1", "eu-west"],
+  ["relay-eu-2", "eu-west"],
+  ["relay-us-1", "us-east"],
+  ["relay-us-2", "us-east"],
+  ["relay-ap-1", "ap-south"],
+] as const;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer(
+  databaseUrl: string,
+  dir: string,
+): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [join(import.meta.dirname, "../apps/control/bin/edgesocks-control.mjs")],
+    {
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        PORT: String(port),
+        EDGESOCKS_ADMIN_TOKEN: ADMIN_TOKEN,
+        EDGESOCKS_ADMIN_TOKEN_FILE: join(dir, "admin-token"),
+        EDGESOCKS_LOG_LEVEL: "warn",
+      },
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${url}/ready`)).ok) return { child, url };
+    } catch {}
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error("the control plane did not become ready");
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+const client = (url: string, token: string) =>
+  createTRPCClient<AppRouter>({
+    links: [httpLink({ url: `${url}/trpc`, headers: { authorization: `Bearer ${token}` } })],
+  });
+
+function record(nowMs: number): SessionRecord {
+  const started = nowMs - Math.floor(random() * SPAN_MS);
+  const duration = Math.floor(random() * 60_000);
+  const rejected = random() < 0.05;
+  return {
+    id: randomUUID(),
+    node: null,
+    region: null,
+    user: USERS[skewed(USERS.length)]!,
+    clientAddress: `10.0.${Math.floor(random() * 255)}.${Math.floor(random() * 255)}`,
+    clientPort: 1024 + Math.floor(random() * 60000),
+    protocol: "socks5",
+    transport: "tcp",
+    command: "connect",
+    destinationHost: HOSTS[skewed(HOSTS.length)]!,
+    destinationAddress: `93.184.${Math.floor(random() * 255)}.${Math.floor(random() * 255)}`,
+    destinationPort: pick([80, 443, 443, 443, 22, 8080]),
+    startedAt: new Date(started).toISOString(),
+    endedAt: new Date(started + duration).toISOString(),
+    durationMs: duration,
+    bytesUp: Math.floor(random() * 100_000),
+    bytesDown: Math.floor(random() * 1_000_000),
+    packetsUp: Math.floor(random() * 100),
+    packetsDown: Math.floor(random() * 1000),
+    status: rejected ? "rejected" : "closed",
+    decision: rejected ? "block" : "allow",
+    ruleId: rejected ? "block-rule" : null,
+    closeReason: rejected ? "acl block" : "client closed",
+  };
+}
+
+async function benchIngest(url: string): Promise<{ recordsPerSec: number; seconds: number }> {
+  const admin = client(url, ADMIN_TOKEN);
+  const relays = await Promise.all(
+    Array.from({ length: RELAYS }, async (_, i) => {
+      const [name, region] = NODES[i % NODES.length]!;
+      const { enrollmentToken } = await admin.nodes.enroll.mutate({
+        name: `${name}-ingest-${i}`,
+        region,
+      });
+      const { nodeToken } = await client(url, "").nodes.exchange.mutate({
+        enrollmentToken,
+        softwareVersion: "bench",
+        publicAddress: null,
+      });
+      return client(url, nodeToken);
+    }),
+  );
+  const nowMs = Date.now();
+  const batches = Array.from({ length: INGEST_RECORDS / INGEST_BATCH }, () =>
+    Array.from({ length: INGEST_BATCH }, () => record(nowMs)),
+  );
+  let next = 0;
+  let inserted = 0;
+  const started = performance.now();
+  await Promise.all(
+    relays.flatMap((relay) =>
+      Array.from({ length: IN_FLIGHT_PER_RELAY }, async () => {
+        while (next < batches.length) {
+          const records = batches[next++]!;
+          const result = await relay.sessions.ingest.mutate({ records });
+          inserted += result.inserted; // not `+= await`: that reads `inserted` before the wait
+        }
+      }),
+    ),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  if (inserted !== INGEST_RECORDS) throw new Error(`inserted ${inserted} of ${INGEST_RECORDS}`);
+  return { recordsPerSec: Math.round(INGEST_RECORDS / seconds), seconds };
+}
+
+const COLUMNS =
+  "id,node_id,node,region,user,client_address,client_port,protocol,transport,command,destination_host,destination_address,destination_address_key,destination_port,started_at_ms,ended_at_ms,duration_ms,bytes_up,bytes_down,bytes_total,packets_up,packets_down,status,decision,rule_id,close_reason,ingested_at_ms";
+
+async function seed_(databaseUrl: string, count: number): Promise<number> {
+  await using database = await openDatabase({ url: databaseUrl });
+  const started = performance.now();
+  // One JSON parameter per statement, unpacked by json_each (as sessions.ingest does).
+  const columns = COLUMNS.split(",");
+  const sql = `INSERT INTO sessions (${COLUMNS}) SELECT ${columns.map((_, i) => `value ->> ${i}`).join(",")} FROM json_each(?)`;
+  const nowMs = Date.now();
+  await database.client.execute("PRAGMA cache_size = -262144");
+  for (let done = 0; done < count; ) {
+    const rows: unknown[][] = [];
+    for (; rows.length < 20_000 && done < count; done++) {
+      const r = record(nowMs);
+      const [node, region] = pick(NODES);
+      const key = `00000000000000000000ffff${r
+        .destinationAddress!.split(".")
+        .map((n) => Number(n).toString(16).padStart(2, "0"))
+        .join("")}`;
+      rows.push([
+        r.id,
+        0,
+        node,
+        region,
+        r.user,
+        r.clientAddress,
+        r.clientPort,
+        r.protocol,
+        r.transport,
+        r.command,
+        r.destinationHost,
+        r.destinationAddress,
+        key,
+        r.destinationPort,
+        Date.parse(r.startedAt),
+        Date.parse(r.endedAt),
+        r.durationMs,
+        r.bytesUp,
+        r.bytesDown,
+        r.bytesUp + r.bytesDown,
+        r.packetsUp,
+        r.packetsDown,
+        r.status,
+        r.decision,
+        r.ruleId,
+        r.closeReason,
+        nowMs,
+      ]);
+    }
+    await database.client.batch([{ sql, args: [JSON.stringify(rows)] }], "write");
+  }
+  await database.client.execute("ANALYZE");
+  return (performance.now() - started) / 1000;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function timeQuery(name: string, run: () => Promise<unknown>, runs = QUERY_RUNS) {
+  for (let i = 0; i < 5; i++) await run();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    await run();
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  const row = {
+    query: name,
+    p50Ms: +percentile(times, 50).toFixed(2),
+    p99Ms: +percentile(times, 99).toFixed(2),
+  };
+  console.log(
+    `  ${name.padEnd(58)} p50 ${row.p50Ms.toFixed(2).padStart(8)} ms   p99 ${row.p99Ms.toFixed(2).padStart(8)} ms`,
+  );
+  return row;
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), "edgesocks-control-bench-"));
+  const databaseUrl = `file:${join(dir, "control.db")}`;
+  let server: { child: ChildProcess; url: string } | null = null;
+  try {
+    {
+      await using database = await openDatabase({ url: databaseUrl });
+      await migrateDatabase(database);
+    }
+    server = await startServer(databaseUrl, dir);
+    console.log(
+      `sessions.ingest: ${INGEST_RECORDS} records, batches of ${INGEST_BATCH}, ${RELAYS} relays × ${IN_FLIGHT_PER_RELAY} in flight, HTTP, file: database`,
+    );
+    const ingest = await benchIngest(server.url);
+    console.log(
+      `  ${ingest.recordsPerSec.toLocaleString("en")} records/s (${ingest.seconds.toFixed(2)} s)`,
+    );
+    await stopServer(server.child);
+
+    const seedCount = STORED_SESSIONS - INGEST_RECORDS;
+    const seedSeconds = await seed_(databaseUrl, seedCount);
+    console.log(
+      `seeded ${seedCount.toLocaleString("en")} more sessions in ${seedSeconds.toFixed(1)} s (${Math.round(seedCount / seedSeconds).toLocaleString("en")} rows/s); ${STORED_SESSIONS.toLocaleString("en")} stored over 7 days`,
+    );
+
+    server = await startServer(databaseUrl, dir);
+    const admin = client(server.url, ADMIN_TOKEN);
+    const dayAgo = new Date(Date.now() - 86_400_000).toISOString();
+    const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+    const page1 = await admin.sessions.history.query({ limit: 50 });
+    console.log(
+      `latency over ${STORED_SESSIONS.toLocaleString("en")} sessions (HTTP round trip, ${QUERY_RUNS} runs each):`,
+    );
+    const rows = [
+      await timeQuery("history: newest 50", () => admin.sessions.history.query({ limit: 50 })),
+      await timeQuery("history: page 2 (cursor)", () =>
+        admin.sessions.history.query({ limit: 50, cursor: page1.nextCursor }),
+      ),
+      await timeQuery("history: user (popular)", () =>
+        admin.sessions.history.query({ user: "user0" }),
+      ),
+      await timeQuery("history: user (rare)", () =>
+        admin.sessions.history.query({ user: "user900" }),
+      ),
+      await timeQuery("history: node + last 24 h", () =>
+        admin.sessions.history.query({ node: "relay-us-1", from: dayAgo }),
+      ),
+      await timeQuery("history: region + last 24 h", () =>
+        admin.sessions.history.query({ region: "eu-west", from: dayAgo }),
+      ),
+      await timeQuery("history: destination host", () =>
+        admin.sessions.history.query({ destination: "host3.example3.com" }),
+      ),
+      await timeQuery("history: destination *.domain", () =>
+        admin.sessions.history.query({ destination: "*.example7.com" }),
+      ),
+      await timeQuery("history: destination CIDR /16 (matches every row)", () =>
+        admin.sessions.history.query({ destination: "93.184.0.0/16" }),
+      ),
+      await timeQuery("history: destination CIDR /24", () =>
+        admin.sessions.history.query({ destination: "93.184.7.0/24" }),
+      ),
+      await timeQuery("history: status rejected", () =>
+        admin.sessions.history.query({ status: ["rejected"] }),
+      ),
+      await timeQuery("history: user + rejected + last 24 h", () =>
+        admin.sessions.history.query({ user: "user1", status: ["rejected"], from: dayAgo }),
+      ),
+      await timeQuery("history: sort by bytes, last hour", () =>
+        admin.sessions.history.query({
+          from: hourAgo,
+          sort: { field: "bytes", direction: "desc" },
+        }),
+      ),
+      await timeQuery(
+        "stats.summary: last hour",
+        () => admin.stats.summary.query({ from: hourAgo }),
+        20,
+      ),
+      await timeQuery(
+        "stats.summary: last 24 h (default)",
+        () => admin.stats.summary.query({}),
+        10,
+      ),
+      await timeQuery(
+        "stats.summary: last 24 h, one node",
+        () => admin.stats.summary.query({ node: "relay-eu-1" }),
+        10,
+      ),
+      await timeQuery(
+        "stats.summary: 7 days",
+        () => admin.stats.summary.query({ from: new Date(Date.now() - SPAN_MS).toISOString() }),
+        3,
+      ),
+    ];
+    await stopServer(server.child);
+    console.log(JSON.stringify({ ingest, seedSeconds, queries: rows }));
+  } finally {
+    if (server !== null && server.child.exitCode === null) await stopServer(server.child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,23 @@
+import { z } from "zod";
+
+/** A user, group or node name as the admin API accepts it. */
+export const Name = z.string().trim().min(1).max(255);
+
+/** A bandwidth override; null clears a field, absent keeps it. */
+export const QosOverrideInput = z.object({
+  guaranteedBytesPerSec: z.int().min(0).nullable().optional(),
+  maxBytesPerSec: z.int().min(1).nullable().optional(),
+  burstBytes: z.int().min(1).nullable().optional(),
+});
+
+export const Protocols = z.array(z.enum(["tcp", "udp", "both"])).min(1);
+
+/** Rule ids: short, URL- and log-friendly. */
+export const RuleId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, "letters, digits, . _ : - (at most 100)");
+
+export const Owner = z.object({ kind: z.enum(["user", "group"]), name: Name });
+
+/** Page size for lists. @default 50 */
+export const Limit = z.int().min(1).max(500).default(50);

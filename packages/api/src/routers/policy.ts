@@ -1,0 +1,102 @@
+import { z } from "zod";
+import { ApiError } from "../errors";
+import { NO_QOS, type PolicyState } from "../services/policy-state";
+import { adminProcedure, router } from "../trpc";
+import { Name, Owner, Protocols, QosOverrideInput, RuleId } from "./inputs";
+import { hashPassword } from "./users";
+
+const ImportUser = z.object({
+  username: Name,
+  password: z.string().min(1).max(1024).optional(),
+  passwordHash: z.string().startsWith("$argon2id$").optional(),
+  enabled: z.boolean().default(true),
+  groups: z.array(Name).default([]),
+  maxConnections: z.int().min(0).nullable().default(null),
+  qos: QosOverrideInput.default({}),
+});
+
+const nullable = <T extends z.ZodType>(schema: T) => schema.nullable().default(null);
+
+export const policyRouter = router({
+  /**
+   * Replaces users, groups and rules (and, if given, the acl, auth and qos settings) in one
+   * change: one new snapshot version, or nothing when any part would not compile.
+   */
+  import: adminProcedure
+    .input(
+      z.object({
+        users: z.array(ImportUser).max(100_000),
+        groups: z
+          .array(
+            z.object({
+              name: Name,
+              maxConnectionsPerUser: nullable(z.int().min(0)),
+              qos: QosOverrideInput.default({}),
+            }),
+          )
+          .max(10_000),
+        rules: z
+          .array(
+            z.object({
+              id: RuleId,
+              owner: Owner,
+              action: z.enum(["allow", "block"]),
+              description: nullable(z.string().max(1000)),
+              destinations: z.array(z.string().max(300)).min(1),
+              ports: z.array(z.string().max(200)).min(1),
+              protocols: Protocols.default(["both"]),
+              priority: z.int().default(0),
+            }),
+          )
+          .max(100_000),
+        acl: z
+          .object({ enabled: z.boolean(), defaultPolicy: z.enum(["allow", "block"]) })
+          .optional(),
+        auth: z
+          .object({ methods: z.array(z.enum(["none", "userpass"])).min(1), anonymousUser: Name })
+          .optional(),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      for (const [i, u] of input.users.entries()) {
+        if (u.password && u.passwordHash) {
+          throw new ApiError(
+            "API_E_BAD_INPUT",
+            `users[${i}].password: set password or passwordHash, not both`,
+          );
+        }
+      }
+      const users: PolicyState["users"] = await Promise.all(
+        input.users.map(async (u) => ({
+          username: u.username,
+          passwordHash: u.passwordHash ?? (u.password ? await hashPassword(u.password) : null),
+          enabled: u.enabled,
+          groups: u.groups,
+          maxConnections: u.maxConnections,
+          qos: { ...NO_QOS, ...u.qos },
+        })),
+      );
+      return ctx.services.policy
+        .change({
+          actor: ctx.admin.name,
+          action: "policy.import",
+          target: `${users.length} users, ${input.groups.length} groups, ${input.rules.length} rules`,
+          edit: (state) => {
+            state.users = users;
+            state.groups = input.groups.map((g) => ({ ...g, qos: { ...NO_QOS, ...g.qos } }));
+            state.rules = input.rules;
+            if (input.acl) state.acl = input.acl;
+            if (input.auth) state.auth = input.auth;
+            return {
+              after: {
+                users: users.length,
+                groups: state.groups.length,
+                rules: state.rules.length,
+              },
+              result: null,
+            };
+          },
+        })
+        .then(({ version }) => ({ version }));
+    }),
+});

@@ -1,0 +1,98 @@
+import { nodes, sessions } from "@edgesocks/db/schema";
+import { eq, isNotNull } from "drizzle-orm";
+import { z } from "zod";
+import { ApiError } from "../errors";
+import { activeSessionsOf } from "../services/node-view";
+import { querySessionHistory, SessionHistoryInput, sessionView } from "../services/session-query";
+import { adminProcedure, nodeProcedure, router, viewerProcedure } from "../trpc";
+import { IngestInput, IngestOutput } from "../wire";
+
+export const sessionsRouter = router({
+  /** A relay's batch of ended sessions; idempotent by record id. */
+  ingest: nodeProcedure
+    .input(IngestInput)
+    .output(IngestOutput)
+    .mutation(({ ctx, input }) =>
+      ctx.services.ingest.ingest(
+        { nodeId: ctx.node.nodeId, node: ctx.node.name, region: ctx.node.region },
+        input.records,
+      ),
+    ),
+
+  /** Sessions open now, as the relays' latest heartbeats report them (largest first). */
+  active: viewerProcedure
+    .input(
+      z
+        .object({
+          node: z.string().optional(),
+          user: z.string().optional(),
+          limit: z.int().min(1).max(5000).default(200),
+        })
+        .default({ limit: 200 }),
+    )
+    .query(async ({ ctx, input }) => {
+      const rows = await ctx.services.database.db
+        .select()
+        .from(nodes)
+        .where(
+          input.node === undefined ? isNotNull(nodes.lastSeenAtMs) : eq(nodes.name, input.node),
+        );
+      const nowMs = Date.now();
+      const items = rows.flatMap((row) =>
+        activeSessionsOf(row, ctx.services, nowMs)
+          .filter((s) => input.user === undefined || s.user === input.user)
+          .map((s) => ({ ...s, node: row.name, region: row.region })),
+      );
+      items.sort((a, b) => b.bytesUp + b.bytesDown - (a.bytesUp + a.bytesDown));
+      return {
+        items: items.slice(0, input.limit),
+        total: items.length,
+        /** Nodes that reported only their biggest sessions. */
+        truncatedNodes: rows.filter((r) => r.activeSessionsTruncated).map((r) => r.name),
+      };
+    }),
+
+  /** Ended sessions with filters, sort and cursor pagination. */
+  history: viewerProcedure
+    .input(SessionHistoryInput)
+    .query(({ ctx, input }) => querySessionHistory(ctx.services.database.db, input)),
+
+  get: viewerProcedure.input(z.object({ id: z.uuid() })).query(async ({ ctx, input }) => {
+    const row = await ctx.services.database.db
+      .select()
+      .from(sessions)
+      .where(eq(sessions.id, input.id))
+      .get();
+    if (row === undefined) throw new ApiError("API_E_NOT_FOUND", `session ${input.id} not found`);
+    return sessionView(row);
+  }),
+
+  /** Asks the relay holding an active session to close it (nodes.commands). */
+  terminate: adminProcedure
+    .input(z.object({ id: z.uuid(), node: z.string().optional() }))
+    .mutation(async ({ ctx, input }) => {
+      const rows = await ctx.services.database.db
+        .select()
+        .from(nodes)
+        .where(
+          input.node === undefined ? isNotNull(nodes.lastSeenAtMs) : eq(nodes.name, input.node),
+        );
+      const nowMs = Date.now();
+      const holder =
+        rows.find((row) =>
+          activeSessionsOf(row, ctx.services, nowMs).some((s) => s.id === input.id),
+        ) ?? (input.node !== undefined ? rows[0] : undefined);
+      if (holder === undefined) {
+        throw new ApiError(
+          "API_E_NOT_FOUND",
+          `session ${input.id} is not active on any node (pass node to send the command anyway)`,
+        );
+      }
+      await ctx.services.commands.send(holder.id, {
+        type: "terminate",
+        sessionId: input.id,
+        by: ctx.admin.name,
+      });
+      return { node: holder.name, sent: true as const };
+    }),
+});

@@ -1,0 +1,38 @@
+import { sealSnapshot } from "@edgesocks/policy";
+import { describe, expect, it } from "vitest";
+import { defaultPolicyState, snapshotToState, stateToDraft } from "./policy-state";
+
+describe("policy state ⇄ snapshot", () => {
+  it("round-trips, so a rollback restores exactly what a version held", () => {
+    const state = defaultPolicyState();
+    state.groups.push({
+      name: "dev",
+      maxConnectionsPerUser: 5,
+      qos: { guaranteedBytesPerSec: null, maxBytesPerSec: 1000, burstBytes: null },
+    });
+    state.users.push({
+      username: "alice",
+      passwordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+      enabled: false,
+      groups: ["dev"],
+      maxConnections: 3,
+      qos: { guaranteedBytesPerSec: 10, maxBytesPerSec: null, burstBytes: null },
+    });
+    state.rules.push({
+      id: "r1",
+      owner: { kind: "group", name: "dev" },
+      action: "block",
+      description: null,
+      destinations: ["10.0.0.0/8"],
+      ports: ["22"],
+      protocols: ["tcp"],
+      priority: 5,
+    });
+    state.qos.maxConnectionsGlobal = 100;
+    const sealed = sealSnapshot(
+      stateToDraft(state, { version: 3, epoch: "e", createdAt: "2030-01-01T00:00:00Z" }),
+    );
+    if (!sealed.ok) throw new Error(sealed.error);
+    expect(snapshotToState(sealed.snapshot)).toEqual(state);
+  });
+});

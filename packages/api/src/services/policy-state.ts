@@ -1,0 +1,409 @@
+import type { Db } from "@edgesocks/db";
+import {
+  aclRules,
+  aclSettings,
+  authSettings,
+  policyGroups,
+  policyUsers,
+  qosSettings,
+} from "@edgesocks/db/schema";
+import type { PolicySnapshot, PolicySnapshotInput } from "@edgesocks/policy";
+import { asc, eq, inArray } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+
+/** Per-user or per-group bandwidth override; null fields inherit. */
+export interface QosOverride {
+  guaranteedBytesPerSec: number | null;
+  maxBytesPerSec: number | null;
+  burstBytes: number | null;
+}
+
+export interface UserState {
+  username: string;
+  passwordHash: string | null;
+  enabled: boolean;
+  groups: string[];
+  maxConnections: number | null;
+  qos: QosOverride;
+}
+
+export interface GroupState {
+  name: string;
+  maxConnectionsPerUser: number | null;
+  qos: QosOverride;
+}
+
+export interface RuleState {
+  id: string;
+  owner: { kind: "user" | "group"; name: string };
+  action: "allow" | "block";
+  description: string | null;
+  destinations: string[];
+  ports: string[];
+  protocols: ("tcp" | "udp" | "both")[];
+  priority: number;
+}
+
+export interface AclSettingsState {
+  enabled: boolean;
+  defaultPolicy: "allow" | "block";
+}
+
+export interface AuthSettingsState {
+  methods: ("none" | "userpass")[];
+  anonymousUser: string;
+}
+
+export interface QosSettingsState {
+  enabled: boolean;
+  globalBytesPerSec: number | null;
+  guaranteedBytesPerSec: number | null;
+  maxBytesPerSec: number | null;
+  burstBytes: number | null;
+  fairSharing: boolean;
+  maxConnectionsPerUser: number | null;
+  maxConnectionsGlobal: number | null;
+  maxConnectionsPerClient: number | null;
+}
+
+/** Everything a snapshot is compiled from, as the admin API edits it. Rules are in order. */
+export interface PolicyState {
+  users: UserState[];
+  groups: GroupState[];
+  rules: RuleState[];
+  acl: AclSettingsState;
+  auth: AuthSettingsState;
+  qos: QosSettingsState;
+}
+
+export const NO_QOS: QosOverride = {
+  guaranteedBytesPerSec: null,
+  maxBytesPerSec: null,
+  burstBytes: null,
+};
+
+/** The policy of a new fleet: no authentication, allow everything, one anonymous user. */
+export function defaultPolicyState(): PolicyState {
+  return {
+    users: [
+      {
+        username: "anonymous",
+        passwordHash: null,
+        enabled: true,
+        groups: [],
+        maxConnections: null,
+        qos: { ...NO_QOS },
+      },
+    ],
+    groups: [],
+    rules: [],
+    acl: { enabled: true, defaultPolicy: "allow" },
+    auth: { methods: ["none"], anonymousUser: "anonymous" },
+    qos: {
+      enabled: false,
+      globalBytesPerSec: null,
+      guaranteedBytesPerSec: null,
+      maxBytesPerSec: null,
+      burstBytes: null,
+      fairSharing: true,
+      maxConnectionsPerUser: null,
+      maxConnectionsGlobal: null,
+      maxConnectionsPerClient: null,
+    },
+  };
+}
+
+function qosOf(row: {
+  qosGuaranteedBytesPerSec: number | null;
+  qosMaxBytesPerSec: number | null;
+  qosBurstBytes: number | null;
+}): QosOverride {
+  return {
+    guaranteedBytesPerSec: row.qosGuaranteedBytesPerSec,
+    maxBytesPerSec: row.qosMaxBytesPerSec,
+    burstBytes: row.qosBurstBytes,
+  };
+}
+
+/** Reads the whole editable policy. */
+export async function loadPolicyState(db: Db): Promise<PolicyState> {
+  const [users, groups, rules, acl, auth, qos] = await Promise.all([
+    db.select().from(policyUsers).orderBy(asc(policyUsers.id)),
+    db.select().from(policyGroups).orderBy(asc(policyGroups.id)),
+    db.select().from(aclRules).orderBy(asc(aclRules.position)),
+    db.select().from(aclSettings).where(eq(aclSettings.id, 1)),
+    db.select().from(authSettings).where(eq(authSettings.id, 1)),
+    db.select().from(qosSettings).where(eq(qosSettings.id, 1)),
+  ]);
+  const defaults = defaultPolicyState();
+  return {
+    users: users.map((u) => ({
+      username: u.username,
+      passwordHash: u.passwordHash,
+      enabled: u.enabled,
+      groups: u.groups,
+      maxConnections: u.maxConnections,
+      qos: qosOf(u),
+    })),
+    groups: groups.map((g) => ({
+      name: g.name,
+      maxConnectionsPerUser: g.maxConnectionsPerUser,
+      qos: qosOf(g),
+    })),
+    rules: rules.map((r) => ({
+      id: r.id,
+      owner: { kind: r.ownerKind, name: r.ownerName },
+      action: r.action,
+      description: r.description,
+      destinations: r.destinations,
+      ports: r.ports,
+      protocols: r.protocols,
+      priority: r.priority,
+    })),
+    acl: acl[0] ? { enabled: acl[0].enabled, defaultPolicy: acl[0].defaultPolicy } : defaults.acl,
+    auth: auth[0]
+      ? { methods: auth[0].methods, anonymousUser: auth[0].anonymousUser }
+      : defaults.auth,
+    qos: qos[0]
+      ? {
+          enabled: qos[0].enabled,
+          globalBytesPerSec: qos[0].globalBytesPerSec,
+          guaranteedBytesPerSec: qos[0].guaranteedBytesPerSec,
+          maxBytesPerSec: qos[0].maxBytesPerSec,
+          burstBytes: qos[0].burstBytes,
+          fairSharing: qos[0].fairSharing,
+          maxConnectionsPerUser: qos[0].maxConnectionsPerUser,
+          maxConnectionsGlobal: qos[0].maxConnectionsGlobal,
+          maxConnectionsPerClient: qos[0].maxConnectionsPerClient,
+        }
+      : defaults.qos,
+  };
+}
+
+/** Copies `source` without its null fields (the snapshot schema uses absent, not null). */
+function defined<T extends object>(source: T): { [K in keyof T]?: Exclude<T[K], null> } {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(source)) if (value !== null) out[key] = value;
+  return out as { [K in keyof T]?: Exclude<T[K], null> };
+}
+
+function qosDraft(qos: QosOverride) {
+  const parts = defined(qos);
+  return Object.keys(parts).length === 0 ? {} : { qos: parts };
+}
+
+/** The snapshot draft (without hash) for `state`, to seal with @edgesocks/policy. */
+export function stateToDraft(
+  state: PolicyState,
+  meta: { version: number; epoch: string; createdAt: string },
+): Omit<PolicySnapshotInput, "hash"> {
+  return {
+    ...meta,
+    auth: { methods: state.auth.methods, anonymousUser: state.auth.anonymousUser },
+    acl: { enabled: state.acl.enabled, defaultPolicy: state.acl.defaultPolicy },
+    users: state.users.map((u) => ({
+      username: u.username,
+      ...(u.passwordHash === null ? {} : { passwordHash: u.passwordHash }),
+      enabled: u.enabled,
+      groups: u.groups,
+      ...(u.maxConnections === null ? {} : { maxConnections: u.maxConnections }),
+      ...qosDraft(u.qos),
+    })),
+    groups: state.groups.map((g) => ({
+      name: g.name,
+      ...(g.maxConnectionsPerUser === null
+        ? {}
+        : { maxConnectionsPerUser: g.maxConnectionsPerUser }),
+      ...qosDraft(g.qos),
+    })),
+    rules: state.rules.map((r) => ({
+      id: r.id,
+      owner: r.owner,
+      action: r.action,
+      ...(r.description === null ? {} : { description: r.description }),
+      destinations: r.destinations,
+      ports: r.ports,
+      protocols: r.protocols,
+      priority: r.priority,
+    })),
+    qos: defined(state.qos) as PolicySnapshotInput["qos"],
+  };
+}
+
+function overrideOf(
+  qos: { guaranteedBytesPerSec?: number; maxBytesPerSec?: number; burstBytes?: number } | undefined,
+): QosOverride {
+  return {
+    guaranteedBytesPerSec: qos?.guaranteedBytesPerSec ?? null,
+    maxBytesPerSec: qos?.maxBytesPerSec ?? null,
+    burstBytes: qos?.burstBytes ?? null,
+  };
+}
+
+/** The editable state a snapshot was made from (for rollback). */
+export function snapshotToState(snapshot: PolicySnapshot): PolicyState {
+  return {
+    users: snapshot.users.map((u) => ({
+      username: u.username,
+      passwordHash: u.passwordHash ?? null,
+      enabled: u.enabled,
+      groups: [...u.groups],
+      maxConnections: u.maxConnections ?? null,
+      qos: overrideOf(u.qos),
+    })),
+    groups: snapshot.groups.map((g) => ({
+      name: g.name,
+      maxConnectionsPerUser: g.maxConnectionsPerUser ?? null,
+      qos: overrideOf(g.qos),
+    })),
+    rules: snapshot.rules.map((r) => ({
+      id: r.id,
+      owner: { ...r.owner },
+      action: r.action,
+      description: r.description ?? null,
+      destinations: [...r.destinations],
+      ports: [...r.ports],
+      protocols: [...r.protocols],
+      priority: r.priority,
+    })),
+    acl: { ...snapshot.acl },
+    auth: { methods: [...snapshot.auth.methods], anonymousUser: snapshot.auth.anonymousUser },
+    qos: {
+      enabled: snapshot.qos.enabled,
+      globalBytesPerSec: snapshot.qos.globalBytesPerSec ?? null,
+      guaranteedBytesPerSec: snapshot.qos.guaranteedBytesPerSec ?? null,
+      maxBytesPerSec: snapshot.qos.maxBytesPerSec ?? null,
+      burstBytes: snapshot.qos.burstBytes ?? null,
+      fairSharing: snapshot.qos.fairSharing,
+      maxConnectionsPerUser: snapshot.qos.maxConnectionsPerUser ?? null,
+      maxConnectionsGlobal: snapshot.qos.maxConnectionsGlobal ?? null,
+      maxConnectionsPerClient: snapshot.qos.maxConnectionsPerClient ?? null,
+    },
+  };
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** Keyed differences between two lists: what to delete, insert and update. */
+export function diffByKey<T>(before: readonly T[], after: readonly T[], key: (item: T) => string) {
+  const old = new Map(before.map((item) => [key(item), item]));
+  const next = new Map(after.map((item, index) => [key(item), { item, index }]));
+  const removed = [...old.keys()].filter((k) => !next.has(k));
+  const added: { item: T; index: number }[] = [];
+  const changed: { before: T; item: T; index: number }[] = [];
+  for (const [k, entry] of next) {
+    const previous = old.get(k);
+    if (previous === undefined) added.push(entry);
+    else if (!same(previous, entry.item)) changed.push({ before: previous, ...entry });
+  }
+  return { removed, added, changed };
+}
+
+/** The statements that turn the stored policy `before` into `after` (for one db.batch()). */
+export function policyWrites(
+  db: Db,
+  before: PolicyState,
+  after: PolicyState,
+  nowMs: number,
+): BatchItem<"sqlite">[] {
+  const writes: BatchItem<"sqlite">[] = [];
+  const userValues = (u: UserState) => ({
+    username: u.username,
+    passwordHash: u.passwordHash,
+    enabled: u.enabled,
+    groups: u.groups,
+    maxConnections: u.maxConnections,
+    qosGuaranteedBytesPerSec: u.qos.guaranteedBytesPerSec,
+    qosMaxBytesPerSec: u.qos.maxBytesPerSec,
+    qosBurstBytes: u.qos.burstBytes,
+    updatedAtMs: nowMs,
+  });
+  const users = diffByKey(before.users, after.users, (u) => u.username);
+  if (users.removed.length > 0) {
+    writes.push(db.delete(policyUsers).where(inArray(policyUsers.username, users.removed)));
+  }
+  for (const { item } of users.changed) {
+    writes.push(
+      db.update(policyUsers).set(userValues(item)).where(eq(policyUsers.username, item.username)),
+    );
+  }
+  for (const { item } of users.added) {
+    writes.push(db.insert(policyUsers).values({ ...userValues(item), createdAtMs: nowMs }));
+  }
+
+  const groupValues = (g: GroupState) => ({
+    name: g.name,
+    maxConnectionsPerUser: g.maxConnectionsPerUser,
+    qosGuaranteedBytesPerSec: g.qos.guaranteedBytesPerSec,
+    qosMaxBytesPerSec: g.qos.maxBytesPerSec,
+    qosBurstBytes: g.qos.burstBytes,
+    updatedAtMs: nowMs,
+  });
+  const groups = diffByKey(before.groups, after.groups, (g) => g.name);
+  if (groups.removed.length > 0) {
+    writes.push(db.delete(policyGroups).where(inArray(policyGroups.name, groups.removed)));
+  }
+  for (const { item } of groups.changed) {
+    writes.push(
+      db.update(policyGroups).set(groupValues(item)).where(eq(policyGroups.name, item.name)),
+    );
+  }
+  for (const { item } of groups.added) {
+    writes.push(db.insert(policyGroups).values({ ...groupValues(item), createdAtMs: nowMs }));
+  }
+
+  // Rules carry their position, so compare them with it.
+  const positioned = (rules: RuleState[]) => rules.map((rule, position) => ({ ...rule, position }));
+  const ruleValues = (r: RuleState & { position: number }) => ({
+    id: r.id,
+    ownerKind: r.owner.kind,
+    ownerName: r.owner.name,
+    action: r.action,
+    description: r.description,
+    destinations: r.destinations,
+    ports: r.ports,
+    protocols: r.protocols,
+    priority: r.priority,
+    position: r.position,
+    updatedAtMs: nowMs,
+  });
+  const rules = diffByKey(positioned(before.rules), positioned(after.rules), (r) => r.id);
+  if (rules.removed.length > 0) {
+    writes.push(db.delete(aclRules).where(inArray(aclRules.id, rules.removed)));
+  }
+  for (const { item } of rules.changed) {
+    writes.push(db.update(aclRules).set(ruleValues(item)).where(eq(aclRules.id, item.id)));
+  }
+  for (const { item } of rules.added) {
+    writes.push(db.insert(aclRules).values({ ...ruleValues(item), createdAtMs: nowMs }));
+  }
+
+  if (!same(before.acl, after.acl)) {
+    const values = { ...after.acl, updatedAtMs: nowMs };
+    writes.push(
+      db
+        .insert(aclSettings)
+        .values({ id: 1, ...values })
+        .onConflictDoUpdate({ target: aclSettings.id, set: values }),
+    );
+  }
+  if (!same(before.auth, after.auth)) {
+    const values = { ...after.auth, updatedAtMs: nowMs };
+    writes.push(
+      db
+        .insert(authSettings)
+        .values({ id: 1, ...values })
+        .onConflictDoUpdate({ target: authSettings.id, set: values }),
+    );
+  }
+  if (!same(before.qos, after.qos)) {
+    const values = { ...after.qos, updatedAtMs: nowMs };
+    writes.push(
+      db
+        .insert(qosSettings)
+        .values({ id: 1, ...values })
+        .onConflictDoUpdate({ target: qosSettings.id, set: values }),
+    );
+  }
+  return writes;
+}

@@ -1,0 +1,71 @@
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { migrateDatabase, openDatabase } from "@edgesocks/db";
+import { createRegistry } from "@edgesocks/telemetry";
+import { afterEach, describe, expect, it } from "vitest";
+import { createControlMetrics } from "../metrics";
+import type { SessionRecord } from "../wire";
+import { SessionIngest } from "./session-ingest";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function record(): SessionRecord {
+  return {
+    id: randomUUID(),
+    node: null,
+    region: null,
+    user: "u",
+    clientAddress: "127.0.0.1",
+    clientPort: 1,
+    protocol: "socks5",
+    transport: "tcp",
+    command: "connect",
+    destinationHost: "example.com",
+    destinationAddress: "10.0.0.1",
+    destinationPort: 80,
+    startedAt: "2030-01-01T00:00:00Z",
+    endedAt: "2030-01-01T00:00:01Z",
+    durationMs: 1000,
+    bytesUp: 1,
+    bytesDown: 2,
+    packetsUp: 1,
+    packetsDown: 1,
+    status: "closed",
+    decision: "allow",
+    ruleId: null,
+    closeReason: "done",
+  };
+}
+
+describe("SessionIngest", () => {
+  it("commits batches that arrive together in one transaction, with per-batch counts", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "edgesocks-ingest-"));
+    dirs.push(dir);
+    await using database = await openDatabase({ url: `file:${join(dir, "c.db")}` });
+    await migrateDatabase(database);
+    const metrics = createControlMetrics(createRegistry());
+    const ingest = new SessionIngest({ database, metrics });
+    const source = { nodeId: 1, node: "n1", region: "r1" };
+    const shared = Array.from({ length: 700 }, record);
+    const results = await Promise.all([
+      ingest.ingest(source, shared),
+      ingest.ingest(source, shared), // a retry racing the original: all duplicates
+      ingest.ingest(source, [record(), shared[0]!]),
+    ]);
+    expect(results).toEqual([
+      { inserted: 700, duplicates: 0 },
+      { inserted: 0, duplicates: 700 },
+      { inserted: 1, duplicates: 1 },
+    ]);
+    expect((await metrics.ingestBatchesTotal.get()).values[0]?.value).toBe(1);
+    const count = await database.client.execute(
+      "SELECT count(*), min(node), min(region) FROM sessions",
+    );
+    expect(count.rows[0]).toEqual(expect.objectContaining({ 0: 701, 1: "n1", 2: "r1" }));
+  });
+});

@@ -1,0 +1,93 @@
+import { DbError } from "@edgesocks/db";
+import { initTRPC } from "@trpc/server";
+import { z } from "zod";
+import type { Context } from "./context";
+import { ApiError } from "./errors";
+
+const t = initTRPC.context<Context>().create({
+  // Stack traces stay in the logs, never in responses.
+  isDev: false,
+  errorFormatter({ shape, error }) {
+    const invalidInput = error.code === "BAD_REQUEST" && error.cause instanceof z.ZodError;
+    return {
+      ...shape,
+      message: invalidInput ? z.prettifyError(error.cause as z.ZodError) : shape.message,
+      data: {
+        ...shape.data,
+        appCode:
+          error instanceof ApiError ? error.appCode : invalidInput ? "API_E_BAD_INPUT" : null,
+      },
+    };
+  },
+});
+
+export const router = t.router;
+export const mergeRouters = t.mergeRouters;
+
+/** Times every call into the latency histogram and maps an overloaded write queue to 429. */
+const observed = t.middleware(async ({ ctx, path, type, next }) => {
+  const startedAt = performance.now();
+  const result = await next();
+  ctx.services.metrics.apiDurationSeconds.observe(
+    { procedure: path, type, code: result.ok ? "OK" : result.error.code },
+    (performance.now() - startedAt) / 1000,
+  );
+  if (!result.ok && result.error.cause instanceof DbError) {
+    const { code } = result.error.cause;
+    if (code === "DB_E_QUEUE_FULL") {
+      ctx.services.metrics.writeQueueRefusedTotal.inc();
+      throw new ApiError("API_E_OVERLOADED", "the control plane is overloaded; retry later", {
+        cause: result.error.cause,
+      });
+    }
+    if (code === "DB_E_QUEUE_CLOSED") {
+      throw new ApiError("API_E_UNAVAILABLE", "the control plane is shutting down", {
+        cause: result.error.cause,
+      });
+    }
+  }
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(observed);
+
+function refuse(ctx: Context, kind: "admin" | "node"): never {
+  const { authLimiter, metrics } = ctx.services;
+  if (authLimiter.isLimited(ctx.clientAddress)) {
+    metrics.rateLimitedTotal.inc();
+    throw new ApiError("API_E_RATE_LIMITED", "too many failed authentications; retry later");
+  }
+  authLimiter.recordFailure(ctx.clientAddress);
+  metrics.authFailuresTotal.inc({ kind });
+  throw new ApiError(
+    "API_E_UNAUTHORIZED",
+    kind === "admin"
+      ? "an admin API token is required (Authorization: Bearer esa_…)"
+      : "a node token is required (connectionParams.token = esn_…)",
+  );
+}
+
+/** Admin API, read: any admin token (`viewer` or `admin`). */
+export const viewerProcedure = publicProcedure.use(({ ctx, next }) => {
+  const principal = ctx.principal;
+  if (principal?.kind !== "admin") refuse(ctx, "admin");
+  return next({ ctx: { admin: principal } });
+});
+
+/** Admin API, write: role `admin` only. */
+export const adminProcedure = viewerProcedure.use(({ ctx, next }) => {
+  if (ctx.admin.role !== "admin") {
+    throw new ApiError(
+      "API_E_FORBIDDEN",
+      `${ctx.admin.name} has role ${ctx.admin.role}; this needs role admin`,
+    );
+  }
+  return next();
+});
+
+/** Relay procedures: a node token. */
+export const nodeProcedure = publicProcedure.use(({ ctx, next }) => {
+  const principal = ctx.principal;
+  if (principal?.kind !== "node") refuse(ctx, "node");
+  return next({ ctx: { node: principal } });
+});

@@ -1,0 +1,134 @@
+import { z } from "zod";
+
+/**
+ * Messages between relays and the control plane that are not policy
+ * snapshots (those are @edgesocks/policy's PolicySnapshot). Zod only: the
+ * relay imports this without pulling in any server code.
+ */
+
+const isoDate = z.iso.datetime({ offset: true });
+
+/** One ended session, as a relay records it (DESIGN.md "Session records"). */
+export const SessionRecord = z.object({
+  id: z.uuid(),
+  node: z.string().nullable(),
+  region: z.string().nullable(),
+  user: z.string().max(255),
+  clientAddress: z.string().max(64),
+  clientPort: z.int().min(0).max(65535),
+  protocol: z.enum(["socks4", "socks4a", "socks5"]).nullable(),
+  transport: z.enum(["tcp", "tls"]),
+  /** null when the connection never got as far as a valid request. */
+  command: z.enum(["connect", "bind", "udp"]).nullable(),
+  destinationHost: z.string().max(255).nullable(),
+  destinationAddress: z.string().max(64).nullable(),
+  destinationPort: z.int().min(0).max(65535).nullable(),
+  startedAt: isoDate,
+  endedAt: isoDate,
+  durationMs: z.int().min(0),
+  bytesUp: z.int().min(0),
+  bytesDown: z.int().min(0),
+  /** TCP: read/write chunks; UDP: datagrams. */
+  packetsUp: z.int().min(0),
+  packetsDown: z.int().min(0),
+  status: z.enum(["closed", "failed", "rejected"]),
+  decision: z.enum(["allow", "block"]).nullable(),
+  ruleId: z.string().max(255).nullable(),
+  closeReason: z.string().max(255),
+});
+export type SessionRecord = z.infer<typeof SessionRecord>;
+
+/** Largest ingest batch the control plane accepts. */
+export const MAX_INGEST_BATCH = 1000;
+
+export const IngestInput = z.object({
+  records: z.array(SessionRecord).min(1).max(MAX_INGEST_BATCH),
+});
+export const IngestOutput = z.object({ inserted: z.int(), duplicates: z.int() });
+
+/** A session open on a relay now, as reported in heartbeats. */
+export const ActiveSession = z.object({
+  id: z.uuid(),
+  user: z.string(),
+  clientAddress: z.string(),
+  clientPort: z.int(),
+  command: z.enum(["connect", "bind", "udp"]).nullable(),
+  transport: z.enum(["tcp", "tls"]),
+  destinationHost: z.string().nullable(),
+  destinationAddress: z.string().nullable(),
+  destinationPort: z.int().nullable(),
+  startedAt: isoDate,
+  bytesUp: z.int().min(0),
+  bytesDown: z.int().min(0),
+});
+export type ActiveSession = z.infer<typeof ActiveSession>;
+
+/** Bounded: a relay reports at most this many active sessions per heartbeat (the biggest by bytes). */
+export const MAX_HEARTBEAT_SESSIONS = 2000;
+
+export const HeartbeatInput = z.object({
+  softwareVersion: z.string().max(64),
+  publicAddress: z.string().max(300).nullable(),
+  appliedVersion: z.int().nullable(),
+  epoch: z.string().nullable(),
+  counters: z.object({
+    connectionsActive: z.int().min(0),
+    sessionsActive: z.int().min(0),
+    sessionsTotal: z.int().min(0),
+    bytesUp: z.int().min(0),
+    bytesDown: z.int().min(0),
+    rejectedTotal: z.int().min(0),
+    spoolBacklogBytes: z.int().min(0),
+  }),
+  activeSessions: z.array(ActiveSession).max(MAX_HEARTBEAT_SESSIONS),
+  /** True when activeSessions was cut to the cap. */
+  activeSessionsTruncated: z.boolean(),
+});
+export type HeartbeatInput = z.infer<typeof HeartbeatInput>;
+
+export const HeartbeatOutput = z.object({ serverTime: isoDate });
+
+export const ConfigWatchInput = z.object({
+  /** The version the relay holds (null: none). */
+  version: z.int().nullable(),
+  /** The fleet epoch of that version; a different epoch means a full resync. */
+  epoch: z.string().nullable(),
+  /** tRPC tracked() resume id, set by the client on reconnect. */
+  lastEventId: z.string().nullish(),
+});
+
+/** What config.watch yields; `snapshot` is validated by the relay with @edgesocks/policy. */
+export const ConfigEvent = z.object({
+  version: z.int(),
+  epoch: z.string(),
+  snapshot: z.unknown(),
+});
+export type ConfigEvent = z.infer<typeof ConfigEvent>;
+
+export const ConfigAckInput = z.discriminatedUnion("status", [
+  z.object({ status: z.literal("applied"), version: z.int(), epoch: z.string() }),
+  z.object({
+    status: z.literal("rejected"),
+    version: z.int(),
+    epoch: z.string(),
+    reason: z.string().max(4000),
+  }),
+]);
+export type ConfigAckInput = z.infer<typeof ConfigAckInput>;
+
+/** Commands the control plane sends a relay through nodes.commands. */
+export const NodeCommand = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("terminate"), sessionId: z.uuid(), by: z.string() }),
+]);
+export type NodeCommand = z.infer<typeof NodeCommand>;
+
+export const ExchangeInput = z.object({
+  enrollmentToken: z.string().min(1).max(200),
+  softwareVersion: z.string().max(64),
+  publicAddress: z.string().max(300).nullable(),
+});
+export const ExchangeOutput = z.object({
+  nodeToken: z.string(),
+  name: z.string(),
+  region: z.string(),
+});

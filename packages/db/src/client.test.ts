@@ -1,0 +1,74 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { sql } from "drizzle-orm";
+import { afterEach, describe, expect, it } from "vitest";
+import { openDatabase } from "./client";
+import { migrateDatabase } from "./migrate";
+import { fleet } from "./schema/index";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempUrl(): string {
+  const dir = mkdtempSync(join(tmpdir(), "edgesocks-db-"));
+  dirs.push(dir);
+  return `file:${join(dir, "nested", "control.db")}`;
+}
+
+describe("openDatabase", () => {
+  it("creates the folder, switches a file database to WAL and applies migrations", async () => {
+    await using database = await openDatabase({ url: tempUrl() });
+    expect(database.isLocalFile).toBe(true);
+    const mode = await database.client.execute("PRAGMA journal_mode");
+    expect(mode.rows[0]?.[0]).toBe("wal");
+    await migrateDatabase(database);
+    await migrateDatabase(database); // a second run is a no-op
+    const tables = await database.client.execute(
+      "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+    );
+    const names = tables.rows.map((row) => row[0]);
+    for (const table of ["sessions", "snapshots", "nodes", "audit_log", "api_tokens", "fleet"]) {
+      expect(names).toContain(table);
+    }
+  });
+
+  it("waits for another process's write lock instead of failing (busy timeout)", async () => {
+    const url = tempUrl();
+    await using database = await openDatabase({ url });
+    await migrateDatabase(database);
+    // Another process, as a second control-plane instance would be: it holds the write lock
+    // for 300 ms. (Inside one process a busy wait would block the event loop that must commit.)
+    const holder = spawn(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import { createClient } from "@libsql/client";
+         const client = createClient({ url: ${JSON.stringify(url)} });
+         const tx = await client.transaction("write");
+         await tx.execute("INSERT INTO fleet (id, epoch, created_at_ms) VALUES (1, 'a', 0)");
+         console.log("locked");
+         await new Promise((r) => setTimeout(r, 300));
+         await tx.commit();
+         client.close();`,
+      ],
+      { cwd: fileURLToPath(new URL(".", import.meta.url)), stdio: ["ignore", "pipe", "inherit"] },
+    );
+    await new Promise<void>((resolve) => holder.stdout.once("data", () => resolve()));
+    await database.db.insert(fleet).values({ id: 2, epoch: "b", createdAtMs: 0 });
+    const count = await database.db.get<{ n: number }>(sql`SELECT count(*) AS n FROM fleet`);
+    expect(count?.n).toBe(2);
+    await new Promise((resolve) => holder.once("exit", resolve));
+  });
+
+  it("refuses a URL that is not libSQL with DB_E_CONFIG", async () => {
+    await expect(openDatabase({ url: "postgres://x" })).rejects.toMatchObject({
+      code: "DB_E_CONFIG",
+    });
+  });
+});

@@ -1,0 +1,18 @@
+export {
+  type Database,
+  type DatabaseOptions,
+  type Db,
+  DEFAULT_DATABASE_URL,
+  openDatabase,
+  type Schema,
+} from "./client";
+export { DB_ERROR_CODES, DbError, type DbErrorCode } from "./errors";
+export {
+  checkJournal,
+  type JournalEntry,
+  MIGRATIONS_FOLDER,
+  migrateDatabase,
+  readJournal,
+} from "./migrate";
+export * as schema from "./schema/index";
+export { WriteQueue, type WriteQueueOptions } from "./write-queue";

@@ -1,0 +1,18 @@
+/**
+ * The control-plane database schema. Browser-safe: drizzle's sqlite-core only, no driver, so
+ * the admin app can import row types from `@edgesocks/db/schema`.
+ */
+export { ADMIN_ROLES, type AdminRole, admins, apiTokens } from "./admins";
+export { auditLog } from "./audit-log";
+export { fleet } from "./fleet";
+export { type NodeCounters, nodeCommands, nodes } from "./nodes";
+export {
+  aclRules,
+  aclSettings,
+  authSettings,
+  policyGroups,
+  policyUsers,
+  qosSettings,
+} from "./policy";
+export { SESSION_COMMANDS, SESSION_STATUSES, sessions } from "./sessions";
+export { snapshots } from "./snapshots";

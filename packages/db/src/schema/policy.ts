@@ -1,0 +1,78 @@
+import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+/** Proxy users (not admins): what `users` in a policy snapshot is built from. */
+export const policyUsers = sqliteTable("policy_users", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  username: text("username").notNull().unique(),
+  /** argon2id PHC string; null: the user cannot log in with a password. */
+  passwordHash: text("password_hash"),
+  enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+  /** Group names, in order. */
+  groups: text("groups", { mode: "json" }).$type<string[]>().notNull(),
+  maxConnections: integer("max_connections"),
+  qosGuaranteedBytesPerSec: integer("qos_guaranteed_bytes_per_sec"),
+  qosMaxBytesPerSec: integer("qos_max_bytes_per_sec"),
+  qosBurstBytes: integer("qos_burst_bytes"),
+  createdAtMs: integer("created_at_ms").notNull(),
+  updatedAtMs: integer("updated_at_ms").notNull(),
+});
+
+export const policyGroups = sqliteTable("policy_groups", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull().unique(),
+  maxConnectionsPerUser: integer("max_connections_per_user"),
+  qosGuaranteedBytesPerSec: integer("qos_guaranteed_bytes_per_sec"),
+  qosMaxBytesPerSec: integer("qos_max_bytes_per_sec"),
+  qosBurstBytes: integer("qos_burst_bytes"),
+  createdAtMs: integer("created_at_ms").notNull(),
+  updatedAtMs: integer("updated_at_ms").notNull(),
+});
+
+/** ACL rules, owned by a user or a group (by name, as in the snapshot). */
+export const aclRules = sqliteTable("acl_rules", {
+  /** Stable id, named by decisions and session records. */
+  id: text("id").primaryKey(),
+  ownerKind: text("owner_kind", { enum: ["user", "group"] }).notNull(),
+  ownerName: text("owner_name").notNull(),
+  action: text("action", { enum: ["allow", "block"] }).notNull(),
+  description: text("description"),
+  destinations: text("destinations", { mode: "json" }).$type<string[]>().notNull(),
+  ports: text("ports", { mode: "json" }).$type<string[]>().notNull(),
+  protocols: text("protocols", { mode: "json" }).$type<("tcp" | "udp" | "both")[]>().notNull(),
+  priority: integer("priority").notNull().default(0),
+  /** Order in the snapshot: breaks ties between rules of equal action and priority. */
+  position: integer("position").notNull(),
+  createdAtMs: integer("created_at_ms").notNull(),
+  updatedAtMs: integer("updated_at_ms").notNull(),
+});
+
+/** One row (id = 1): global ACL switches. */
+export const aclSettings = sqliteTable("acl_settings", {
+  id: integer("id").primaryKey(),
+  enabled: integer("enabled", { mode: "boolean" }).notNull(),
+  defaultPolicy: text("default_policy", { enum: ["allow", "block"] }).notNull(),
+  updatedAtMs: integer("updated_at_ms").notNull(),
+});
+
+/** One row (id = 1): how clients authenticate. */
+export const authSettings = sqliteTable("auth_settings", {
+  id: integer("id").primaryKey(),
+  methods: text("methods", { mode: "json" }).$type<("none" | "userpass")[]>().notNull(),
+  anonymousUser: text("anonymous_user").notNull(),
+  updatedAtMs: integer("updated_at_ms").notNull(),
+});
+
+/** One row (id = 1): fleet-wide bandwidth shaping and connection limits. */
+export const qosSettings = sqliteTable("qos_settings", {
+  id: integer("id").primaryKey(),
+  enabled: integer("enabled", { mode: "boolean" }).notNull(),
+  globalBytesPerSec: integer("global_bytes_per_sec"),
+  guaranteedBytesPerSec: integer("guaranteed_bytes_per_sec"),
+  maxBytesPerSec: integer("max_bytes_per_sec"),
+  burstBytes: integer("burst_bytes"),
+  fairSharing: integer("fair_sharing", { mode: "boolean" }).notNull().default(true),
+  maxConnectionsPerUser: integer("max_connections_per_user"),
+  maxConnectionsGlobal: integer("max_connections_global"),
+  maxConnectionsPerClient: integer("max_connections_per_client"),
+  updatedAtMs: integer("updated_at_ms").notNull(),
+});
