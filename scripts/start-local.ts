@@ -56,10 +56,10 @@ let relayToken: string;
 if (existsSync(nodeTokenPath)) {
   relayToken = readFileSync(nodeTokenPath, "utf8").trim();
 } else {
-  const name = `local-${Date.now().toString(36)}`;
+  // No node token on disk (first start, or ./data/relay was removed): (re-)enroll.
   const enrolled = await mutation<{ enrollmentToken: string }>(
     "nodes.enroll",
-    { name, region: "local" },
+    { name: "local-1", region: "local", replace: true },
     adminToken,
   );
   relayToken = enrolled.enrollmentToken;
