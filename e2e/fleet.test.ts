@@ -1,19 +1,18 @@
-import { createClient } from "@libsql/client";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startHttpTarget, type Target } from "../apps/relay/src/test-support/targets";
-import { run } from "../apps/relay/src/test-support/run";
-import { Writable } from "node:stream";
-import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
 import { createLogger } from "@edgesocks/telemetry";
+import { createClient } from "@libsql/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FleetAgent } from "../apps/relay/src/agent/fleet-agent";
 import { createRelayMetrics } from "../apps/relay/src/metrics";
 import { PolicyStore } from "../apps/relay/src/policy/policy-store";
 import { SessionRegistry } from "../apps/relay/src/session/session-registry";
 import { Spool } from "../apps/relay/src/spool/spool";
+import { run } from "../apps/relay/src/test-support/run";
+import { startHttpTarget, type Target } from "../apps/relay/src/test-support/targets";
 import { type Fleet, startControl, startFleet, waitForVersion } from "./support/fleet";
 import { OUTPUT_DIR, waitFor } from "./support/processes";
 
@@ -24,9 +23,20 @@ let fleet: Fleet;
 let target: Target;
 
 const curl = (relaySocks: string, host: string, extra: string[] = []) =>
-  run("curl", ["-sS", "--max-time", "10", "--socks5-hostname", relaySocks, ...extra, `http://${host}:${target.port}/`]);
+  run("curl", [
+    "-sS",
+    "--max-time",
+    "10",
+    "--socks5-hostname",
+    relaySocks,
+    ...extra,
+    `http://${host}:${target.port}/`,
+  ]);
 
-async function historyCount(destination: string, node?: string): Promise<{ count: number; ids: string[] }> {
+async function historyCount(
+  destination: string,
+  node?: string,
+): Promise<{ count: number; ids: string[] }> {
   const ids: string[] = [];
   let cursor: string | null | undefined;
   do {
@@ -52,7 +62,9 @@ beforeAll(async () => {
     (network) => `[dns.hosts]\n${NAMES.map((n) => `"${n}" = "${network.gateway}"`).join("\n")}\n`,
   );
   target = await startHttpTarget("fleet ok", fleet.network.gateway);
-  console.log(`e2e fleet: ${fleet.network.mode === "netns" ? "network namespaces joined by veth" : "loopback fallback (no namespaces here)"}`);
+  console.log(
+    `e2e fleet: ${fleet.network.mode === "netns" ? "network namespaces joined by veth" : "loopback fallback (no namespaces here)"}`,
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -64,7 +76,10 @@ describe("the fleet, end to end", () => {
   it("serves curl through every region's relay", async () => {
     for (const relay of fleet.relays) {
       const result = await curl(relay.socks, "ok.e2e");
-      expect({ relay: relay.name, body: result.stdout }).toEqual({ relay: relay.name, body: "fleet ok" });
+      expect({ relay: relay.name, body: result.stdout }).toEqual({
+        relay: relay.name,
+        body: "fleet ok",
+      });
     }
     const nodes = await fleet.control.api.nodes.list.query();
     expect(nodes.map((n) => [n.name, n.region, n.configStatus]).sort()).toEqual(
@@ -92,15 +107,25 @@ describe("the fleet, end to end", () => {
       expect(result.code).not.toBe(0);
       expect(result.stderr).toMatch(/not allowed|refused|SOCKS5/i);
     }
-    const summary = { p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), samples: times.length };
-    console.log(`policy propagation write→last ack: p50 ${summary.p50Ms.toFixed(1)} ms, p99 ${summary.p99Ms.toFixed(1)} ms`);
-    writeFileSync(join(OUTPUT_DIR, "propagation.json"), JSON.stringify({ ...summary, times }, null, 2));
+    const summary = {
+      p50Ms: percentile(times, 50),
+      p99Ms: percentile(times, 99),
+      samples: times.length,
+    };
+    console.log(
+      `policy propagation write→last ack: p50 ${summary.p50Ms.toFixed(1)} ms, p99 ${summary.p99Ms.toFixed(1)} ms`,
+    );
+    writeFileSync(
+      join(OUTPUT_DIR, "propagation.json"),
+      JSON.stringify({ ...summary, times }, null, 2),
+    );
   });
 
   it("keeps serving while the control plane is down and delivers every spooled session exactly once", async () => {
     await fleet.control.process.kill();
     for (const relay of fleet.relays) {
-      for (let i = 0; i < 5; i++) expect((await curl(relay.socks, "cpdown.e2e")).stdout).toBe("fleet ok");
+      for (let i = 0; i < 5; i++)
+        expect((await curl(relay.socks, "cpdown.e2e")).stdout).toBe("fleet ok");
     }
     const started = performance.now();
     await fleet.restartControl();
@@ -113,7 +138,9 @@ describe("the fleet, end to end", () => {
       30_000,
       200,
     );
-    console.log(`control plane restart → all spooled sessions delivered: ${(performance.now() - started).toFixed(0)} ms`);
+    console.log(
+      `control plane restart → all spooled sessions delivered: ${(performance.now() - started).toFixed(0)} ms`,
+    );
     await new Promise((r) => setTimeout(r, 1500));
     const again = await historyCount("cpdown.e2e");
     expect(again.count).toBe(15);
@@ -142,12 +169,15 @@ describe("the fleet, end to end", () => {
     for (let i = 0; i < 10; i++) await curl(victim!.socks, "crash.e2e");
     await waitFor("10 spooled records", () => (spooled() >= 10 ? true : undefined), 5000);
     // In flight at the kill: a few more sessions that will never be recorded.
-    const inFlight = Array.from({ length: 5 }, () => curl(victim!.socks, "crash.e2e", ["--limit-rate", "1"]));
+    const inFlight = Array.from({ length: 5 }, () =>
+      curl(victim!.socks, "crash.e2e", ["--limit-rate", "1"]),
+    );
     await new Promise((r) => setTimeout(r, 200));
     await victim!.process.kill();
     await Promise.all(inFlight);
     const spooledAtKill = spooled();
-    for (const bodies of await otherTraffic) expect(bodies.every((b) => b === "fleet ok")).toBe(true);
+    for (const bodies of await otherTraffic)
+      expect(bodies.every((b) => b === "fleet ok")).toBe(true);
 
     await fleet.restartControl();
     await victim!.start();
@@ -172,10 +202,19 @@ describe("the fleet, end to end", () => {
     await waitForVersion(fleet.control.api, newest!.version);
     const previous = newest!.version;
     const db = createClient({ url: `file:${fleet.dbPath}` });
-    const row = (await db.execute("select * from snapshots order by version desc limit 1")).rows[0]!;
+    const row = (await db.execute("select * from snapshots order by version desc limit 1"))
+      .rows[0]!;
     const bad = JSON.parse(String(row.snapshot_json));
     bad.version = previous + 1;
-    bad.rules.push({ id: "broken", owner: { kind: "group", name: "no-such-group" }, action: "allow", destinations: ["10.0.0.0/33"], ports: ["99999"], protocols: ["tcp"], priority: 0 });
+    bad.rules.push({
+      id: "broken",
+      owner: { kind: "group", name: "no-such-group" },
+      action: "allow",
+      destinations: ["10.0.0.0/33"],
+      ports: ["99999"],
+      protocols: ["tcp"],
+      priority: 0,
+    });
     await db.execute({
       sql: "insert into snapshots (version, epoch, hash, snapshot_json, created_by, summary, created_at_ms) values (?, ?, ?, ?, 'e2e', 'injected bad snapshot', ?)",
       args: [previous + 1, String(row.epoch), String(row.hash), JSON.stringify(bad), Date.now()],
@@ -195,7 +234,8 @@ describe("the fleet, end to end", () => {
       expect(node.appliedVersion).toBe(previous);
       expect(node.rejectionReason).toMatch(/destinations|ports|hash|group/);
     }
-    for (const relay of fleet.relays) expect((await curl(relay.socks, "ok.e2e")).stdout).toBe("fleet ok");
+    for (const relay of fleet.relays)
+      expect((await curl(relay.socks, "ok.e2e")).stdout).toBe("fleet ok");
     // A good change afterwards heals the fleet.
     await fleet.control.api.rules.delete.mutate({ id: "block-0" });
     const healed = (await fleet.control.api.snapshots.list.query({ limit: 1 })).items[0];
@@ -216,22 +256,43 @@ describe("the fleet, end to end", () => {
       socket.on("error", () => {});
       await new Promise((r) => socket.once("connect", r));
       socket.write(Buffer.from([5, 1, 2]));
-      socket.write(Buffer.from([1, user.length, ...Buffer.from(user), password.length, ...Buffer.from(password)]));
+      socket.write(
+        Buffer.from([
+          1,
+          user.length,
+          ...Buffer.from(user),
+          password.length,
+          ...Buffer.from(password),
+        ]),
+      );
       const gw = fleet.network.gateway.split(".").map(Number);
       socket.write(Buffer.from([5, 1, 0, 1, ...gw, target.port >> 8, target.port & 255]));
-      await waitFor("SOCKS reply", () => (Buffer.concat(received).length >= 14 ? true : undefined), 5000, 10);
+      await waitFor(
+        "SOCKS reply",
+        () => (Buffer.concat(received).length >= 14 ? true : undefined),
+        5000,
+        10,
+      );
       expect([...Buffer.concat(received).subarray(0, 5)]).toEqual([5, 2, 1, 0, 5]);
       return socket;
     };
-    const victims = await Promise.all(fleet.relays.map((r) => open(r.socks, "victim", "victim-pw")));
-    const keepers = await Promise.all(fleet.relays.map((r) => open(r.socks, "keeper", "keeper-pw")));
-    const closedAt = victims.map((s) => new Promise<number>((resolve) => s.once("close", () => resolve(performance.now()))));
+    const victims = await Promise.all(
+      fleet.relays.map((r) => open(r.socks, "victim", "victim-pw")),
+    );
+    const keepers = await Promise.all(
+      fleet.relays.map((r) => open(r.socks, "keeper", "keeper-pw")),
+    );
+    const closedAt = victims.map(
+      (s) => new Promise<number>((resolve) => s.once("close", () => resolve(performance.now()))),
+    );
     const started = performance.now();
     await fleet.control.api.users.update.mutate({ username: "victim", patch: { enabled: false } });
     const times = await Promise.all(closedAt);
     for (const t of times) expect(t - started).toBeLessThan(1000);
     for (const s of keepers) expect(s.destroyed).toBe(false);
-    console.log(`revocation: user's sessions closed on all relays after ${(Math.max(...times) - started).toFixed(0)} ms`);
+    console.log(
+      `revocation: user's sessions closed on all relays after ${(Math.max(...times) - started).toFixed(0)} ms`,
+    );
     for (const s of keepers) s.destroy();
   });
 
@@ -242,7 +303,8 @@ describe("the fleet, end to end", () => {
     // A write transaction (BEGIN IMMEDIATE) holds the database's one write lock.
     await tx.execute("delete from audit_log where 0");
     for (const relay of fleet.relays) {
-      for (let i = 0; i < 4; i++) expect((await curl(relay.socks, "dbdown.e2e")).stdout).toBe("fleet ok");
+      for (let i = 0; i < 4; i++)
+        expect((await curl(relay.socks, "dbdown.e2e")).stdout).toBe("fleet ok");
     }
     // Hold the lock past the relays' first delivery attempts.
     await new Promise((r) => setTimeout(r, 4000));
@@ -270,10 +332,15 @@ describe("the fleet, end to end", () => {
     for (let i = 0; i < 50; i++) {
       const name = `sim-${i}`;
       const { enrollmentToken } = await api.nodes.enroll.mutate({ name, region: "sim" });
-      const { nodeToken } = await api.nodes.exchange.mutate({ enrollmentToken, softwareVersion: "sim", publicAddress: null });
+      const { nodeToken } = await api.nodes.exchange.mutate({
+        enrollmentToken,
+        softwareVersion: "sim",
+        publicAddress: null,
+      });
       const logs = new Writable({
         write(chunk, _enc, done) {
-          if (restartedAt > 0 && String(chunk).includes("connected to the control plane")) opens.push(performance.now());
+          if (restartedAt > 0 && String(chunk).includes("connected to the control plane"))
+            opens.push(performance.now());
           done();
         },
       });
@@ -288,16 +355,31 @@ describe("the fleet, end to end", () => {
         logger: createLogger({ destination: logs }),
         softwareVersion: "sim",
         publicAddress: null,
-        counters: () => ({ connectionsActive: 0, sessionsActive: 0, sessionsTotal: 0, bytesUp: 0, bytesDown: 0, rejectedTotal: 0, spoolBacklogBytes: 0 }),
+        counters: () => ({
+          connectionsActive: 0,
+          sessionsActive: 0,
+          sessionsTotal: 0,
+          bytesUp: 0,
+          bytesDown: 0,
+          rejectedTotal: 0,
+          spoolBacklogBytes: 0,
+        }),
       });
       agent.start();
       agents.push(agent);
     }
     try {
-      await waitFor("50 simulated nodes SYNCED", async () => {
-        const list = await api.nodes.list.query();
-        return list.filter((n) => n.region === "sim" && n.configStatus === "SYNCED").length === 50 ? true : undefined;
-      }, 20_000, 200);
+      await waitFor(
+        "50 simulated nodes SYNCED",
+        async () => {
+          const list = await api.nodes.list.query();
+          return list.filter((n) => n.region === "sim" && n.configStatus === "SYNCED").length === 50
+            ? true
+            : undefined;
+        },
+        20_000,
+        200,
+      );
       await fleet.control.process.stop();
       await new Promise((r) => setTimeout(r, 1500));
       restartedAt = performance.now();
@@ -307,12 +389,16 @@ describe("the fleet, end to end", () => {
       const spreadMs = offsets.at(-1)! - offsets[0]!;
       // The busiest 100 ms window holds a minority of the reconnections.
       let busiest = 0;
-      for (const start of offsets) busiest = Math.max(busiest, offsets.filter((o) => o >= start && o < start + 100).length);
-      console.log(`reconnect storm: 50 agents back within ${spreadMs.toFixed(0)} ms, busiest 100 ms window ${busiest}`);
+      for (const start of offsets)
+        busiest = Math.max(busiest, offsets.filter((o) => o >= start && o < start + 100).length);
+      console.log(
+        `reconnect storm: 50 agents back within ${spreadMs.toFixed(0)} ms, busiest 100 ms window ${busiest}`,
+      );
       expect(spreadMs).toBeGreaterThan(300);
       expect(busiest).toBeLessThan(35);
       expect((await fetch(`${fleet.control.url}/health`)).ok).toBe(true);
-      for (const relay of fleet.relays) expect((await curl(relay.socks, "ok.e2e")).stdout).toBe("fleet ok");
+      for (const relay of fleet.relays)
+        expect((await curl(relay.socks, "ok.e2e")).stdout).toBe("fleet ok");
       const newest = (await api.snapshots.list.query({ limit: 1 })).items[0]!;
       await waitForVersion(api, newest.version, 20_000);
     } finally {
@@ -321,7 +407,12 @@ describe("the fleet, end to end", () => {
   });
 
   it("two control-plane instances on one database: a change made on one reaches relays subscribed to the other", async () => {
-    const second = await startControl({ name: "control-2", dbPath: fleet.dbPath, host: fleet.network.gateway, migrate: false });
+    const second = await startControl({
+      name: "control-2",
+      dbPath: fleet.dbPath,
+      host: fleet.network.gateway,
+      migrate: false,
+    });
     try {
       const moved = fleet.relays[2]!;
       await moved.process.stop();

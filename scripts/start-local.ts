@@ -28,7 +28,8 @@ async function mutation<T>(path: string, input: unknown, token: string): Promise
     body: JSON.stringify(input),
   });
   const body = (await response.json()) as { result?: { data: T }; error?: { message: string } };
-  if (!response.ok || !body.result) throw new Error(`${path}: ${body.error?.message ?? response.status}`);
+  if (!response.ok || !body.result)
+    throw new Error(`${path}: ${body.error?.message ?? response.status}`);
   return body.result.data;
 }
 

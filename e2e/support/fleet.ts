@@ -16,7 +16,9 @@ export type Api = TRPCClient<AppRouter>;
 
 export function apiClient(url: string, token = ADMIN_TOKEN): Api {
   return createTRPCClient<AppRouter>({
-    links: [httpLink({ url: `${url}/trpc`, headers: () => ({ authorization: `Bearer ${token}` }) })],
+    links: [
+      httpLink({ url: `${url}/trpc`, headers: () => ({ authorization: `Bearer ${token}` }) }),
+    ],
   });
 }
 
@@ -87,7 +89,10 @@ export function fleetRelay(options: {
   const stateDir = join(options.baseDir, options.name);
   mkdirSync(stateDir, { recursive: true });
   const configPath = join(stateDir, "relay.toml");
-  writeFileSync(configPath, `${options.configToml ?? ""}\n[logging]\nlevel = "info"\nformat = "json"\n`);
+  writeFileSync(
+    configPath,
+    `${options.configToml ?? ""}\n[logging]\nlevel = "info"\nformat = "json"\n`,
+  );
   const port = 1080;
   const opsPort = 9100;
   const relay: FleetRelay = {
@@ -99,7 +104,8 @@ export function fleetRelay(options: {
     stateDir,
     process: undefined as unknown as ManagedProcess,
     async start(controlUrl = options.controlUrl) {
-      const [command, ...prefix] = options.host.exec.length > 0 ? options.host.exec : [process.execPath];
+      const [command, ...prefix] =
+        options.host.exec.length > 0 ? options.host.exec : [process.execPath];
       const args = [
         ...(options.host.exec.length > 0 ? [...prefix, process.execPath] : []),
         RELAY_BIN,
@@ -129,7 +135,9 @@ export function fleetRelay(options: {
       await Promise.race([
         waitForHttp(`${relay.opsUrl}/ready`, 30_000),
         relay.process.exited.then((code) => {
-          throw new Error(`relay ${options.name} exited with ${code}: ${relay.process.output().slice(-2000)}`);
+          throw new Error(
+            `relay ${options.name} exited with ${code}: ${relay.process.output().slice(-2000)}`,
+          );
         }),
       ]);
     },
@@ -153,7 +161,9 @@ export const REGIONS = ["eu-west", "us-east", "ap-south"] as const;
  * A control plane on a real libSQL file and three relays, one per region,
  * enrolled through the API as an operator would.
  */
-export async function startFleet(configToml: (network: TestNetwork) => string = () => ""): Promise<Fleet> {
+export async function startFleet(
+  configToml: (network: TestNetwork) => string = () => "",
+): Promise<Fleet> {
   const network = createTestNetwork([...REGIONS]);
   const dir = mkdtempSync(join(tmpdir(), "edgesocks-fleet-"));
   const dbPath = join(dir, "control.db");
@@ -167,7 +177,12 @@ export async function startFleet(configToml: (network: TestNetwork) => string = 
   const relays: FleetRelay[] = [];
   try {
     const controlPort = await freePort(network.gateway);
-    let control = await startControl({ name: "control", dbPath, host: network.gateway, port: controlPort });
+    let control = await startControl({
+      name: "control",
+      dbPath,
+      host: network.gateway,
+      port: controlPort,
+    });
     processes.push(control.process);
     for (const [i, region] of REGIONS.entries()) {
       const name = `relay-${region}`;
@@ -194,7 +209,12 @@ export async function startFleet(configToml: (network: TestNetwork) => string = 
       relays,
       async restartControl() {
         await control.process.stop();
-        control = await startControl({ name: "control", dbPath, host: network.gateway, port: controlPort });
+        control = await startControl({
+          name: "control",
+          dbPath,
+          host: network.gateway,
+          port: controlPort,
+        });
         processes.push(control.process);
       },
       [Symbol.asyncDispose]: teardown,
@@ -217,7 +237,8 @@ export async function waitForVersion(
     `${names.join(", ")} at version ${version}`,
     async () => {
       const nodes = (await api.nodes.list.query()).filter((n) => names.includes(n.name));
-      return nodes.length === names.length && nodes.every((n) => n.appliedVersion !== null && n.appliedVersion >= version)
+      return nodes.length === names.length &&
+        nodes.every((n) => n.appliedVersion !== null && n.appliedVersion >= version)
         ? true
         : undefined;
     },
