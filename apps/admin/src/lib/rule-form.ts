@@ -1,0 +1,132 @@
+import type { Rule, RuleCreateInput } from "./api-types";
+import { destinationError, portSpecError, priorityError, ruleIdError, splitList } from "./validate";
+
+export type Protocol = "tcp" | "udp" | "both";
+
+/** The rule editor's fields as the operator types them. */
+export interface RuleDraft {
+  id: string;
+  ownerKind: "user" | "group";
+  ownerName: string;
+  action: "allow" | "block";
+  description: string;
+  /** Destinations separated by commas, spaces or new lines. */
+  destinations: string;
+  /** Port specs separated by commas, spaces or new lines. */
+  ports: string;
+  protocol: Protocol;
+  priority: string;
+}
+
+export type RuleField = keyof RuleDraft;
+export type RuleErrors = Partial<Record<RuleField, string>>;
+
+export function emptyRuleDraft(owner?: { kind: "user" | "group"; name: string }): RuleDraft {
+  return {
+    id: "",
+    ownerKind: owner?.kind ?? "user",
+    ownerName: owner?.name ?? "",
+    action: "allow",
+    description: "",
+    destinations: "",
+    ports: "*",
+    protocol: "both",
+    priority: "100",
+  };
+}
+
+/** A stored rule as an editor draft. */
+export function draftFromRule(rule: Rule): RuleDraft {
+  return {
+    id: rule.id,
+    ownerKind: rule.owner.kind,
+    ownerName: rule.owner.name,
+    action: rule.action,
+    description: rule.description ?? "",
+    destinations: rule.destinations.join(", "),
+    ports: rule.ports.join(", "),
+    protocol: rule.protocols.includes("both")
+      ? "both"
+      : rule.protocols.includes("tcp") && rule.protocols.includes("udp")
+        ? "both"
+        : (rule.protocols[0] ?? "both"),
+    priority: String(rule.priority),
+  };
+}
+
+function listError(
+  items: string[],
+  what: string,
+  check: (item: string) => string | null,
+): string | null {
+  if (items.length === 0) return `add at least one ${what}`;
+  for (const item of items) {
+    const error = check(item);
+    if (error !== null) return error;
+  }
+  return null;
+}
+
+/** Validates one field; the message is shown next to it. */
+export function ruleFieldError(draft: RuleDraft, field: RuleField): string | null {
+  switch (field) {
+    case "id":
+      return ruleIdError(draft.id.trim());
+    case "ownerName":
+      return draft.ownerName.trim() === "" ? `choose a ${draft.ownerKind}` : null;
+    case "destinations":
+      return listError(splitList(draft.destinations), "destination", destinationError);
+    case "ports":
+      return listError(splitList(draft.ports), "port", portSpecError);
+    case "priority":
+      return priorityError(draft.priority);
+    case "description":
+      return draft.description.length > 1000 ? "at most 1000 characters" : null;
+    default:
+      return null;
+  }
+}
+
+const FIELDS: RuleField[] = ["id", "ownerName", "destinations", "ports", "priority", "description"];
+
+/** Every field's error; empty when the draft can be saved. */
+export function validateRuleDraft(draft: RuleDraft): RuleErrors {
+  const errors: RuleErrors = {};
+  for (const field of FIELDS) {
+    const error = ruleFieldError(draft, field);
+    if (error !== null) errors[field] = error;
+  }
+  return errors;
+}
+
+/** The rules.create input of a valid draft. */
+export function ruleInputFromDraft(draft: RuleDraft): RuleCreateInput {
+  const id = draft.id.trim();
+  const description = draft.description.trim();
+  return {
+    ...(id === "" ? {} : { id }),
+    owner: { kind: draft.ownerKind, name: draft.ownerName.trim() },
+    action: draft.action,
+    description: description === "" ? null : description,
+    destinations: splitList(draft.destinations),
+    ports: splitList(draft.ports),
+    protocols: [draft.protocol],
+    priority: Number(draft.priority.trim()),
+  };
+}
+
+/**
+ * Rules in the order the engine considers them for one principal: block before allow, then
+ * higher priority, then list position. Matches "a matching block wins; among the same action,
+ * higher priority first" of DESIGN.md.
+ */
+export function evaluationOrder<T extends Pick<Rule, "action" | "priority" | "position">>(
+  rules: readonly T[],
+): T[] {
+  return [...rules].sort(
+    (a, b) =>
+      (a.action === b.action ? 0 : a.action === "block" ? -1 : 1) ||
+      b.priority - a.priority ||
+      a.position - b.position,
+  );
+}
