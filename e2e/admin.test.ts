@@ -1,0 +1,335 @@
+// The admin app in a real browser (Debian's chromium through playwright-core) against a real
+// control plane and a real relay: every page an operator uses, with a screenshot of each under
+// e2e/.output/admin/.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ADMIN_DIST,
+  type AdminApi,
+  adminApi,
+  CHROMIUM,
+  type Control,
+  curlThrough,
+  launchBrowser,
+  type Relay,
+  screenshot,
+  startAdminControl,
+  startAdminRelay,
+  startTarget,
+  type Target,
+} from "./support/admin-stack";
+import { waitFor } from "./support/processes";
+
+const NODE = "relay-e2e";
+const REGION = "local-e2e";
+const PASSWORD = "correct horse battery";
+
+let dir: string;
+let control: Control;
+let relay: Relay | undefined;
+let target: Target;
+let api: AdminApi;
+let context: BrowserContext;
+let page: Page;
+
+const go = (path: string) => page.goto(`${control.url}${path}`);
+
+async function newestVersion(): Promise<number> {
+  return (await api.snapshots.list.query({ limit: 1 })).items[0]!.version;
+}
+
+/** The Nodes page shows the relay SYNCED on the newest version. */
+async function expectNodeApplied(version: number): Promise<void> {
+  await go("/nodes");
+  const row = page.locator(`tr[data-node="${NODE}"]`);
+  await row.filter({ hasText: "SYNCED" }).waitFor({ timeout: 20_000 });
+  await row
+    .getByTestId("node-version")
+    .filter({ hasText: `${version} / ${version}` })
+    .waitFor({
+      timeout: 20_000,
+    });
+}
+
+async function signIn(token: string): Promise<void> {
+  await go("/");
+  await page.getByLabel("API token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Overview" }).waitFor();
+}
+
+beforeAll(async () => {
+  if (!existsSync(join(ADMIN_DIST, "index.html"))) {
+    throw new Error("apps/admin/dist is missing: run `npm run build -w @edgesocks/admin` first");
+  }
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
+  dir = mkdtempSync(join(tmpdir(), "edgesocks-admin-e2e-"));
+  target = await startTarget();
+  control = await startAdminControl(dir);
+  api = adminApi(control.url, control.adminToken);
+  ({ context, page } = await launchBrowser(join(dir, "chromium-profile")));
+}, 60_000);
+
+afterAll(async () => {
+  await context?.close();
+  await relay?.process.stop();
+  await control?.process.stop();
+  await target?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("admin app", () => {
+  it("signs in with the admin token (and refuses a wrong one)", async () => {
+    await go("/");
+    await page.getByRole("heading", { name: "Sign in to EdgeSocks" }).waitFor();
+    await screenshot(page, "sign-in");
+    await page.getByLabel("API token").fill(`esa_${"x".repeat(30)}`);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText("This token was not accepted").waitFor();
+    await page.getByLabel("API token").fill(control.adminToken);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    expect(await page.locator(".identity").textContent()).toContain("admin");
+  });
+
+  it("enrolls a node, which connects and applies the newest version", async () => {
+    await go("/nodes");
+    await page.getByText("No nodes yet").waitFor();
+    await page.getByRole("button", { name: "Enroll a node" }).first().click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Name").fill(NODE);
+    await dialog.getByLabel("Region").fill(REGION);
+    await dialog.getByRole("button", { name: "Enroll", exact: true }).click();
+    const result = dialog.getByTestId("enrollment-result");
+    await result.waitFor();
+    const token = await result.locator("pre code").first().textContent();
+    expect(token).toMatch(/^ese_[A-Za-z0-9_-]+$/);
+    const text = (await result.textContent()) ?? "";
+    expect(text).toContain(`--control-url ws://127.0.0.1:${control.port}/trpc`);
+    expect(text).toContain(`--name ${NODE}`);
+    await screenshot(page, "nodes-enroll");
+    await dialog.getByRole("button", { name: "Done" }).click();
+
+    relay = await startAdminRelay({
+      dir,
+      controlPort: control.port,
+      token: token!,
+      name: NODE,
+      region: REGION,
+    });
+    await expectNodeApplied(await newestVersion());
+  }, 60_000);
+
+  it("creates a user, enables password auth and adds a rule validated at the field", async () => {
+    await go("/users");
+    await page.getByRole("button", { name: "New user" }).click();
+    let dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Username").fill("alice");
+    await dialog.getByLabel("Password").fill(PASSWORD);
+    await dialog.getByLabel("Max connections").fill("50");
+    await dialog.getByRole("button", { name: "Create user" }).click();
+    await page.locator('tr[data-user="alice"]').waitFor();
+
+    // A group with a per-member limit, and alice joins it.
+    await go("/users?tab=groups");
+    await page.getByRole("button", { name: "New group" }).click();
+    dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Name").fill("developers");
+    await dialog.getByLabel("Max rate").fill("10M");
+    await dialog.getByRole("button", { name: "Create group" }).click();
+    await page.locator('tr[data-group="developers"]').waitFor();
+    await screenshot(page, "groups");
+    await go("/users");
+    await page.locator('tr[data-user="alice"]').getByRole("button", { name: "Edit" }).click();
+    dialog = page.getByRole("dialog");
+    await dialog.getByLabel("developers").check();
+    await dialog.getByRole("button", { name: "Save" }).click();
+    await page.locator('tr[data-user="alice"]').filter({ hasText: "developers" }).waitFor();
+    await screenshot(page, "users");
+
+    await go("/settings");
+    await page.getByLabel("Username/password (RFC 1929)").check();
+    await page.getByRole("button", { name: "Save authentication" }).click();
+    await page.getByText("Authentication saved").waitFor();
+    await screenshot(page, "settings");
+
+    await go("/rules");
+    await page.getByLabel("Default policy").selectOption("block");
+    await page.getByText("ACL settings saved").waitFor();
+    await page.getByRole("button", { name: "New rule" }).first().click();
+    dialog = page.getByRole("dialog");
+    await dialog.getByLabel("User", { exact: true }).selectOption("alice");
+    // Bad values are shown at their field as soon as the field is left.
+    await dialog.getByLabel("Destinations").fill("127.0.0.1/33");
+    await dialog.getByLabel("Ports").click();
+    await dialog.getByText('"127.0.0.1/33" is not a valid CIDR (prefix must be 0-32)').waitFor();
+    await dialog.getByLabel("Ports").fill("90-80");
+    await dialog.getByLabel("Priority").click();
+    await dialog.getByText('"90-80" is a reversed range (start > end)').waitFor();
+    await dialog.getByLabel("Destinations").fill("127.0.0.1/32, *.e2e.test");
+    await dialog.getByLabel("Ports").fill("*");
+    await dialog.getByLabel("Description").fill("loopback for the e2e test");
+    await dialog.getByLabel("Rule id").fill("allow-local");
+    expect(await dialog.locator(".field-error").count()).toBe(0);
+    await screenshot(page, "rules-editor");
+    await dialog.getByRole("button", { name: "Create rule" }).click();
+    await page.locator('tr[data-rule-id="allow-local"]').waitFor();
+
+    // Test a decision with the relays' engine.
+    await page.getByLabel("User", { exact: true }).fill("alice");
+    await page.locator('input[name="test-destination"]').fill("127.0.0.1");
+    await page.locator('input[name="test-port"]').fill(String(target.port));
+    await page.getByRole("button", { name: "Test", exact: true }).click();
+    const decision = page.getByTestId("acl-test-result");
+    await decision.filter({ hasText: "ALLOW" }).waitFor();
+    expect(await decision.textContent()).toContain("allow-local");
+    await screenshot(page, "rules");
+
+    await expectNodeApplied(await newestVersion());
+  }, 60_000);
+
+  it("shows traffic live, terminates a session (closing the client) and lists it in history", async () => {
+    const proxy = (auth: string) => `socks5h://${auth}127.0.0.1:${relay!.socksPort}`;
+    const alice = `alice:${encodeURIComponent(PASSWORD)}@`;
+    const ok = await curlThrough({
+      proxy: proxy(alice),
+      url: `http://127.0.0.1:${target.port}/data`,
+      maxTimeSec: 10,
+    }).done;
+    expect(ok.stdout, ok.stderr).toBe("200");
+    // Anonymous: no rule applies, the default policy (block) rejects it.
+    const anonymous = await curlThrough({
+      proxy: proxy(""),
+      url: `http://127.0.0.1:${target.port}/data`,
+      maxTimeSec: 10,
+    }).done;
+    expect(anonymous.code).not.toBe(0);
+
+    const slow = curlThrough({
+      proxy: proxy(alice),
+      url: `http://127.0.0.1:${target.port}/slow`,
+      maxTimeSec: 60,
+    });
+    try {
+      await go("/live");
+      const row = page.locator("tr[data-session-id]").filter({ hasText: "alice" });
+      await row.first().waitFor({ timeout: 20_000 });
+      await page.getByLabel("Search").fill(`alice :${target.port}`);
+      expect(await row.count()).toBe(1);
+      await screenshot(page, "live-sessions");
+      await row.getByRole("button", { name: /Terminate/ }).click();
+      await page.getByRole("dialog").getByRole("button", { name: "Terminate" }).click();
+      await page.getByText(`Asked ${NODE} to terminate the session`).waitFor();
+      const ended = await Promise.race([
+        slow.done,
+        new Promise<null>((r) => setTimeout(() => r(null), 15_000)),
+      ]);
+      expect(ended, "the client's connection was not closed").not.toBeNull();
+      expect(ended!.code).not.toBe(0);
+    } finally {
+      slow.child.kill();
+    }
+
+    // Records reach the control plane in batches; reload until the terminated one is there.
+    await go("/history?user=alice&window=1h");
+    await waitFor(
+      "the terminated session in history",
+      async () => {
+        await page.reload();
+        await page.locator("table[aria-label='Session history']").waitFor();
+        return (await page.getByText("terminated by admin").count()) > 0 ? true : undefined;
+      },
+      20_000,
+      500,
+    );
+    expect(await page.locator("tr[data-session-id]").count()).toBe(2);
+    await screenshot(page, "history");
+    await page.locator("tr[data-session-id]").filter({ hasText: "terminated by admin" }).click();
+    const detail = page.getByTestId("session-detail");
+    await detail.waitFor();
+    expect(await detail.textContent()).toContain("allow-local");
+    await screenshot(page, "history-detail");
+    await page.keyboard.press("Escape");
+
+    // Rejected sessions are there too, and the filtered set exports as CSV.
+    await go("/history?status=rejected&window=1h");
+    await page.locator("tr[data-session-id]").filter({ hasText: "anonymous" }).waitFor();
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Export CSV" }).click(),
+    ]);
+    const csv = readFileSync((await download.path())!, "utf8");
+    expect(csv.split("\r\n")[0]).toMatch(/^id,started_at,/);
+    expect(csv).toContain(",anonymous,");
+    expect(csv).not.toContain(",alice,");
+
+    await go("/");
+    await page.getByText("Top destinations").waitFor();
+    await page.locator("svg.chart").first().waitFor();
+    await screenshot(page, "overview");
+    await page.setViewportSize({ width: 390, height: 844 });
+    await go("/");
+    await page.locator("svg.chart").first().waitFor();
+    await screenshot(page, "overview-phone");
+    await page.setViewportSize({ width: 1360, height: 900 });
+    await page.emulateMedia({ colorScheme: "dark" });
+    await go("/live");
+    await page.getByText("No active sessions").waitFor();
+    await screenshot(page, "live-sessions-empty-dark");
+    await page.emulateMedia({ colorScheme: "light" });
+  }, 80_000);
+
+  it("rolls back a snapshot, and the relay applies the rolled-back version", async () => {
+    const versions = (await api.snapshots.list.query({ limit: 100 })).items;
+    const ruleVersion = versions.find((v) => v.summary.startsWith("rules.create"))!.version;
+    expect((await api.users.get.query({ username: "alice" })).groups).toEqual(["developers"]);
+    await go("/snapshots");
+    const row = page.locator(`tr[data-version="${ruleVersion - 1}"]`);
+    await row.getByRole("button", { name: "Roll back" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Roll back" }).click();
+    await page.getByText(`Rolled back to version ${ruleVersion - 1}`).waitFor();
+    const newest = await newestVersion();
+    expect(newest).toBe(versions[0]!.version + 1);
+    // The diff card now compares the rollback with the version before it.
+    await page.getByTestId("snapshot-diff").filter({ hasText: "allow-local" }).waitFor();
+    await screenshot(page, "snapshots");
+    expect((await api.rules.list.query({})).map((r) => r.id)).not.toContain("allow-local");
+    await expectNodeApplied(newest);
+    await screenshot(page, "nodes");
+  }, 60_000);
+
+  it("a viewer token sees everything with every write control disabled", async () => {
+    const viewer = await api.admins.create.mutate({ name: "auditor", role: "viewer" });
+    await expect(
+      adminApi(control.url, viewer.token).users.create.mutate({ username: "mallory" }),
+    ).rejects.toMatchObject({ data: { code: "FORBIDDEN" } });
+
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await signIn(viewer.token);
+    await page.getByText("Read-only: you are signed in with a viewer token").waitFor();
+    await go("/users");
+    await page.locator('tr[data-user="alice"]').waitFor();
+    expect(await page.getByRole("button", { name: "New user" }).isDisabled()).toBe(true);
+    const aliceRow = page.locator('tr[data-user="alice"]');
+    for (const name of ["Edit", "Password", "Disable", "Delete"]) {
+      expect(await aliceRow.getByRole("button", { name }).isDisabled()).toBe(true);
+    }
+    await screenshot(page, "users-viewer");
+    await go("/rules");
+    expect(await page.getByRole("button", { name: "New rule" }).first().isDisabled()).toBe(true);
+    expect(await page.getByLabel("Default policy").isDisabled()).toBe(true);
+    await go("/nodes");
+    await page.locator(`tr[data-node="${NODE}"]`).waitFor();
+    expect(await page.getByRole("button", { name: "Enroll a node" }).isDisabled()).toBe(true);
+    await go("/snapshots");
+    await page.locator("tr[data-version]").first().waitFor();
+    const rollbacks = page.getByRole("button", { name: "Roll back" });
+    for (let i = 0; i < (await rollbacks.count()); i++) {
+      expect(await rollbacks.nth(i).isDisabled()).toBe(true);
+    }
+    expect(await api.users.list.query()).toHaveLength(2);
+  }, 30_000);
+});
