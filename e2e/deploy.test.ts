@@ -327,7 +327,8 @@ ${targets.join("\n")}
       - targets: ["${new URL(controlUrl).host}"]
 `,
       );
-      const port = 30_000 + (process.pid % 10_000);
+      // Below the ephemeral range, so no outgoing connection of another suite holds it.
+      const port = await unusedPortBelowEphemeral();
       prometheus = spawn(
         "/usr/bin/prometheus",
         [
@@ -753,3 +754,18 @@ public_address = "192.0.2.2:1083"
     }
   });
 });
+
+/** A port in 20000–32000 that nothing listens on right now. */
+async function unusedPortBelowEphemeral(): Promise<number> {
+  const { createServer } = await import("node:net");
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const candidate = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once("error", () => resolve(false));
+      server.listen(candidate, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+    if (free) return candidate;
+  }
+  throw new Error("no free port in 20000-32000");
+}
