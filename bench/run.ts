@@ -1,0 +1,276 @@
+/**
+ * `npm run bench`: the side-by-side benchmark of issue 7. Measures a direct
+ * connection (the machine's limit), microsocks, Dante and our relay (plain,
+ * with user/password auth, with TLS) with one native load generator, and
+ * writes bench/results/latest.md (and .json). See bench/README.md.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { generateAclRules } from "./acl-rules";
+import { buildNative, type NativeTools } from "./native";
+import { type BenchOptions, parseOptions, SERVER_IDS } from "./options";
+import { ensurePeers, type PeerId, peerVersions } from "./peer-install";
+import { killAll, type Managed, runCommand, startProcess } from "./processes";
+import { type BenchResults, renderReport, type ServerResult } from "./report";
+import {
+  emptySamples,
+  measureIdle,
+  measureLeak,
+  type Plan,
+  runRound,
+  type ServerSamples,
+  summarise,
+  warmUp,
+} from "./scenarios";
+import { type RunningServer, SERVER_LABELS, type ServerId, startServer } from "./servers";
+import { makeSelfSignedCert } from "./tls-cert";
+import { TARGET_HOSTS, TARGET_PORT_BASE } from "./topology";
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const ROOT_DIR = join(BENCH_DIR, "..");
+const RESULTS_DIR = join(BENCH_DIR, "results");
+const README = join(BENCH_DIR, "README.md");
+const README_START = "<!-- latest-results:start -->";
+const README_END = "<!-- latest-results:end -->";
+
+const started = Date.now();
+function log(line: string): void {
+  process.stderr.write(
+    `[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}\n`,
+  );
+}
+
+const ALL_BULK = ["1-up", "1-down", "8-up", "8-down"] as const;
+const PLANS: Record<ServerId, Plan> = {
+  direct: { idle: false, rate: [50, 500], bulk: ALL_BULK, leak: false },
+  microsocks: { idle: true, rate: [50, 500], bulk: ALL_BULK, leak: false },
+  dante: { idle: true, rate: [50, 500], bulk: ALL_BULK, leak: false },
+  edgesocks: { idle: true, rate: [50, 500], bulk: ALL_BULK, leak: true },
+  "edgesocks-userpass": { idle: true, rate: [50, 500], bulk: ["1-up", "1-down"], leak: false },
+  "edgesocks-tls": { idle: true, rate: [50, 500], bulk: ["1-up", "1-down"], leak: false },
+};
+
+async function openFileHardLimit(): Promise<number> {
+  const result = await runCommand("/bin/sh", ["-c", "ulimit -Hn"], { timeoutMs: 5000 });
+  const n = Number(result.stdout.trim());
+  return Number.isFinite(n) ? n : 1024;
+}
+
+function osName(): string {
+  try {
+    return (
+      /^PRETTY_NAME="?([^"\n]*)/m.exec(readFileSync("/etc/os-release", "utf8"))?.[1] ?? "Linux"
+    );
+  } catch {
+    return "Linux";
+  }
+}
+
+async function startTargets(native: NativeTools): Promise<Managed> {
+  const managed = startProcess({
+    name: "targets",
+    command: native.target,
+    args: [
+      "--hosts",
+      TARGET_HOSTS,
+      "--port-base",
+      String(TARGET_PORT_BASE),
+      "--max-seconds",
+      "7200",
+    ],
+    stdout: "pipe",
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("targets did not start within 10 s")), 10000);
+    managed.child.stdout!.once("data", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    managed.exited.then((code) =>
+      reject(new Error(`targets exited (${code}): ${managed.stderrTail()}`)),
+    );
+  });
+  return managed;
+}
+
+async function runAclBench(): Promise<BenchResults["aclBench"]> {
+  const script = join(BENCH_DIR, "acl-bench.ts");
+  if (!existsSync(script)) return null;
+  log("ACL micro-benchmark (bench/acl-bench.ts)");
+  const result = await runCommand(process.execPath, ["--import", "tsx", script], {
+    timeoutMs: 300000,
+    cwd: ROOT_DIR,
+  });
+  const ok = result.code === 0;
+  return { ok, output: ok ? result.stdout : `${result.stdout}\n${result.stderr}`.trim() };
+}
+
+function updateReadme(report: string): void {
+  if (!existsSync(README)) return;
+  const text = readFileSync(README, "utf8");
+  const start = text.indexOf(README_START);
+  const end = text.indexOf(README_END);
+  if (start < 0 || end < start) return;
+  // The report's headings sit two levels deeper inside the README.
+  const body = report.replace(/^(#+) /gm, (_, hashes: string) => `${hashes}## `);
+  writeFileSync(README, `${text.slice(0, start + README_START.length)}\n${body}${text.slice(end)}`);
+}
+
+async function main(options: BenchOptions): Promise<void> {
+  const selected = SERVER_IDS.filter((id) => options.only === null || options.only.has(id));
+  const workDir = mkdtempSync(join(tmpdir(), "edgesocks-bench-"));
+  const profileDir = options.profile ? join(RESULTS_DIR, "profiles") : null;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+
+  const peers = selected.some((id) => id === "microsocks" || id === "dante")
+    ? await ensurePeers(options.install, log)
+    : new Set<PeerId>();
+  log("compiling the load generator and targets (cc -O2)");
+  const native = await buildNative(log, options.install);
+  const cert =
+    selected.includes("edgesocks-tls") && native.tls ? await makeSelfSignedCert(workDir) : null;
+  const hardLimit = await openFileHardLimit();
+  const idleConnections = Math.min(options.idleConnections, Math.floor((hardLimit - 200) / 2));
+  const acl = generateAclRules(1000);
+
+  const targets = await startTargets(native);
+  const samples = new Map<ServerId, ServerSamples>();
+  const skipped = new Map<ServerId, string>();
+  for (const id of selected) {
+    if ((id === "microsocks" || id === "dante") && !peers.has(id)) skipped.set(id, "not installed");
+    else if (id === "edgesocks-tls" && !cert)
+      skipped.set(id, "the load generator was built without OpenSSL");
+    else samples.set(id, emptySamples());
+  }
+  const context = {
+    loadgen: native.loadgen,
+    targetsPid: targets.pid,
+    options,
+    idleConnections,
+    log,
+  };
+  /** One start-measure-stop of a server; a failure is recorded and the server skipped from then on. */
+  const session = async (
+    id: ServerId,
+    what: string,
+    work: (server: RunningServer) => Promise<void>,
+  ) => {
+    if (skipped.has(id)) return;
+    log(`${SERVER_LABELS[id]}: ${what}`);
+    let server: RunningServer | null = null;
+    try {
+      server = await startServer(id, { workDir, profileDir, cert });
+      await warmUp(server, context);
+      await work(server);
+    } catch (error) {
+      log(`${SERVER_LABELS[id]}: failed: ${(error as Error).message}`);
+      skipped.set(id, (error as Error).message.split("\n")[0] ?? "failed");
+    } finally {
+      await server?.stop();
+    }
+  };
+  try {
+    // Rounds interleave the servers, so a burst of other work on the machine
+    // lands on one run of each rather than on every run of one.
+    for (let round = 1; round <= options.runs; round++) {
+      for (const id of samples.keys()) {
+        await session(id, `round ${round} of ${options.runs}`, (server) =>
+          runRound(server, PLANS[id], context, samples.get(id)!),
+        );
+      }
+    }
+    // Memory on a fresh process, then the leak check on the same one.
+    for (const id of samples.keys()) {
+      const plan = PLANS[id];
+      if (!plan.idle && !plan.leak) continue;
+      await session(
+        id,
+        plan.leak ? "idle memory and leak check" : "idle memory",
+        async (server) => {
+          if (plan.idle) await measureIdle(server, context, samples.get(id)!);
+          if (plan.leak) await measureLeak(server, context, samples.get(id)!);
+        },
+      );
+    }
+  } finally {
+    await targets.stop(2000);
+  }
+  const results: ServerResult[] = selected.map((id) => {
+    const label = SERVER_LABELS[id];
+    const gathered = samples.get(id);
+    const reason = skipped.get(id) ?? null;
+    const hasRuns =
+      gathered && Object.keys(gathered.rate).length + Object.keys(gathered.bulk).length > 0;
+    return { id, label, figures: hasRuns ? summarise(gathered) : null, skipped: reason };
+  });
+  const aclBench = options.aclBench ? await runAclBench() : null;
+
+  const relayPackage = JSON.parse(
+    readFileSync(join(ROOT_DIR, "apps/relay/package.json"), "utf8"),
+  ) as {
+    version?: string;
+  };
+  const report: BenchResults = {
+    startedAt: new Date(started).toISOString(),
+    elapsedS: (Date.now() - started) / 1000,
+    machine: {
+      cpu: cpus()[0]?.model.trim() ?? "unknown CPU",
+      cores: cpus().length,
+      memoryGiB: totalmem() / 2 ** 30,
+      kernel: release(),
+      os: osName(),
+      node: process.version,
+      loadAverage: loadavg()[0] ?? 0,
+    },
+    versions: { ...(await peerVersions()), edgesocks: relayPackage.version ?? "?" },
+    settings: {
+      quick: options.quick,
+      runs: options.runs,
+      durationMs: options.durationMs,
+      warmupMs: options.warmupMs,
+      idleRequested: options.idleConnections,
+      idleConnections,
+      openFileLimit: hardLimit,
+      leakConnections: options.leakConnections,
+    },
+    acl: { rules: acl.ruleCount, rulesPerBenchUser: acl.rulesForBenchUsers },
+    tls: cert?.description ?? null,
+    servers: results,
+    aclBench,
+  };
+  const markdown = renderReport(report);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(join(RESULTS_DIR, "latest.md"), markdown);
+  writeFileSync(join(RESULTS_DIR, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
+  if (!options.quick && options.only === null) updateReadme(markdown);
+  rmSync(workDir, { recursive: true, force: true });
+  rmSync(native.dir, { recursive: true, force: true });
+  process.stdout.write(`\n${markdown}`);
+  log(`wrote bench/results/latest.md${profileDir ? ` and CPU profiles in ${profileDir}` : ""}`);
+}
+
+process.on("exit", killAll);
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    log(`${signal}: stopping everything`);
+    killAll();
+    process.exit(130);
+  });
+}
+
+let options: BenchOptions | null;
+try {
+  options = parseOptions(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`bench: ${(error as Error).message}\n`);
+  process.exit(2);
+}
+if (options) {
+  main(options).catch((error: unknown) => {
+    log(`failed: ${(error as Error).stack ?? String(error)}`);
+    killAll();
+    process.exit(1);
+  });
+}

@@ -1,0 +1,201 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { hash } from "@node-rs/argon2";
+import { generateAclRules } from "./acl-rules";
+import type { Route } from "./loadgen";
+import type { SERVER_IDS } from "./options";
+import { PEER_PACKAGES } from "./peer-install";
+import { type Managed, startProcess, waitForPort } from "./processes";
+import type { CertFiles } from "./tls-cert";
+import { DANTE_EXTERNAL, PROXY_HOST, ProxyPort, RELAY_OPS_BIND } from "./topology";
+
+export type ServerId = (typeof SERVER_IDS)[number];
+
+export const SERVER_LABELS: Record<ServerId, string> = {
+  direct: "direct (no proxy)",
+  microsocks: "microsocks",
+  dante: "Dante",
+  edgesocks: "EdgeSocks",
+  "edgesocks-userpass": "EdgeSocks +auth",
+  "edgesocks-tls": "EdgeSocks +TLS",
+};
+
+/** A server being measured; `pid` is null for the direct baseline. */
+export interface RunningServer {
+  id: ServerId;
+  route: Route;
+  pid: number | null;
+  stop(): Promise<void>;
+}
+
+export interface ServerContext {
+  /** Scratch directory for configuration files. */
+  workDir: string;
+  /** Write a CPU profile of our relay here; null: no profiling. */
+  profileDir: string | null;
+  cert: CertFiles | null;
+}
+
+/** The credentials the load generator uses against the user/password relay. */
+export const BENCH_USER = { username: "bench", password: "bench-password-0123456789" } as const;
+/** Other accounts in the user/password relay's config, as a real deployment has. */
+const EXTRA_USERS = 19;
+
+const RELAY_BIN = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  "../apps/relay/bin/edgesocks-relay.mjs",
+);
+
+async function relayConfig(
+  variant: "plain" | "userpass" | "tls",
+  cert: CertFiles | null,
+): Promise<string> {
+  const lines = [
+    "[server]",
+    `bind_address = "${PROXY_HOST}"`,
+    `bind_port = ${ProxyPort.edgesocks}`,
+    "max_connections = 20000",
+    "handshake_timeout_ms = 10000",
+    "idle_timeout_secs = 600",
+    "shutdown_grace_ms = 1000",
+    "",
+  ];
+  if (variant === "tls") {
+    if (!cert) throw new Error("edgesocks-tls: no certificate");
+    lines.push(
+      "[server.tls]",
+      "enabled = true",
+      `certificate_path = ${JSON.stringify(cert.certificatePath)}`,
+      `private_key_path = ${JSON.stringify(cert.privateKeyPath)}`,
+      'min_protocol_version = "TLSv1.2"',
+      "",
+    );
+  }
+  lines.push("[auth]", `socks_method = "${variant === "userpass" ? "userpass" : "none"}"`, "");
+  if (variant === "userpass") {
+    const users = [
+      BENCH_USER.username,
+      ...Array.from({ length: EXTRA_USERS }, (_, i) => `user${String(i + 1).padStart(3, "0")}`),
+    ];
+    for (const username of users) {
+      const password =
+        username === BENCH_USER.username ? BENCH_USER.password : `${username}-secret`;
+      lines.push(
+        "[[auth.users]]",
+        `username = "${username}"`,
+        `password_hash = "${await hash(password)}"`,
+        "",
+      );
+    }
+  }
+  lines.push(
+    "[acl]",
+    "enabled = true",
+    'config_file = "acl.toml"',
+    "",
+    "[ops]",
+    `bind = "${RELAY_OPS_BIND}"`,
+    "",
+    "[logging]",
+    'level = "warn"',
+    'format = "json"',
+    "",
+  );
+  return lines.join("\n");
+}
+
+async function startRelay(id: ServerId, context: ServerContext): Promise<Managed> {
+  const variant =
+    id === "edgesocks-userpass" ? "userpass" : id === "edgesocks-tls" ? "tls" : "plain";
+  const dir = join(context.workDir, id);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "acl.toml"), generateAclRules(1000).toml);
+  const configPath = join(dir, "relay.toml");
+  writeFileSync(configPath, await relayConfig(variant, context.cert));
+  const nodeFlags = context.profileDir
+    ? ["--cpu-prof", "--cpu-prof-dir", context.profileDir, "--cpu-prof-name", `${id}.cpuprofile`]
+    : [];
+  // The bench runs as root (it apt-gets the peers); the relay refuses root unless told.
+  return startProcess({
+    name: id,
+    command: process.execPath,
+    args: [...nodeFlags, RELAY_BIN, "--config", configPath, "--allow-root"],
+    cwd: dir,
+  });
+}
+
+function startDante(context: ServerContext): Managed {
+  const dir = join(context.workDir, "dante");
+  mkdirSync(dir, { recursive: true });
+  const config = join(dir, "danted.conf");
+  writeFileSync(
+    config,
+    [
+      "logoutput: /dev/null",
+      `internal: ${PROXY_HOST} port = ${ProxyPort.dante}`,
+      `external: ${DANTE_EXTERNAL}`,
+      "clientmethod: none",
+      "socksmethod: none",
+      "user.privileged: root",
+      "user.unprivileged: nobody",
+      "timeout.negotiate: 30",
+      "timeout.io: 0",
+      "client pass {",
+      "  from: 0.0.0.0/0 to: 0.0.0.0/0",
+      "}",
+      "socks pass {",
+      "  from: 0.0.0.0/0 to: 0.0.0.0/0",
+      "  command: connect",
+      "}",
+      "",
+    ].join("\n"),
+  );
+  return startProcess({
+    name: "dante",
+    command: PEER_PACKAGES.dante.binary,
+    args: ["-f", config, "-p", join(dir, "danted.pid")],
+    cwd: dir,
+  });
+}
+
+/** Starts one server under test and waits until its SOCKS port accepts connections. */
+export async function startServer(id: ServerId, context: ServerContext): Promise<RunningServer> {
+  if (id === "direct") return { id, route: {}, pid: null, stop: async () => {} };
+  let managed: Managed;
+  let port: number;
+  if (id === "microsocks") {
+    port = ProxyPort.microsocks;
+    // microsocks logs a line per connection to stderr; reading it would load the bench's own process.
+    managed = startProcess({
+      name: id,
+      command: PEER_PACKAGES.microsocks.binary,
+      args: ["-i", PROXY_HOST, "-p", String(port)],
+      stderr: "ignore",
+    });
+  } else if (id === "dante") {
+    port = ProxyPort.dante;
+    managed = startDante(context);
+  } else {
+    port = ProxyPort.edgesocks;
+    managed = await startRelay(id, context);
+  }
+  try {
+    await waitForPort(managed, PROXY_HOST, port);
+  } catch (error) {
+    await managed.stop(1000);
+    throw error;
+  }
+  const route: Route = {
+    proxy: {
+      host: PROXY_HOST,
+      port,
+      proto: "socks5",
+      ...(id === "edgesocks-userpass"
+        ? { user: BENCH_USER.username, password: BENCH_USER.password }
+        : {}),
+      ...(id === "edgesocks-tls" ? { tls: true } : {}),
+    },
+  };
+  return { id, route, pid: managed.pid, stop: () => managed.stop() };
+}
