@@ -1,4 +1,6 @@
 #!/usr/bin/env node
-// Placeholder: the edgesocksctl CLI is being written separately (issue 5).
-process.stderr.write("edgesocksctl: not implemented yet\n");
-process.exit(1);
+// Runs the TypeScript CLI through tsx's loader (no build step).
+import { register } from "tsx/esm/api";
+
+register();
+await import("../src/ctl/main.ts");
