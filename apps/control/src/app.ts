@@ -2,7 +2,10 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { type ControlPlane, startControlPlane } from "@edgesocks/api";
 import { type Database, migrateDatabase, openDatabase } from "@edgesocks/db";
+import { nodes } from "@edgesocks/db/schema";
 import { createRegistry, type Logger, type Registry } from "@edgesocks/telemetry";
+import { and, gt, isNotNull } from "drizzle-orm";
+import { buildPac, parsePacMapping, regionOrder } from "./pac";
 import { type ControlServer, type ServerOptions, startServer } from "./server";
 
 export interface ControlAppOptions {
@@ -21,6 +24,8 @@ export interface ControlAppOptions {
   /** Where the first admin token is printed once. @default process.stdout */
   announce?: (line: string) => void;
   corsOrigins?: readonly string[];
+  /** Client networks/countries → region order for `GET /proxy.pac` (see parsePacMapping). */
+  pacRegions?: string;
   adminDistDir?: string | null;
   maxBodyBytes?: number;
   wsMaxPayloadBytes?: number;
@@ -44,6 +49,7 @@ export interface ControlApp extends AsyncDisposable {
 /** Opens the database, migrates it, starts the control plane and the server. */
 export async function startControlApp(options: ControlAppOptions): Promise<ControlApp> {
   const { logger } = options;
+  const pacMapping = parsePacMapping(options.pacRegions ?? "");
   const database = await openDatabase({
     url: options.databaseUrl,
     authToken: options.databaseAuthToken,
@@ -85,6 +91,15 @@ export async function startControlApp(options: ControlAppOptions): Promise<Contr
         if (!accepting || plane.services.hub.current() === null) return false;
         await database.client.execute("SELECT 1");
         return true;
+      },
+      pac: async (clientIp, country) => {
+        const cutoffMs = Date.now() - plane.services.heartbeatStaleMs;
+        const rows = await plane.services.database.db
+          .select({ name: nodes.name, region: nodes.region, address: nodes.publicAddress })
+          .from(nodes)
+          .where(and(isNotNull(nodes.publicAddress), gt(nodes.lastSeenAtMs, cutoffMs)));
+        const relays = rows.map((r) => ({ name: r.name, region: r.region, address: r.address! }));
+        return buildPac(relays, regionOrder(pacMapping, clientIp, country));
       },
       ...pick(options, [
         "host",

@@ -51,6 +51,7 @@ async function main(argv: string[]): Promise<void> {
       .map((origin) => origin.trim())
       .filter((origin) => origin !== ""),
     adminDistDir: env.EDGESOCKS_ADMIN_DIST,
+    pacRegions: env.EDGESOCKS_PAC_REGIONS,
   });
   logger.info(
     { url: app.server.url, ws: app.server.wsUrl, database: databaseUrl, version: VERSION },

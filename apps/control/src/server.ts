@@ -31,6 +31,8 @@ export interface ServerOptions {
   adminDistDir?: string | null;
   /** For /ready: false while starting or shutting down, or when the database does not answer. */
   ready: () => Promise<boolean>;
+  /** `GET /proxy.pac`: the PAC file for a client (address, optional country header). */
+  pac?: (clientIp: string, country: string | undefined) => Promise<string>;
 }
 
 export interface ControlServer extends AsyncDisposable {
@@ -97,6 +99,20 @@ export async function startServer(options: ServerOptions): Promise<ControlServer
     if (pathname === "/metrics") {
       const body = await registry.metrics();
       res.writeHead(200, { "content-type": registry.contentType }).end(body);
+      return;
+    }
+    if (pathname === "/proxy.pac" && options.pac) {
+      const country = req.headers["x-client-country"];
+      const body = await options.pac(
+        req.socket.remoteAddress ?? "",
+        typeof country === "string" ? country : undefined,
+      );
+      res
+        .writeHead(200, {
+          "content-type": "application/x-ns-proxy-autoconfig",
+          "cache-control": "max-age=60",
+        })
+        .end(body);
       return;
     }
     if (pathname === TRPC_PREFIX || pathname.startsWith(`${TRPC_PREFIX}/`)) {

@@ -225,3 +225,48 @@ describe("edgesocksctl nearest", () => {
     );
   });
 });
+
+describe("GET /proxy.pac", () => {
+  it("lists the healthy relays that report a public address, nearest region first for a mapped client", async () => {
+    await using mapped = await startTestControl({
+      pacRegions: "127.0.0.0/8=ap-south,eu-west;default=eu-west,us-east",
+    });
+    const relays = [
+      ["relay-eu", "eu-west", "192.0.2.1:1080"],
+      ["relay-ap", "ap-south", "192.0.2.2:1080"],
+      ["relay-quiet", "us-east", "192.0.2.3:1080"],
+    ] as const;
+    for (const [name, region, address] of relays) {
+      const { enrollmentToken } = await mapped.admin.nodes.enroll.mutate({ name, region });
+      const { nodeToken } = await mapped
+        .http(null)
+        .nodes.exchange.mutate({ enrollmentToken, softwareVersion: "t", publicAddress: address });
+      if (name === "relay-quiet") continue; // never heard from: not healthy
+      await mapped.http(nodeToken).nodes.heartbeat.mutate({
+        softwareVersion: "t",
+        publicAddress: address,
+        appliedVersion: null,
+        epoch: null,
+        counters: {
+          connectionsActive: 0,
+          sessionsActive: 0,
+          sessionsTotal: 0,
+          bytesUp: 0,
+          bytesDown: 0,
+          rejectedTotal: 0,
+          spoolBacklogBytes: 0,
+        },
+        activeSessions: [],
+        activeSessionsTruncated: false,
+      });
+    }
+    const response = await fetch(`${mapped.app.server.url}/proxy.pac`);
+    expect(response.headers.get("content-type")).toBe("application/x-ns-proxy-autoconfig");
+    const pac = await response.text();
+    // The test client is on 127.0.0.0/8, mapped to ap-south first.
+    expect(pac).toContain(
+      '"SOCKS5 192.0.2.2:1080; SOCKS 192.0.2.2:1080; SOCKS5 192.0.2.1:1080; SOCKS 192.0.2.1:1080"',
+    );
+    expect(pac).not.toContain("192.0.2.3");
+  });
+});
