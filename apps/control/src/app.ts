@@ -2,10 +2,9 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { type ControlPlane, startControlPlane } from "@edgesocks/api";
 import { type Database, migrateDatabase, openDatabase } from "@edgesocks/db";
-import { nodes } from "@edgesocks/db/schema";
 import { createRegistry, type Logger, type Registry } from "@edgesocks/telemetry";
-import { and, gt, isNotNull } from "drizzle-orm";
-import { buildPac, parsePacMapping, regionOrder } from "./pac";
+import { createPac } from "./pac";
+import { type PacRegions, parsePacRegions } from "./pac-regions";
 import { type ControlServer, type ServerOptions, startServer } from "./server";
 
 export interface ControlAppOptions {
@@ -24,8 +23,8 @@ export interface ControlAppOptions {
   /** Where the first admin token is printed once. @default process.stdout */
   announce?: (line: string) => void;
   corsOrigins?: readonly string[];
-  /** Client networks/countries → region order for `GET /proxy.pac` (see parsePacMapping). */
-  pacRegions?: string;
+  /** Client networks/countries → region order of `GET /proxy.pac` (parsePacRegions). @default none: by name */
+  pacRegions?: PacRegions;
   adminDistDir?: string | null;
   maxBodyBytes?: number;
   wsMaxPayloadBytes?: number;
@@ -49,7 +48,6 @@ export interface ControlApp extends AsyncDisposable {
 /** Opens the database, migrates it, starts the control plane and the server. */
 export async function startControlApp(options: ControlAppOptions): Promise<ControlApp> {
   const { logger } = options;
-  const pacMapping = parsePacMapping(options.pacRegions ?? "");
   const database = await openDatabase({
     url: options.databaseUrl,
     authToken: options.databaseAuthToken,
@@ -92,15 +90,12 @@ export async function startControlApp(options: ControlAppOptions): Promise<Contr
         await database.client.execute("SELECT 1");
         return true;
       },
-      pac: async (clientIp, country) => {
-        const cutoffMs = Date.now() - plane.services.heartbeatStaleMs;
-        const rows = await plane.services.database.db
-          .select({ name: nodes.name, region: nodes.region, address: nodes.publicAddress })
-          .from(nodes)
-          .where(and(isNotNull(nodes.publicAddress), gt(nodes.lastSeenAtMs, cutoffMs)));
-        const relays = rows.map((r) => ({ name: r.name, region: r.region, address: r.address! }));
-        return buildPac(relays, regionOrder(pacMapping, clientIp, country));
-      },
+      pac: createPac({
+        db: plane.services.database.db,
+        regions: options.pacRegions ?? parsePacRegions(""),
+        heartbeatStaleMs: plane.services.heartbeatStaleMs,
+        logger,
+      }),
       ...pick(options, [
         "host",
         "port",

@@ -29,7 +29,7 @@ const Env = z.object({
   EDGESOCKS_MAX_BODY_BYTES: int(1024, 256 * MiB).default(4 * MiB),
   EDGESOCKS_WS_MAX_PAYLOAD_BYTES: int(1024, 256 * MiB).default(4 * MiB),
   EDGESOCKS_MIGRATE_ON_START: bool.default(true),
-  /** `CIDR=r1,r2;country:CC=r1;default=r1,r2,r3`: region order of /proxy.pac per client. */
+  /** Region order of /proxy.pac per client: `CIDR=r1,r2;country:CC=r1;default=r1,r2` or a JSON file path. */
   EDGESOCKS_PAC_REGIONS: z.string().default(""),
   EDGESOCKS_LOG_LEVEL: z
     .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"])
@@ -60,7 +60,7 @@ export const ENV_HELP: [string, string][] = [
   ],
   [
     "EDGESOCKS_PAC_REGIONS",
-    "region order of GET /proxy.pac: CIDR=r1,r2;country:CC=r1;default=r1,r2 (default: by name)",
+    "GET /proxy.pac region order: CIDR=r1,r2;country:CC=r1;default=r1,r2 or a JSON file (docs/nearest.md)",
   ],
   ["EDGESOCKS_LOG_LEVEL, EDGESOCKS_LOG_FORMAT", "info | debug | …, json | pretty"],
 ];

@@ -4,6 +4,7 @@ import { startControlApp } from "./app";
 import { HELP, parseCli } from "./cli";
 import { readEnv } from "./env";
 import { ControlError } from "./errors";
+import { parsePacRegions } from "./pac-regions";
 import { VERSION } from "./version";
 
 /** Exit code for bad flags or environment: nothing was started. */
@@ -51,7 +52,7 @@ async function main(argv: string[]): Promise<void> {
       .map((origin) => origin.trim())
       .filter((origin) => origin !== ""),
     adminDistDir: env.EDGESOCKS_ADMIN_DIST,
-    pacRegions: env.EDGESOCKS_PAC_REGIONS,
+    pacRegions: parsePacRegions(env.EDGESOCKS_PAC_REGIONS),
   });
   logger.info(
     { url: app.server.url, ws: app.server.wsUrl, database: databaseUrl, version: VERSION },

@@ -5,6 +5,7 @@ import type { Logger, Registry } from "@edgesocks/telemetry";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
 import { WebSocketServer } from "ws";
+import type { PacRequest } from "./pac";
 import { type SlowConsumerOptions, watchSlowConsumers } from "./slow-consumer";
 import { staticFiles } from "./static-files";
 
@@ -31,8 +32,8 @@ export interface ServerOptions {
   adminDistDir?: string | null;
   /** For /ready: false while starting or shutting down, or when the database does not answer. */
   ready: () => Promise<boolean>;
-  /** `GET /proxy.pac`: the PAC file for a client (address, optional country header). */
-  pac?: (clientIp: string, country: string | undefined) => Promise<string>;
+  /** `GET /proxy.pac`: the PAC file for one client (see createPac); absent: 404. */
+  pac?: (request: PacRequest) => Promise<string>;
 }
 
 export interface ControlServer extends AsyncDisposable {
@@ -102,15 +103,19 @@ export async function startServer(options: ServerOptions): Promise<ControlServer
       return;
     }
     if (pathname === "/proxy.pac" && options.pac) {
-      const country = req.headers["x-client-country"];
-      const body = await options.pac(
-        req.socket.remoteAddress ?? "",
-        typeof country === "string" ? country : undefined,
-      );
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain" }).end();
+        return;
+      }
+      const body = await options.pac({
+        remoteAddress: req.socket.remoteAddress,
+        headers: req.headers,
+      });
+      // Private: the order depends on the client, so a shared cache must not reuse it.
       res
         .writeHead(200, {
           "content-type": "application/x-ns-proxy-autoconfig",
-          "cache-control": "max-age=60",
+          "cache-control": "private, max-age=60",
         })
         .end(body);
       return;

@@ -1,80 +1,86 @@
-import type { AppRouter } from "@edgesocks/api";
-import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
-import { CtlError, parse } from "./args";
-import { COMMANDS } from "./commands";
+import { VERSION } from "../version";
+import { CtlError, parseCommandArgs } from "./args";
+import { baseUrl, createApi, describeError } from "./client";
+import type { Command } from "./command";
+import { COMMANDS } from "./commands/index";
+import { readCtlEnv } from "./env";
+import { commandHelp, DEFAULT_URL, globalHelp, groupHelp } from "./help";
 
-const HELP = `edgesocksctl — manage an EdgeSocks fleet through the control plane API
+const out = (text: string) => process.stdout.write(`${text}\n`);
+const isHelp = (arg: string | undefined) => arg === "--help" || arg === "-h";
 
-Usage:
-  edgesocksctl [--url URL] [--token TOKEN] COMMAND [ARGS] [--json]
-
-Global options:
-  --url URL        control plane base URL (env EDGESOCKS_URL, default http://127.0.0.1:8080)
-  --token TOKEN    admin or viewer API token (env EDGESOCKS_TOKEN)
-  --json           machine-readable output (every read command)
-  -h, --help       this help; COMMAND --help shows one command
-
-Commands:
-${Object.values(COMMANDS)
-  .map((c) => `  ${c.usage}`)
-  .join("\n")}
-
-Errors are one line on stderr and exit code 1.`;
-
-/** Reads EDGESOCKS_URL / EDGESOCKS_TOKEN: the only environment the CLI uses. */
-function env() {
-  return { url: process.env.EDGESOCKS_URL, token: process.env.EDGESOCKS_TOKEN };
-}
-
-async function main(argv: string[]): Promise<void> {
-  // Global flags may come before the command.
-  let url = env().url ?? "http://127.0.0.1:8080";
-  let token = env().token;
+/** Takes --url/--token (anywhere, `--flag value` or `--flag=value`) out of argv. */
+function globals(argv: readonly string[]): { url?: string; token?: string; rest: string[] } {
+  const found: { url?: string; token?: string } = {};
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === "--url" || arg === "--token") {
-      const value = argv[++i];
-      if (value === undefined) throw new CtlError(`${arg} needs a value`);
-      if (arg === "--url") url = value;
-      else token = value;
-    } else if (arg.startsWith("--url=")) url = arg.slice(6);
-    else if (arg.startsWith("--token=")) token = arg.slice(8);
-    else rest.push(arg);
+    const name = /^--(url|token)(?:=(.*))?$/s.exec(arg);
+    if (name === null) {
+      rest.push(arg);
+      continue;
+    }
+    const value = name[2] ?? argv[++i];
+    if (value === undefined || value === "") throw new CtlError(`--${name[1]} needs a value`);
+    found[name[1] as "url" | "token"] = value;
   }
-  const [group, action] = rest;
-  if (group === undefined || group === "--help" || group === "-h" || group === "help") {
-    process.stdout.write(`${HELP}\n`);
-    return;
-  }
-  const key = COMMANDS[group] ? group : `${group} ${action ?? ""}`.trim();
-  const command = COMMANDS[key];
-  if (!command) throw new CtlError(`unknown command "${key}" (see edgesocksctl --help)`);
-  const args = rest.slice(key.split(" ").length);
-  const parsed = parse(args, command.options ?? {});
-  if (parsed.flags.help) {
-    process.stdout.write(`edgesocksctl ${command.usage}\n`);
-    return;
-  }
-  if (!token) throw new CtlError("no API token: pass --token or set EDGESOCKS_TOKEN");
-  const api = createTRPCClient<AppRouter>({
-    links: [
-      httpLink({
-        url: `${url.replace(/\/$/, "")}/trpc`,
-        headers: () => ({ authorization: `Bearer ${token}` }),
-      }),
-    ],
-  });
-  await command.run(api, parsed, parsed.flags.json === true);
+  return { ...found, rest };
 }
 
+/** The command `rest` names and its own arguments, or the help text to print instead. */
+function resolve(rest: readonly string[]): { command: Command; argv: string[] } | { help: string } {
+  const [first, second] = rest;
+  if (first === undefined || isHelp(first)) return { help: globalHelp(COMMANDS, VERSION) };
+  if (first === "help") {
+    const target = rest.slice(1);
+    return target.length === 0
+      ? { help: globalHelp(COMMANDS, VERSION) }
+      : resolve([...target, "--help"]);
+  }
+  const pair = COMMANDS.find((c) => c.name === `${first} ${second}`);
+  if (pair) return { command: pair, argv: rest.slice(2) };
+  const single = COMMANDS.find((c) => c.name === first);
+  if (single) return { command: single, argv: rest.slice(1) };
+  const group = COMMANDS.filter((c) => c.name.startsWith(`${first} `));
+  if (group.length > 0) {
+    if (isHelp(second)) return { help: groupHelp(first, group) };
+    const actions = group.map((c) => c.name.split(" ")[1]).join(", ");
+    throw new CtlError(
+      second === undefined
+        ? `${first}: missing command: ${actions} (see edgesocksctl ${first} --help)`
+        : `${first}: unknown command "${second}": ${actions} (see edgesocksctl ${first} --help)`,
+    );
+  }
+  throw new CtlError(`unknown command "${first}" (see edgesocksctl --help)`);
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const env = readCtlEnv();
+  const { rest, ...flags } = globals(argv);
+  if (rest[0] === "--version") {
+    out(`edgesocksctl ${VERSION}`);
+    return;
+  }
+  const resolved = resolve(rest);
+  if ("help" in resolved) {
+    out(resolved.help);
+    return;
+  }
+  const { command } = resolved;
+  const args = parseCommandArgs(resolved.argv, command.flags ?? {}, command.positionals ?? []);
+  if (args.bool("help")) {
+    out(commandHelp(command));
+    return;
+  }
+  url = baseUrl(flags.url ?? env.EDGESOCKS_URL ?? DEFAULT_URL);
+  const token = flags.token ?? env.EDGESOCKS_TOKEN;
+  if (token === undefined) throw new CtlError("no API token: pass --token or set EDGESOCKS_TOKEN");
+  await command.run({ api: createApi(url, token), args, json: args.bool("json"), url, out });
+}
+
+let url = DEFAULT_URL;
 main(process.argv.slice(2)).catch((error: unknown) => {
-  let message: string;
-  if (error instanceof CtlError) message = error.message;
-  else if (error instanceof TRPCClientError) message = error.message;
-  else if ((error as { cause?: { code?: string } }).cause?.code === "ECONNREFUSED")
-    message = "cannot reach the control plane (connection refused)";
-  else message = (error as Error).message ?? String(error);
-  process.stderr.write(`edgesocksctl: ${message.split("\n")[0]}\n`);
-  process.exit(1);
+  process.stderr.write(`edgesocksctl: ${describeError(error, url)}\n`);
+  // exitCode, not exit(): stdout may still be draining into a pipe.
+  process.exitCode = 1;
 });

@@ -1,0 +1,74 @@
+import type { Command } from "../command";
+import { emit, table } from "../output";
+
+/** `http://h:p` → `ws://h:p/trpc`, the URL a relay subscribes to. */
+const wsUrl = (url: string) => `${url.replace(/^http/, "ws")}/trpc`;
+
+export const nodesCommands: Command[] = [
+  {
+    name: "nodes enroll",
+    positionals: ["NAME"],
+    summary: "create a relay node and its one-time enrollment token",
+    details:
+      "The relay trades the token for its own node token on first start. With --replace an\nexisting node gets a new enrollment token and its current node token stops working.",
+    flags: {
+      region: {
+        type: "string",
+        value: "REGION",
+        help: "the node's region, e.g. eu-west (required)",
+      },
+      replace: { type: "boolean", help: "re-enroll an existing node" },
+      "expires-in-sec": {
+        type: "string",
+        value: "N",
+        help: "enrollment token lifetime (default 86400)",
+      },
+    },
+    examples: ["edgesocksctl nodes enroll relay-eu-1 --region eu-west"],
+    async run({ api, args, json, out, url }) {
+      const name = args.positional(0);
+      const region = args.required("region");
+      const expiresInSec = args.int("expires-in-sec", { min: 60, max: 30 * 86400 });
+      const result = await api.nodes.enroll.mutate({
+        name,
+        region,
+        replace: args.bool("replace"),
+        ...(expiresInSec === undefined ? {} : { expiresInSec }),
+      });
+      emit(out, json, result, () =>
+        [
+          `node ${name} (${region}) enrolled; one-time enrollment token:`,
+          `  ${result.enrollmentToken}`,
+          "start the relay with:",
+          `  edgesocks-relay --control-url ${wsUrl(url)} --node-token ${result.enrollmentToken} \\`,
+          `    --region ${region} --name ${name} --state-dir /var/lib/edgesocks --public-address HOST:1080`,
+        ].join("\n"),
+      );
+    },
+  },
+  {
+    name: "nodes list",
+    summary: "list relay nodes: health, public address, config status",
+    details:
+      "ONLINE: a heartbeat within the last 30 s. CONFIG: SYNCED (applied the newest snapshot),\nSTALE (applied an older one), NOT SENT, or ERROR (rejected it; REASON says why).",
+    examples: ["edgesocksctl nodes list", "edgesocksctl nodes list --json"],
+    async run({ api, json, out }) {
+      const nodes = await api.nodes.list.query();
+      emit(out, json, nodes, () =>
+        table(nodes, [
+          ["NAME", (n) => n.name],
+          ["REGION", (n) => n.region],
+          ["ONLINE", (n) => (n.online ? "yes" : n.enrolled ? "no" : "not enrolled")],
+          ["PUBLIC_ADDRESS", (n) => n.publicAddress],
+          ["CONFIG", (n) => n.configStatus],
+          ["APPLIED", (n) => n.appliedVersion],
+          ["NEWEST", (n) => n.newestVersion],
+          ["SESSIONS", (n) => n.activeSessions],
+          ["VERSION", (n) => n.softwareVersion],
+          ["LAST_SEEN", (n) => n.lastSeenAt],
+          ["REASON", (n) => n.rejectionReason],
+        ]),
+      );
+    },
+  },
+];
