@@ -1,28 +1,72 @@
 /**
  * Control-plane benchmark: sessions.ingest rate into a `file:` database through the real server
  * (a child process, so the load generator does not share its event loop), then sessions.history
- * and stats.summary latency over 1,000,000 stored sessions (seeded with batched multi-row
- * INSERTs straight into the database file). Run: `tsx bench/control-bench.ts`.
+ * and stats.summary latency over 1,000,000 stored sessions (the rest seeded straight into the
+ * database file, indexes built afterwards, rollups rebuilt from the rows).
  * Targets (issue 5): ingest ≥ 50,000 records/s; history/stats p99 < 50 ms with the usual filters.
+ *
+ *   tsx bench/control-bench.ts             # full run, about 2 minutes
+ *   tsx bench/control-bench.ts --quick     # smoke run: 50,000 ingested, 200,000 stored
+ *   tsx bench/control-bench.ts --help      # every flag
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
 import type { AppRouter } from "@edgesocks/api";
 import type { SessionRecord } from "@edgesocks/api/wire";
-import { migrateDatabase, openDatabase } from "@edgesocks/db";
+import { catchUpSessionRollups, migrateDatabase, openDatabase } from "@edgesocks/db";
 import { createTRPCClient, httpLink } from "@trpc/client";
 
-const INGEST_RECORDS = 200_000;
+const HELP = `tsx bench/control-bench.ts [options]
+
+  --quick              smoke run: 50,000 ingested records, 200,000 stored, fewer query runs
+  --ingest N           records sent through sessions.ingest (default 200000)
+  --stored N           sessions stored for the query latencies (default 1000000)
+  --skip-ingest        only seed and measure queries
+  --skip-queries       only measure ingest
+  --profile DIR        run the server under node --cpu-prof, profiles written to DIR
+  --keep               keep the database folder (its path is printed)
+  -h, --help           this text`;
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    ingest: { type: "string" },
+    stored: { type: "string" },
+    "skip-ingest": { type: "boolean", default: false },
+    "skip-queries": { type: "boolean", default: false },
+    profile: { type: "string" },
+    keep: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (flags.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+function count(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new Error(`--${flag}: expected a whole number, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
 const INGEST_BATCH = 1000;
+const INGEST_RECORDS = count("ingest", flags.ingest, flags.quick ? 50_000 : 200_000);
+const STORED_SESSIONS = count("stored", flags.stored, flags.quick ? 200_000 : 1_000_000);
 const RELAYS = 4;
 const IN_FLIGHT_PER_RELAY = 2;
-const STORED_SESSIONS = 1_000_000;
-const QUERY_RUNS = 100;
+const QUERY_RUNS = flags.quick ? 30 : 100;
+const STATS_RUNS = flags.quick ? 30 : 100;
 const SPAN_MS = 7 * 86_400_000;
+const SEED_ROWS_PER_STATEMENT = 50_000;
 const ADMIN_TOKEN = `esa_${"b".repeat(43)}`;
 
 let seed = 0x5eed;
@@ -62,9 +106,12 @@ async function startServer(
   dir: string,
 ): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
+  const profile =
+    flags.profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${resolve(flags.profile)}`];
+  if (flags.profile !== undefined) mkdirSync(flags.profile, { recursive: true });
   const child: ChildProcess = spawn(
     process.execPath,
-    [join(import.meta.dirname, "../apps/control/bin/edgesocks-control.mjs")],
+    [...profile, join(import.meta.dirname, "../apps/control/bin/edgesocks-control.mjs")],
     {
       env: {
         ...process.env,
@@ -147,8 +194,10 @@ async function benchIngest(url: string): Promise<{ recordsPerSec: number; second
     }),
   );
   const nowMs = Date.now();
-  const batches = Array.from({ length: INGEST_RECORDS / INGEST_BATCH }, () =>
-    Array.from({ length: INGEST_BATCH }, () => record(nowMs)),
+  const batches = Array.from({ length: Math.ceil(INGEST_RECORDS / INGEST_BATCH) }, (_, b) =>
+    Array.from({ length: Math.min(INGEST_BATCH, INGEST_RECORDS - b * INGEST_BATCH) }, () =>
+      record(nowMs),
+    ),
   );
   let next = 0;
   let inserted = 0;
@@ -169,61 +218,106 @@ async function benchIngest(url: string): Promise<{ recordsPerSec: number; second
   return { recordsPerSec: Math.round(INGEST_RECORDS / seconds), seconds };
 }
 
-const COLUMNS =
-  "id,node_id,node,region,user,client_address,client_port,protocol,transport,command,destination_host,destination_address,destination_address_key,destination_port,started_at_ms,ended_at_ms,duration_ms,bytes_up,bytes_down,bytes_total,packets_up,packets_down,status,decision,rule_id,close_reason,ingested_at_ms";
+const COLUMNS = [
+  "id",
+  "node_id",
+  "node",
+  "region",
+  "user",
+  "client_address",
+  "client_port",
+  "protocol",
+  "transport",
+  "command",
+  "destination_host",
+  "destination_address",
+  "destination_address_key",
+  "destination_port",
+  "started_at_ms",
+  "ended_at_ms",
+  "duration_ms",
+  "bytes_up",
+  "bytes_down",
+  "bytes_total",
+  "packets_up",
+  "packets_down",
+  "status",
+  "decision",
+  "rule_id",
+  "close_reason",
+  "ingested_at_ms",
+];
 
-async function seed_(databaseUrl: string, count: number): Promise<number> {
+function seedRow(nowMs: number): unknown[] {
+  const r = record(nowMs);
+  const [node, region] = pick(NODES);
+  const key = `00000000000000000000ffff${r
+    .destinationAddress!.split(".")
+    .map((n) => Number(n).toString(16).padStart(2, "0"))
+    .join("")}`;
+  return [
+    r.id,
+    0,
+    node,
+    region,
+    r.user,
+    r.clientAddress,
+    r.clientPort,
+    r.protocol,
+    r.transport,
+    r.command,
+    r.destinationHost,
+    r.destinationAddress,
+    key,
+    r.destinationPort,
+    Date.parse(r.startedAt),
+    Date.parse(r.endedAt),
+    r.durationMs,
+    r.bytesUp,
+    r.bytesDown,
+    r.bytesUp + r.bytesDown,
+    r.packetsUp,
+    r.packetsDown,
+    r.status,
+    r.decision,
+    r.ruleId,
+    r.closeReason,
+    nowMs,
+  ];
+}
+
+/**
+ * Bulk load for the query phase, not a model of ingest: the session indexes are dropped, rows
+ * appended without fsync, the indexes rebuilt in one sort each, and the rollups rebuilt from
+ * the rows (what the migration does for an existing database).
+ */
+async function seedSessions(databaseUrl: string, count: number): Promise<number> {
   await using database = await openDatabase({ url: databaseUrl });
+  const { client } = database;
   const started = performance.now();
-  // One JSON parameter per statement, unpacked by json_each (as sessions.ingest does).
-  const columns = COLUMNS.split(",");
-  const sql = `INSERT INTO sessions (${COLUMNS}) SELECT ${columns.map((_, i) => `value ->> ${i}`).join(",")} FROM json_each(?)`;
+  const indexes = await client.execute(
+    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sessions' AND sql IS NOT NULL",
+  );
+  await client.execute("PRAGMA cache_size = -524288");
+  await client.execute("PRAGMA synchronous = OFF");
+  for (const index of indexes.rows) await client.execute(`DROP INDEX "${String(index.name)}"`);
+  // One JSON parameter per statement; each row is parsed once into JSONB (see session-ingest.ts).
+  const sql = `INSERT INTO sessions (${COLUMNS.join(",")}) WITH r AS MATERIALIZED (SELECT jsonb(value) AS j FROM json_each(?)) SELECT ${COLUMNS.map((_, i) => `j ->> ${i}`).join(",")} FROM r`;
   const nowMs = Date.now();
-  await database.client.execute("PRAGMA cache_size = -262144");
   for (let done = 0; done < count; ) {
     const rows: unknown[][] = [];
-    for (; rows.length < 20_000 && done < count; done++) {
-      const r = record(nowMs);
-      const [node, region] = pick(NODES);
-      const key = `00000000000000000000ffff${r
-        .destinationAddress!.split(".")
-        .map((n) => Number(n).toString(16).padStart(2, "0"))
-        .join("")}`;
-      rows.push([
-        r.id,
-        0,
-        node,
-        region,
-        r.user,
-        r.clientAddress,
-        r.clientPort,
-        r.protocol,
-        r.transport,
-        r.command,
-        r.destinationHost,
-        r.destinationAddress,
-        key,
-        r.destinationPort,
-        Date.parse(r.startedAt),
-        Date.parse(r.endedAt),
-        r.durationMs,
-        r.bytesUp,
-        r.bytesDown,
-        r.bytesUp + r.bytesDown,
-        r.packetsUp,
-        r.packetsDown,
-        r.status,
-        r.decision,
-        r.ruleId,
-        r.closeReason,
-        nowMs,
-      ]);
-    }
-    await database.client.batch([{ sql, args: [JSON.stringify(rows)] }], "write");
+    for (; rows.length < SEED_ROWS_PER_STATEMENT && done < count; done++) rows.push(seedRow(nowMs));
+    await client.execute({ sql, args: [JSON.stringify(rows)] });
   }
-  await database.client.execute("ANALYZE");
+  for (const index of indexes.rows) await client.execute(String(index.sql));
+  const rollupsStarted = performance.now();
+  await catchUpSessionRollups(database);
+  rollupSeconds = (performance.now() - rollupsStarted) / 1000;
+  await client.execute("ANALYZE");
+  await client.execute("PRAGMA wal_checkpoint(TRUNCATE)");
   return (performance.now() - started) / 1000;
 }
+let rollupSeconds = 0;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -249,106 +343,127 @@ async function timeQuery(name: string, run: () => Promise<unknown>, runs = QUERY
   return row;
 }
 
+async function benchQueries(url: string) {
+  const admin = client(url, ADMIN_TOKEN);
+  const dayAgo = new Date(Date.now() - 86_400_000).toISOString();
+  const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+  const weekAgo = new Date(Date.now() - SPAN_MS).toISOString();
+  const page1 = await admin.sessions.history.query({ limit: 50 });
+  return [
+    await timeQuery("history: newest 50", () => admin.sessions.history.query({ limit: 50 })),
+    await timeQuery("history: page 2 (cursor)", () =>
+      admin.sessions.history.query({ limit: 50, cursor: page1.nextCursor }),
+    ),
+    await timeQuery("history: user (popular)", () =>
+      admin.sessions.history.query({ user: "user0" }),
+    ),
+    await timeQuery("history: user (rare)", () =>
+      admin.sessions.history.query({ user: "user900" }),
+    ),
+    await timeQuery("history: node + last 24 h", () =>
+      admin.sessions.history.query({ node: "relay-us-1", from: dayAgo }),
+    ),
+    await timeQuery("history: region + last 24 h", () =>
+      admin.sessions.history.query({ region: "eu-west", from: dayAgo }),
+    ),
+    await timeQuery("history: destination host", () =>
+      admin.sessions.history.query({ destination: "host3.example3.com" }),
+    ),
+    await timeQuery("history: destination *.domain", () =>
+      admin.sessions.history.query({ destination: "*.example7.com" }),
+    ),
+    await timeQuery("history: destination CIDR /16 (matches every row)", () =>
+      admin.sessions.history.query({ destination: "93.184.0.0/16" }),
+    ),
+    await timeQuery("history: destination CIDR /24", () =>
+      admin.sessions.history.query({ destination: "93.184.7.0/24" }),
+    ),
+    await timeQuery("history: status rejected", () =>
+      admin.sessions.history.query({ status: ["rejected"] }),
+    ),
+    await timeQuery("history: user + rejected + last 24 h", () =>
+      admin.sessions.history.query({ user: "user1", status: ["rejected"], from: dayAgo }),
+    ),
+    await timeQuery("history: sort by bytes, last hour", () =>
+      admin.sessions.history.query({
+        from: hourAgo,
+        sort: { field: "bytes", direction: "desc" },
+      }),
+    ),
+    await timeQuery(
+      "stats.summary: last hour",
+      () => admin.stats.summary.query({ from: hourAgo }),
+      STATS_RUNS,
+    ),
+    await timeQuery(
+      "stats.summary: last 24 h (default)",
+      () => admin.stats.summary.query({}),
+      STATS_RUNS,
+    ),
+    await timeQuery(
+      "stats.summary: last 24 h, one node",
+      () => admin.stats.summary.query({ node: "relay-eu-1" }),
+      STATS_RUNS,
+    ),
+    await timeQuery(
+      "stats.summary: last 24 h, one region",
+      () => admin.stats.summary.query({ region: "us-east" }),
+      STATS_RUNS,
+    ),
+    await timeQuery(
+      "stats.summary: last 24 h, popular user",
+      () => admin.stats.summary.query({ user: "user0" }),
+      STATS_RUNS,
+    ),
+    await timeQuery(
+      "stats.summary: 7 days",
+      () => admin.stats.summary.query({ from: weekAgo }),
+      STATS_RUNS,
+    ),
+  ];
+}
+
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), "edgesocks-control-bench-"));
   const databaseUrl = `file:${join(dir, "control.db")}`;
   let server: { child: ChildProcess; url: string } | null = null;
+  let ingest: { recordsPerSec: number; seconds: number } | null = null;
+  let seedSeconds: number | null = null;
+  let queries: Awaited<ReturnType<typeof benchQueries>> = [];
   try {
     {
       await using database = await openDatabase({ url: databaseUrl });
       await migrateDatabase(database);
     }
-    server = await startServer(databaseUrl, dir);
-    console.log(
-      `sessions.ingest: ${INGEST_RECORDS} records, batches of ${INGEST_BATCH}, ${RELAYS} relays × ${IN_FLIGHT_PER_RELAY} in flight, HTTP, file: database`,
-    );
-    const ingest = await benchIngest(server.url);
-    console.log(
-      `  ${ingest.recordsPerSec.toLocaleString("en")} records/s (${ingest.seconds.toFixed(2)} s)`,
-    );
-    await stopServer(server.child);
-
-    const seedCount = STORED_SESSIONS - INGEST_RECORDS;
-    const seedSeconds = await seed_(databaseUrl, seedCount);
-    console.log(
-      `seeded ${seedCount.toLocaleString("en")} more sessions in ${seedSeconds.toFixed(1)} s (${Math.round(seedCount / seedSeconds).toLocaleString("en")} rows/s); ${STORED_SESSIONS.toLocaleString("en")} stored over 7 days`,
-    );
-
-    server = await startServer(databaseUrl, dir);
-    const admin = client(server.url, ADMIN_TOKEN);
-    const dayAgo = new Date(Date.now() - 86_400_000).toISOString();
-    const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
-    const page1 = await admin.sessions.history.query({ limit: 50 });
-    console.log(
-      `latency over ${STORED_SESSIONS.toLocaleString("en")} sessions (HTTP round trip, ${QUERY_RUNS} runs each):`,
-    );
-    const rows = [
-      await timeQuery("history: newest 50", () => admin.sessions.history.query({ limit: 50 })),
-      await timeQuery("history: page 2 (cursor)", () =>
-        admin.sessions.history.query({ limit: 50, cursor: page1.nextCursor }),
-      ),
-      await timeQuery("history: user (popular)", () =>
-        admin.sessions.history.query({ user: "user0" }),
-      ),
-      await timeQuery("history: user (rare)", () =>
-        admin.sessions.history.query({ user: "user900" }),
-      ),
-      await timeQuery("history: node + last 24 h", () =>
-        admin.sessions.history.query({ node: "relay-us-1", from: dayAgo }),
-      ),
-      await timeQuery("history: region + last 24 h", () =>
-        admin.sessions.history.query({ region: "eu-west", from: dayAgo }),
-      ),
-      await timeQuery("history: destination host", () =>
-        admin.sessions.history.query({ destination: "host3.example3.com" }),
-      ),
-      await timeQuery("history: destination *.domain", () =>
-        admin.sessions.history.query({ destination: "*.example7.com" }),
-      ),
-      await timeQuery("history: destination CIDR /16 (matches every row)", () =>
-        admin.sessions.history.query({ destination: "93.184.0.0/16" }),
-      ),
-      await timeQuery("history: destination CIDR /24", () =>
-        admin.sessions.history.query({ destination: "93.184.7.0/24" }),
-      ),
-      await timeQuery("history: status rejected", () =>
-        admin.sessions.history.query({ status: ["rejected"] }),
-      ),
-      await timeQuery("history: user + rejected + last 24 h", () =>
-        admin.sessions.history.query({ user: "user1", status: ["rejected"], from: dayAgo }),
-      ),
-      await timeQuery("history: sort by bytes, last hour", () =>
-        admin.sessions.history.query({
-          from: hourAgo,
-          sort: { field: "bytes", direction: "desc" },
-        }),
-      ),
-      await timeQuery(
-        "stats.summary: last hour",
-        () => admin.stats.summary.query({ from: hourAgo }),
-        20,
-      ),
-      await timeQuery(
-        "stats.summary: last 24 h (default)",
-        () => admin.stats.summary.query({}),
-        10,
-      ),
-      await timeQuery(
-        "stats.summary: last 24 h, one node",
-        () => admin.stats.summary.query({ node: "relay-eu-1" }),
-        10,
-      ),
-      await timeQuery(
-        "stats.summary: 7 days",
-        () => admin.stats.summary.query({ from: new Date(Date.now() - SPAN_MS).toISOString() }),
-        3,
-      ),
-    ];
-    await stopServer(server.child);
-    console.log(JSON.stringify({ ingest, seedSeconds, queries: rows }));
+    if (!flags["skip-ingest"] && INGEST_RECORDS > 0) {
+      server = await startServer(databaseUrl, dir);
+      console.log(
+        `sessions.ingest: ${INGEST_RECORDS.toLocaleString("en")} records, batches of ${INGEST_BATCH}, ${RELAYS} relays × ${IN_FLIGHT_PER_RELAY} in flight, HTTP, file: database`,
+      );
+      ingest = await benchIngest(server.url);
+      console.log(
+        `  ${ingest.recordsPerSec.toLocaleString("en")} records/s (${ingest.seconds.toFixed(2)} s)`,
+      );
+      await stopServer(server.child);
+    }
+    if (!flags["skip-queries"]) {
+      const seedCount = Math.max(0, STORED_SESSIONS - (ingest === null ? 0 : INGEST_RECORDS));
+      seedSeconds = await seedSessions(databaseUrl, seedCount);
+      console.log(
+        `seeded ${seedCount.toLocaleString("en")} more sessions in ${seedSeconds.toFixed(1)} s (rollup passes over all ${STORED_SESSIONS.toLocaleString("en")}: ${rollupSeconds.toFixed(1)} s); ${STORED_SESSIONS.toLocaleString("en")} stored over 7 days`,
+      );
+      server = await startServer(databaseUrl, dir);
+      console.log(
+        `latency over ${STORED_SESSIONS.toLocaleString("en")} sessions (HTTP round trip, ${QUERY_RUNS} runs each, stats ${STATS_RUNS}):`,
+      );
+      queries = await benchQueries(server.url);
+      await stopServer(server.child);
+    }
+    console.log(JSON.stringify({ ingest, seedSeconds, queries }));
   } finally {
     if (server !== null && server.child.exitCode === null) await stopServer(server.child);
-    rmSync(dir, { recursive: true, force: true });
+    if (flags.keep) console.log(`database kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -22,6 +22,8 @@ export interface BenchOptions {
   install: boolean;
   /** Run bench/acl-bench.ts when it exists. */
   aclBench: boolean;
+  /** Report name: bench/results/NAME.md and NAME.json. @default "latest" */
+  out: string;
 }
 
 const HELP = `npm run bench -- [options]
@@ -37,6 +39,7 @@ const HELP = `npm run bench -- [options]
   --profile            run our relay with --cpu-prof (profiles in bench/results/profiles/)
   --no-install         do not apt-get missing peers; skip them instead
   --no-acl-bench       skip bench/acl-bench.ts
+  --out NAME           write bench/results/NAME.md and .json (default latest)
   -h, --help           this text`;
 
 export const SERVER_IDS = [
@@ -73,6 +76,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       profile: { type: "boolean", default: false },
       "no-install": { type: "boolean", default: false },
       "no-acl-bench": { type: "boolean", default: false },
+      out: { type: "string", default: "latest" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -81,6 +85,8 @@ export function parseOptions(argv: string[]): BenchOptions | null {
     return null;
   }
   const quick = values.quick;
+  if (!/^[\w.-]+$/.test(values.out))
+    throw new Error(`--out: expected a plain file name, got "${values.out}"`);
   const only =
     values.only === undefined ? null : new Set(values.only.split(",").map((s) => s.trim()));
   for (const id of only ?? []) {
@@ -102,5 +108,6 @@ export function parseOptions(argv: string[]): BenchOptions | null {
     profile: values.profile,
     install: !values["no-install"],
     aclBench: !values["no-acl-bench"],
+    out: values.out,
   };
 }

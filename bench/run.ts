@@ -13,6 +13,7 @@ import { buildNative, type NativeTools } from "./native";
 import { type BenchOptions, parseOptions, SERVER_IDS } from "./options";
 import { ensurePeers, type PeerId, peerVersions } from "./peer-install";
 import { killAll, type Managed, runCommand, startProcess } from "./processes";
+import { QuietGate } from "./quiet";
 import { type BenchResults, renderReport, type ServerResult } from "./report";
 import {
   emptySamples,
@@ -144,11 +145,21 @@ async function main(options: BenchOptions): Promise<void> {
       skipped.set(id, "the load generator was built without OpenSSL");
     else samples.set(id, emptySamples());
   }
+  // Waiting for quiet moments and repeating runs other work spoiled: at most this long in all.
+  const gate = new QuietGate(options.quick ? 30000 : 240000);
+  const benchCpu = () => (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
+  const quietPct = await gate.waitForQuiet(benchCpu, 10, 30000);
+  if (quietPct > 10) {
+    log(
+      `the machine is busy (other processes: ${quietPct.toFixed(0)}% of a core); figures will be noisy`,
+    );
+  }
   const context = {
     loadgen: native.loadgen,
     targetsPid: targets.pid,
     options,
     idleConnections,
+    gate,
     log,
   };
   /** One start-measure-stop of a server; a failure is recorded and the server skipped from then on. */
@@ -237,18 +248,21 @@ async function main(options: BenchOptions): Promise<void> {
     },
     acl: { rules: acl.ruleCount, rulesPerBenchUser: acl.rulesForBenchUsers },
     tls: cert?.description ?? null,
+    repeatedRuns: gate.repeats,
     servers: results,
     aclBench,
   };
   const markdown = renderReport(report);
   mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(join(RESULTS_DIR, "latest.md"), markdown);
-  writeFileSync(join(RESULTS_DIR, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
-  if (!options.quick && options.only === null) updateReadme(markdown);
+  writeFileSync(join(RESULTS_DIR, `${options.out}.md`), markdown);
+  writeFileSync(join(RESULTS_DIR, `${options.out}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  if (!options.quick && options.only === null && options.out === "latest") updateReadme(markdown);
   rmSync(workDir, { recursive: true, force: true });
   rmSync(native.dir, { recursive: true, force: true });
   process.stdout.write(`\n${markdown}`);
-  log(`wrote bench/results/latest.md${profileDir ? ` and CPU profiles in ${profileDir}` : ""}`);
+  log(
+    `wrote bench/results/${options.out}.md${profileDir ? ` and CPU profiles in ${profileDir}` : ""}`,
+  );
 }
 
 process.on("exit", killAll);

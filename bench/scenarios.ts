@@ -10,6 +10,7 @@ import {
 } from "./loadgen";
 import type { BenchOptions } from "./options";
 import { machineBusySeconds, type TreeMemory, treeCpuSeconds, treeMemory } from "./proc-stats";
+import type { QuietGate } from "./quiet";
 import type { RunningServer } from "./servers";
 import { median, slope } from "./stats";
 import { TargetPort } from "./topology";
@@ -74,6 +75,8 @@ export interface LeakFigures {
   /** Growth over the second half of the run, KiB, and its slope in bytes per connection. */
   secondHalfGrowthKiB: number;
   bytesPerConnection: number;
+  /** The same slope over the last quarter only: a heap settling levels off, a leak does not. */
+  lastQuarterBytesPerConnection: number;
   leakSuspected: boolean;
   errors: number;
 }
@@ -104,6 +107,7 @@ export interface ScenarioContext {
   options: BenchOptions;
   /** Idle connections after the open-file cap. */
   idleConnections: number;
+  gate: QuietGate;
   log: (line: string) => void;
 }
 
@@ -120,7 +124,18 @@ export function emptySamples(): ServerSamples {
   return { rate: {}, bulk: {}, idle: null, leak: null, warnings: [] };
 }
 
-/** Runs `work` (one load-generator run) and accounts for the CPU the machine spent meanwhile. */
+/** Other processes above this share of a core during a run: wait for quiet and repeat it. */
+const REPEAT_ABOVE_PCT = 20;
+/** A quiet moment: other processes below this share of a core. */
+const QUIET_PCT = 10;
+const MAX_REPEATS = 2;
+
+/**
+ * Runs `work` (one load-generator run) and accounts for the CPU the machine
+ * spent meanwhile; a run during which other processes took more than
+ * REPEAT_ABOVE_PCT of a core is repeated after a quiet moment (while the
+ * gate's budget lasts), and the cleanest attempt is kept.
+ */
 async function withCpu(
   server: RunningServer,
   context: ScenarioContext,
@@ -129,16 +144,32 @@ async function withCpu(
   const ours = () =>
     treeCpuSeconds(context.targetsPid) +
     (server.pid === null ? 0 : treeCpuSeconds(server.pid)) +
-    process.cpuUsage().user / 1e6 +
-    process.cpuUsage().system / 1e6;
-  const serverBefore = server.pid === null ? null : treeCpuSeconds(server.pid);
-  const machineBefore = machineBusySeconds();
-  const oursBefore = ours();
-  const result = await work();
-  const machine = machineBusySeconds() - machineBefore;
-  const mine = ours() - oursBefore + result.cpuS;
-  const serverS = serverBefore === null ? null : treeCpuSeconds(server.pid!) - serverBefore;
-  return { result, cpu: { serverS, foreignS: Math.max(0, machine - mine), wallS: result.wallS } };
+    (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
+  let best: { result: LoadResult; cpu: Cpu } | null = null;
+  for (let attempt = 0; attempt <= MAX_REPEATS; attempt++) {
+    const started = Date.now();
+    const serverBefore = server.pid === null ? null : treeCpuSeconds(server.pid);
+    const machineBefore = machineBusySeconds();
+    const oursBefore = ours();
+    const result = await work();
+    const machine = machineBusySeconds() - machineBefore;
+    const mine = ours() - oursBefore + result.cpuS;
+    const serverS = serverBefore === null ? null : treeCpuSeconds(server.pid!) - serverBefore;
+    const run = {
+      result,
+      cpu: { serverS, foreignS: Math.max(0, machine - mine), wallS: result.wallS },
+    };
+    if (!best || run.cpu.foreignS / run.cpu.wallS < best.cpu.foreignS / best.cpu.wallS) best = run;
+    const foreignPct = (run.cpu.foreignS / run.cpu.wallS) * 100;
+    if (attempt > 0) context.gate.spend(Date.now() - started);
+    if (foreignPct <= REPEAT_ABOVE_PCT || attempt === MAX_REPEATS || context.gate.exhausted) break;
+    context.log(
+      `  (other processes took ${foreignPct.toFixed(0)}% of a core: waiting for a quiet moment, repeating)`,
+    );
+    context.gate.repeats++;
+    await context.gate.waitForQuiet(ours, QUIET_PCT, 20000);
+  }
+  return best!;
 }
 
 function checkErrors(result: LoadResult, what: string, warnings: string[]): void {
@@ -292,6 +323,7 @@ export async function measureLeak(
     finalRssKiB,
     secondHalfGrowthKiB: growth,
     bytesPerConnection,
+    lastQuarterBytesPerConnection: lastQuarterSlope,
     leakSuspected: bytesPerConnection > 16 && lastQuarterSlope > 16 && growth > 4096,
     errors: errorCount(result),
   };
