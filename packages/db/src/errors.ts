@@ -7,6 +7,7 @@ export const DB_ERROR_CODES = [
   "DB_E_QUEUE_FULL",
   "DB_E_QUEUE_CLOSED",
   "DB_E_MIGRATE",
+  "DB_E_WRITE_THREAD",
 ] as const;
 
 export type DbErrorCode = (typeof DB_ERROR_CODES)[number];

@@ -14,5 +14,14 @@ export {
   migrateDatabase,
   readJournal,
 } from "./migrate";
+export {
+  bucketSql,
+  CLAMP_ROLLUP_CURSOR_SQL,
+  catchUpSessionRollups,
+  DEFAULT_ROLLUP_PASS_ROWS,
+  rollupBacklog,
+  rollupPassStatements,
+} from "./rollups";
 export * as schema from "./schema/index";
 export { WriteQueue, type WriteQueueOptions } from "./write-queue";
+export { type WriteBatchResult, WriteThread, type WriteThreadOptions } from "./write-thread";

@@ -5,5 +5,5 @@ export const statsRouter = router({
   /** Sessions, bytes, rejections, breakdowns, top lists and a time series for a window. */
   summary: viewerProcedure
     .input(StatsSummaryInput.default({ top: 10 }))
-    .query(({ ctx, input }) => statsSummary(ctx.services.database.db, input)),
+    .query(({ ctx, input }) => statsSummary(ctx.services.database, input)),
 });

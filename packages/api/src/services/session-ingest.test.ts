@@ -2,12 +2,14 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { migrateDatabase, openDatabase } from "@edgesocks/db";
+import { migrateDatabase, openDatabase, rollupBacklog } from "@edgesocks/db";
 import { createRegistry } from "@edgesocks/telemetry";
-import { afterEach, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { addressKey } from "../ip-key";
 import { createControlMetrics } from "../metrics";
 import type { SessionRecord } from "../wire";
-import { SessionIngest } from "./session-ingest";
+import { destinationKey, SessionIngest } from "./session-ingest";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -67,5 +69,56 @@ describe("SessionIngest", () => {
       "SELECT count(*), min(node), min(region) FROM sessions",
     );
     expect(count.rows[0]).toEqual(expect.objectContaining({ 0: 701, 1: "n1", 2: "r1" }));
+  });
+});
+
+describe("destinationKey", () => {
+  it("matches addressKey for every IPv4 address and falls back for the rest", () => {
+    fc.assert(
+      fc.property(fc.ipV4(), (address) => {
+        expect(destinationKey(address)).toBe(addressKey(address));
+      }),
+    );
+    for (const address of [
+      "2001:db8::1",
+      "::ffff:10.0.0.1",
+      "010.0.0.1",
+      "0x7f.0.0.1",
+      "bad",
+      null,
+    ]) {
+      expect(destinationKey(address)).toBe(addressKey(address));
+    }
+  });
+});
+
+describe("SessionIngest rollups", () => {
+  it("counts new sessions into the rollups once ingest is quiet, each exactly once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "edgesocks-ingest-"));
+    dirs.push(dir);
+    await using database = await openDatabase({ url: `file:${join(dir, "c.db")}` });
+    await migrateDatabase(database);
+    const metrics = createControlMetrics(createRegistry());
+    const ingest = new SessionIngest({ database, metrics, rollups: { idleMs: 20 } });
+    const source = { nodeId: 1, node: "n1", region: "r1" };
+    const records = Array.from({ length: 300 }, record);
+    await Promise.all([ingest.ingest(source, records), ingest.ingest(source, records)]);
+    await ingest.ingest(source, records.slice(0, 100)); // a late retry
+    await vi.waitFor(async () => expect(await rollupBacklog(database)).toBe(0), {
+      timeout: 5000,
+    });
+    const sums = await database.client.execute(
+      "SELECT dimension, grain_ms, sum(sessions), sum(bytes_up) FROM session_rollups GROUP BY 1, 2",
+    );
+    expect(sums.rows.map((row) => [row[0], row[1], row[2], row[3]])).toEqual([
+      ["host", 3_600_000, 300, 300],
+      ["host", 86_400_000, 300, 300],
+      ["node", 60_000, 300, 300],
+      ["node", 3_600_000, 300, 300],
+      ["node", 86_400_000, 300, 300],
+      ["user", 3_600_000, 300, 300],
+      ["user", 86_400_000, 300, 300],
+    ]);
+    ingest.close();
   });
 });

@@ -14,5 +14,13 @@ export {
   policyUsers,
   qosSettings,
 } from "./policy";
+export {
+  SESSION_ROLLUP_DIMENSIONS,
+  SESSION_ROLLUP_GRAINS_MS,
+  SESSION_ROLLUP_STORED_GRAINS_MS,
+  type SessionRollupDimension,
+  sessionRollupCursor,
+  sessionRollups,
+} from "./session-rollups";
 export { SESSION_COMMANDS, SESSION_STATUSES, sessions } from "./sessions";
 export { snapshots } from "./snapshots";
