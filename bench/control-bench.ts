@@ -18,7 +18,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import type { AppRouter } from "@edgesocks/api";
+import { type AppRouter, SESSION_ROWS_INSERT_SQL, sessionRow } from "@edgesocks/api";
 import type { SessionRecord } from "@edgesocks/api/wire";
 import { catchUpSessionRollups, migrateDatabase, openDatabase, rollupBacklog } from "@edgesocks/db";
 import { createTRPCClient, httpLink } from "@trpc/client";
@@ -237,72 +237,9 @@ async function waitForRollups(databaseUrl: string): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
-const COLUMNS = [
-  "id",
-  "node_id",
-  "node",
-  "region",
-  "user",
-  "client_address",
-  "client_port",
-  "protocol",
-  "transport",
-  "command",
-  "destination_host",
-  "destination_address",
-  "destination_address_key",
-  "destination_port",
-  "started_at_ms",
-  "ended_at_ms",
-  "duration_ms",
-  "bytes_up",
-  "bytes_down",
-  "bytes_total",
-  "packets_up",
-  "packets_down",
-  "status",
-  "decision",
-  "rule_id",
-  "close_reason",
-  "ingested_at_ms",
-];
-
 function seedRow(nowMs: number): unknown[] {
-  const r = record(nowMs);
   const [node, region] = pick(NODES);
-  const key = `00000000000000000000ffff${r
-    .destinationAddress!.split(".")
-    .map((n) => Number(n).toString(16).padStart(2, "0"))
-    .join("")}`;
-  return [
-    r.id,
-    0,
-    node,
-    region,
-    r.user,
-    r.clientAddress,
-    r.clientPort,
-    r.protocol,
-    r.transport,
-    r.command,
-    r.destinationHost,
-    r.destinationAddress,
-    key,
-    r.destinationPort,
-    Date.parse(r.startedAt),
-    Date.parse(r.endedAt),
-    r.durationMs,
-    r.bytesUp,
-    r.bytesDown,
-    r.bytesUp + r.bytesDown,
-    r.packetsUp,
-    r.packetsDown,
-    r.status,
-    r.decision,
-    r.ruleId,
-    r.closeReason,
-    nowMs,
-  ];
+  return sessionRow(record(nowMs), { nodeId: 0, node, region }, nowMs);
 }
 
 /**
@@ -321,7 +258,7 @@ async function seedSessions(databaseUrl: string, count: number): Promise<number>
   await client.execute("PRAGMA synchronous = OFF");
   for (const index of indexes.rows) await client.execute(`DROP INDEX "${String(index.name)}"`);
   // One JSON parameter per statement; each row is parsed once into JSONB (see session-ingest.ts).
-  const sql = `INSERT INTO sessions (${COLUMNS.join(",")}) WITH r AS MATERIALIZED (SELECT jsonb(value) AS j FROM json_each(?)) SELECT ${COLUMNS.map((_, i) => `j ->> ${i}`).join(",")} FROM r`;
+  const sql = SESSION_ROWS_INSERT_SQL;
   const nowMs = Date.now();
   for (let done = 0; done < count; ) {
     const rows: unknown[][] = [];

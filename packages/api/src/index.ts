@@ -12,4 +12,5 @@ export { API_ERROR_CODES, ApiError, type ApiErrorCode } from "./errors";
 export { type ControlMetrics, createControlMetrics } from "./metrics";
 export { type AppRouter, appRouter } from "./router";
 export { CONFIG_STATUSES, type ConfigStatus } from "./services/node-status";
+export { type IngestSource, SESSION_ROWS_INSERT_SQL, sessionRow } from "./services/session-ingest";
 export { generateToken, hashToken } from "./tokens";

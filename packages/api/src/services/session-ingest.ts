@@ -76,10 +76,10 @@ const COLUMNS = [
  * for every column. (`WHERE true` is how SQLite's grammar tells an upsert's ON CONFLICT from a
  * join constraint.)
  */
-const INSERT_SQL = `INSERT INTO sessions (${COLUMNS.join(",")}) WITH r AS MATERIALIZED (SELECT jsonb(value) AS j FROM json_each(?)) SELECT ${COLUMNS.map((_, i) => `j ->> ${i}`).join(",")} FROM r WHERE true ON CONFLICT(id) DO NOTHING`;
+export const SESSION_ROWS_INSERT_SQL = `INSERT INTO sessions (${COLUMNS.join(",")}) WITH r AS MATERIALIZED (SELECT jsonb(value) AS j FROM json_each(?)) SELECT ${COLUMNS.map((_, i) => `j ->> ${i}`).join(",")} FROM r WHERE true ON CONFLICT(id) DO NOTHING`;
 
 /**
- * Runs right after INSERT_SQL in the same transaction: how many rows it inserted and, only when
+ * Runs right after SESSION_ROWS_INSERT_SQL in the same transaction: how many rows it inserted and, only when
  * that is fewer than it was given, which ids. A new row gets seq max(seq) + 1, so one INSERT's
  * rows are the seq range ending at last_insert_rowid(); RETURNING would send every id back.
  */
@@ -100,7 +100,8 @@ export function destinationKey(address: string | null): string | null {
   return `00000000000000000000ffff${HEX[Number(quad[1])]}${HEX[Number(quad[2])]}${HEX[Number(quad[3])]}${HEX[Number(quad[4])]}`;
 }
 
-function toRow(record: SessionRecord, source: IngestSource, nowMs: number): unknown[] {
+/** One record as a row of SESSION_ROWS_INSERT_SQL's JSON parameter (ingest and the bench seed). */
+export function sessionRow(record: SessionRecord, source: IngestSource, nowMs: number): unknown[] {
   return [
     record.id,
     source.nodeId,
@@ -181,7 +182,7 @@ export class SessionIngest {
     records: readonly SessionRecord[],
   ): Promise<{ inserted: number; duplicates: number }> {
     const nowMs = Date.now();
-    const rows = records.map((record) => toRow(record, source, nowMs));
+    const rows = records.map((record) => sessionRow(record, source, nowMs));
     const json = JSON.stringify(rows).slice(1, -1);
     this.#rollups.busy();
     return new Promise((resolve, reject) => {
@@ -255,7 +256,7 @@ export class SessionIngest {
         .filter((part) => part !== "")
         .join(",")}]`;
       const results = await this.#thread.batch([
-        { sql: INSERT_SQL, args: [json] },
+        { sql: SESSION_ROWS_INSERT_SQL, args: [json] },
         { sql: INSERTED_SQL, args: [rowCount] },
       ]);
       const [changes, idsJson] = results[1]!.rows[0]! as [number, string | null];

@@ -1,34 +1,12 @@
+import { parseIpv4 } from "@edgesocks/socks/ipv4";
+
 /**
  * Allocation-free IP text parsers for the hot path. Addresses are numbers: IPv4 as an unsigned
  * 32-bit value, IPv6 as four unsigned 32-bit words (most significant first).
  */
 
-/**
- * Parses `text[start, end)` as a dotted quad; returns the address as an unsigned 32-bit value, or
- * -1. Leading zeros are refused ("010.0.0.1" is octal to inet_aton, so it is not an address we
- * can name unambiguously), as are the short forms "127.1" and "0x7f.1".
- */
-export function parseIpv4(text: string, start = 0, end: number = text.length): number {
-  let value = 0;
-  let i = start;
-  for (let octets = 1; ; octets++) {
-    const first = i;
-    let octet = 0;
-    while (i < end && i - first < 4) {
-      const digit = text.charCodeAt(i) - 48;
-      if (digit < 0 || digit > 9) break;
-      octet = octet * 10 + digit;
-      i++;
-    }
-    const digits = i - first;
-    if (digits === 0 || digits > 3 || octet > 255) return -1;
-    if (digits > 1 && text.charCodeAt(first) === 48) return -1;
-    value = value * 256 + octet;
-    if (octets === 4) return i === end ? value : -1;
-    if (i >= end || text.charCodeAt(i) !== 46) return -1;
-    i++;
-  }
-}
+// The dotted-quad parser is the codec's (same rules: no leading zeros, no short forms).
+export { parseIpv4 };
 
 function hexDigit(code: number): number {
   if (code >= 48 && code <= 57) return code - 48;
