@@ -170,5 +170,13 @@ describe("ACL by name and address", () => {
       `http://intranet.corp:${target.port}/`,
     );
     expect(result.stdout).toBe("via cidr");
+    const [record] = await relay.waitForRecords(1);
+    expect(record).toMatchObject({ decision: "allow", ruleId: "user:anonymous#0" });
+    // One request, one decision: the evaluations by name and by address are not counted twice.
+    const metrics = await relay.relay.metrics.registry.getSingleMetricAsString(
+      "edgesocks_relay_acl_decisions_total",
+    );
+    expect(metrics).toContain('{action="allow",rule="user:anonymous#0"} 1');
+    expect(metrics).not.toContain('action="block"');
   });
 });

@@ -359,10 +359,13 @@ export class ClientSession implements TrafficCounters {
       candidates = [{ address: destination.address, family: destination.family }];
     } else {
       // Decide by name first so a blocked name is never even resolved.
-      const byName = this.#decide(destination, undefined, port);
+      const byName = this.#evaluate(destination, undefined, port);
       // Only a rule is final before DNS: a default-policy block may still be
       // lifted by an allow rule for the address the name resolves to.
-      if (byName.action === "block" && byName.ruleId !== null) return this.#blocked();
+      if (byName.action === "block" && byName.ruleId !== null) {
+        this.#settle(byName);
+        return this.#blocked();
+      }
       const resolved = await resolver.resolve(destination.host);
       if (this.#isClosed) return;
       if (!resolved.ok) {
@@ -374,23 +377,30 @@ export class ClientSession implements TrafficCounters {
       // blocked address past the IP rules.
       candidates = [];
       let guarded = 0;
+      let allowed: Decision | undefined;
+      let blocked: Decision = byName;
       for (const candidate of resolved.addresses) {
         const mapped = normalizeDestination(candidate.address);
         if (!mapped.ok || mapped.destination.kind !== "ip") continue;
-        const decision = this.#decide(destination, mapped.destination.address, port);
+        const decision = this.#evaluate(destination, mapped.destination.address, port);
+        if (decision.action === "block") blocked = decision;
         if (decision.action === "allow") {
           if (this.#egressRefuses(mapped.destination.address, port)) {
             guarded += 1;
             continue;
           }
+          allowed ??= decision;
           candidates.push({
             address: mapped.destination.address,
             family: mapped.destination.family,
           });
         }
       }
-      if (candidates.length === 0) return guarded > 0 ? this.#egressRefused() : this.#blocked();
-      this.decision = this.#decide(destination, candidates[0]!.address, port);
+      if (candidates.length === 0) {
+        this.#settle(blocked);
+        return guarded > 0 ? this.#egressRefused() : this.#blocked();
+      }
+      this.#settle(allowed!);
     }
 
     // A pooled connection (never used before) skips the connect round trip.
@@ -414,25 +424,39 @@ export class ClientSession implements TrafficCounters {
     this.#startRelay(result.socket);
   }
 
-  #decide(
+  /** Evaluates without recording: a request by name takes several evaluations but one decision. */
+  #evaluate(
     destination: Destination,
     address: string | undefined,
     port: number,
     protocol: "tcp" | "udp" = "tcp",
   ): Decision {
-    const decision = evaluate(this.#policy.acl, {
+    return evaluate(this.#policy.acl, {
       user: this.user,
       host: destination.host,
       ...(address !== undefined ? { address } : {}),
       port,
       protocol,
     });
+  }
+
+  /** The decision this request stands on: kept for the session record and counted once. */
+  #settle(decision: Decision): Decision {
     this.decision = decision;
     this.deps.metrics.aclDecisions.inc({
       action: decision.action,
       rule: this.deps.ruleLabel.of(decision.ruleId ?? "default"),
     });
     return decision;
+  }
+
+  #decide(
+    destination: Destination,
+    address: string | undefined,
+    port: number,
+    protocol: "tcp" | "udp" = "tcp",
+  ): Decision {
+    return this.#settle(this.#evaluate(destination, address, port, protocol));
   }
 
   #blocked(): void {
@@ -495,23 +519,30 @@ export class ClientSession implements TrafficCounters {
           return this.#blocked();
         if (this.deps.egress?.blocksPeer(destination.address)) return this.#egressRefused();
       } else {
-        const byName = this.#decide(destination, undefined, port);
-        if (byName.action === "block" && byName.ruleId !== null) return this.#blocked();
+        const byName = this.#evaluate(destination, undefined, port);
+        if (byName.action === "block" && byName.ruleId !== null) {
+          this.#settle(byName);
+          return this.#blocked();
+        }
         const resolved = await resolver.resolve(destination.host);
         if (this.#isClosed) return;
         if (!resolved.ok)
           return this.#refuse(Reply.HostUnreachable, `dns_failed:${resolved.code}`, "failed");
         expected = new Set();
+        let allowed: Decision | undefined;
+        let blocked: Decision = byName;
         for (const candidate of resolved.addresses) {
           const mapped = normalizeDestination(candidate.address);
           if (mapped.ok && mapped.destination.kind === "ip") {
-            if (this.#decide(destination, mapped.destination.address, port).action === "allow") {
-              if (!this.deps.egress?.blocksPeer(mapped.destination.address)) {
-                expected.add(mapped.destination.address);
-              }
+            const decision = this.#evaluate(destination, mapped.destination.address, port);
+            if (decision.action === "block") blocked = decision;
+            else if (!this.deps.egress?.blocksPeer(mapped.destination.address)) {
+              allowed ??= decision;
+              expected.add(mapped.destination.address);
             }
           }
         }
+        this.#settle(allowed ?? blocked);
         if (expected.size === 0) return this.#blocked();
       }
     } else if (normalized.reason !== "unspecified") {
