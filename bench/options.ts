@@ -14,7 +14,7 @@ export interface BenchOptions {
   idleConnections: number;
   /** Sequential connections through our relay for the leak check. */
   leakConnections: number;
-  /** Server ids to measure (direct, microsocks, dante, edgesocks, edgesocks-userpass, edgesocks-tls); null: all. */
+  /** Server ids to measure (direct, microsocks, dante, edgesocks, edgesocks-workers, edgesocks-userpass, edgesocks-tls); null: all. */
   only: ReadonlySet<string> | null;
   /** Run our relay under `node --cpu-prof`, writing profiles to bench/results/profiles/. */
   profile: boolean;
@@ -35,7 +35,8 @@ const HELP = `npm run bench -- [options]
   --idle N             idle relayed connections for the memory figure (default 10000)
   --leak N             sequential connections for the leak check (default 200000;
                        the issue's figure is --leak 1000000, about 3 more minutes)
-  --only a,b           servers: direct,microsocks,dante,edgesocks,edgesocks-userpass,edgesocks-tls
+  --only a,b           servers: direct,microsocks,dante,edgesocks,edgesocks-workers,
+                       edgesocks-userpass,edgesocks-tls (edgesocks-workers: one thread per core)
   --profile            run our relay with --cpu-prof (profiles in bench/results/profiles/)
   --no-install         do not apt-get missing peers; skip them instead
   --no-acl-bench       skip bench/acl-bench.ts
@@ -47,6 +48,7 @@ export const SERVER_IDS = [
   "microsocks",
   "dante",
   "edgesocks",
+  "edgesocks-workers",
   "edgesocks-userpass",
   "edgesocks-tls",
 ] as const;

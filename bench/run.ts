@@ -49,6 +49,7 @@ const PLANS: Record<ServerId, Plan> = {
   microsocks: { idle: true, rate: [50, 500], bulk: ALL_BULK, leak: false },
   dante: { idle: true, rate: [50, 500], bulk: ALL_BULK, leak: false },
   edgesocks: { idle: true, rate: [50, 500], bulk: ALL_BULK, leak: true },
+  "edgesocks-workers": { idle: true, rate: [50, 500], bulk: ALL_BULK, leak: false },
   "edgesocks-userpass": { idle: true, rate: [50, 500], bulk: ["1-up", "1-down"], leak: false },
   "edgesocks-tls": { idle: true, rate: [50, 500], bulk: ["1-up", "1-down"], leak: false },
 };

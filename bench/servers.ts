@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { hash } from "@node-rs/argon2";
@@ -17,6 +18,7 @@ export const SERVER_LABELS: Record<ServerId, string> = {
   microsocks: "microsocks",
   dante: "Dante",
   edgesocks: "EdgeSocks",
+  "edgesocks-workers": `EdgeSocks ×${availableParallelism()} threads`,
   "edgesocks-userpass": "EdgeSocks +auth",
   "edgesocks-tls": "EdgeSocks +TLS",
 };
@@ -48,7 +50,7 @@ const RELAY_BIN = resolve(
 );
 
 async function relayConfig(
-  variant: "plain" | "userpass" | "tls",
+  variant: "plain" | "workers" | "userpass" | "tls",
   cert: CertFiles | null,
 ): Promise<string> {
   const lines = [
@@ -59,6 +61,7 @@ async function relayConfig(
     "handshake_timeout_ms = 10000",
     "idle_timeout_secs = 600",
     "shutdown_grace_ms = 1000",
+    ...(variant === "workers" ? ['workers = "auto"'] : []),
     "",
   ];
   if (variant === "tls") {
@@ -107,7 +110,13 @@ async function relayConfig(
 
 async function startRelay(id: ServerId, context: ServerContext): Promise<Managed> {
   const variant =
-    id === "edgesocks-userpass" ? "userpass" : id === "edgesocks-tls" ? "tls" : "plain";
+    id === "edgesocks-userpass"
+      ? "userpass"
+      : id === "edgesocks-tls"
+        ? "tls"
+        : id === "edgesocks-workers"
+          ? "workers"
+          : "plain";
   const dir = join(context.workDir, id);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "acl.toml"), generateAclRules(1000).toml);

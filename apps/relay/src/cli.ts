@@ -23,6 +23,8 @@ Options:
       --bind ADDR           listen address (overrides server.bind_address)
       --port N              listen port (overrides server.bind_port)
       --ops-bind ADDR:PORT  health and metrics HTTP server (overrides ops.bind)
+      --workers N|auto      threads serving SOCKS on the same port, auto: one per core
+                            (overrides server.workers; limits and QoS hold across them)
       --log-level LEVEL     trace | debug | info | warn | error | fatal | silent
       --log-format FORMAT   pretty | json
       --user USER           started as root: switch to USER after binding the listeners
@@ -54,6 +56,7 @@ export interface CliOptions {
   bind?: string;
   port?: number;
   opsBind?: string;
+  workers?: number | "auto";
   logLevel?: z.infer<typeof LogLevel>;
   logFormat?: "pretty" | "json";
   /** Switch to this user (name or uid) after binding; needs root. */
@@ -84,6 +87,7 @@ export function parseCli(argv: string[]): CliOptions {
         bind: { type: "string" },
         port: { type: "string" },
         "ops-bind": { type: "string" },
+        workers: { type: "string" },
         "log-level": { type: "string" },
         "log-format": { type: "string" },
         user: { type: "string" },
@@ -133,6 +137,14 @@ export function parseCli(argv: string[]): CliOptions {
   if (port !== undefined) options.port = parsePort("--port", port);
   const opsBind = str("ops-bind");
   if (opsBind !== undefined) options.opsBind = parseHostPort("--ops-bind", opsBind);
+  const workers = str("workers");
+  if (workers !== undefined) {
+    const n = Number(workers);
+    if (workers !== "auto" && !(/^\d+$/.test(workers) && n >= 1 && n <= 64)) {
+      throw new RelayError("RELAY_E_CLI", `--workers: expected 1-64 or auto, got "${workers}"`);
+    }
+    options.workers = workers === "auto" ? "auto" : n;
+  }
   const level = str("log-level");
   if (level !== undefined) {
     const parsed = LogLevel.safeParse(level);

@@ -16,6 +16,7 @@ import { PolicyStore } from "./policy/policy-store";
 import { dropPrivileges, planPrivileges } from "./privileges";
 import { type Relay, startRelay } from "./relay";
 import { retry } from "./retry";
+import { ShardHub, workerCount } from "./shard/shard-hub";
 import { Spool } from "./spool/spool";
 import { createSystemdNotifier } from "./systemd-notify";
 import { VERSION } from "./version";
@@ -98,21 +99,31 @@ async function main(argv: string[]): Promise<void> {
     }
   }
 
+  const node = { name: options.name ?? null, region: options.region ?? null };
+  const threads = workerCount(config.server.workers);
+  const hub =
+    threads > 1
+      ? new ShardHub({ threads, config, baseDir: loaded.baseDir, node, logger })
+      : undefined;
   const relay = await startRelay({
     config,
     baseDir: loaded.baseDir,
     logger,
     metrics,
-    node: { name: options.name ?? null, region: options.region ?? null },
+    node,
     ...(policy ? { policy } : {}),
     ...(spool ? { spool } : {}),
+    ...(hub ? { shared: hub.shared, peers: hub } : {}),
   });
+  // The other threads bind the same port before privileges are dropped.
+  await hub?.start(relay);
   const socks = relay.socksAddress();
   logger.info(
     {
       socks: `${socks.address}:${socks.port}`,
       ops: config.ops.bind ?? null,
       mode: options.mode,
+      threads,
       version: VERSION,
     },
     "relay listening",
@@ -188,6 +199,7 @@ function withOverrides(options: CliOptions, loaded: LoadedConfig): LoadedConfig 
   if (options.bind !== undefined) server.bind_address = options.bind;
   if (options.port !== undefined) server.bind_port = options.port;
   if (options.opsBind !== undefined) ops.bind = options.opsBind;
+  if (options.workers !== undefined) server.workers = options.workers;
   if (options.logLevel !== undefined) logging.level = options.logLevel;
   if (options.logFormat !== undefined) logging.format = options.logFormat;
   return loaded;
@@ -228,7 +240,7 @@ async function startAgent(
     nodeToken,
     stateDir: options.stateDir!,
     store: policy,
-    sessions: relay.sessions,
+    sessions: relay,
     spool,
     metrics,
     logger,

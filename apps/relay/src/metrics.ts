@@ -169,6 +169,8 @@ export function createRelayMetrics(registry: Registry = createRegistry()) {
     policyVersion: new Gauge({
       name: "edgesocks_relay_policy_version",
       help: "Version of the policy snapshot in force",
+      // Worker threads take the main thread's policy; summing would count it once per thread.
+      aggregator: "max",
       registers: r,
     }),
     policyReloads: new Counter({

@@ -2,11 +2,17 @@ import { existsSync } from "node:fs";
 import type { AddressInfo, Socket } from "node:net";
 import { isAbsolute, resolve } from "node:path";
 import type { TLSSocket, Server as TlsServer } from "node:tls";
-import type { Logger } from "@edgesocks/telemetry";
+import {
+  aggregateMetrics,
+  type Logger,
+  type MetricObjectWithValues,
+  type MetricValue,
+} from "@edgesocks/telemetry";
 import { CredentialVerifier } from "./auth/credentials";
 import { FailureBackoff } from "./auth/failure-backoff";
 import { splitHostPort } from "./cli";
 import type { RelayConfig } from "./config/schema";
+import { type ConnectionGate, LocalConnectionGate } from "./limits/connection-gate";
 import { createProtection } from "./limits/protection";
 import { BoundedLabel, createRelayMetrics, type RelayMetrics } from "./metrics";
 import { Resolver } from "./net/resolver";
@@ -18,6 +24,7 @@ import { loadTlsOptions, watchTlsFiles } from "./server/tls-context";
 import { ClientSession } from "./session/client-session";
 import type { SessionRecord } from "./session/record";
 import { SessionRegistry } from "./session/session-registry";
+import type { SharedRelayState } from "./shard/shared-state";
 import type { Spool } from "./spool/spool";
 
 export interface RelayOptions {
@@ -36,7 +43,29 @@ export interface RelayOptions {
   spool?: Spool<SessionRecord>;
   /** Receives every closed session record (the fleet shipper, tests). */
   onRecord?: (record: SessionRecord) => void;
+  /** More of this host's ports the egress guard refuses (a worker thread: the main thread's ops port). */
+  ownPorts?: readonly number[];
+  /** Worker threads: the state this relay shares with the others (listeners use SO_REUSEPORT). */
+  shared?: SharedRelayState;
+  /** Main thread of several: the other threads, for metrics, session views and shutdown. */
+  peers?: ShardPeers;
 }
+
+/** What the main thread needs from the other worker threads. */
+export interface ShardPeers {
+  /** Each other thread's metrics, as prom-client JSON. */
+  metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[][]>;
+  /** The other threads' open sessions. */
+  sessions(): Promise<SessionSummary[]>;
+  /** Closes session `id` wherever it runs. */
+  terminate(id: string, reason: string): void;
+  /** Every other thread is listening. */
+  ready(): boolean;
+  /** Drains and stops the other threads. */
+  close(graceMs: number): Promise<void>;
+}
+
+export type SessionSummary = ReturnType<typeof describeSession>;
 
 /** Running totals for heartbeats. */
 export interface RelayTotals {
@@ -51,8 +80,14 @@ export interface Relay {
   readonly policy: PolicyStore;
   readonly sessions: SessionRegistry;
   readonly totals: RelayTotals;
-  /** Client connections open now. */
+  /** Client connections open now (in every worker thread). */
   connectionsActive(): number;
+  /** Open sessions of every worker thread. */
+  activeSessions(): Promise<SessionSummary[]>;
+  /** Closes session `id` wherever it runs; true when it ran in this thread. */
+  terminate(id: string, reason: string): boolean;
+  /** A record of a session closed in another worker thread (already logged there). */
+  acceptRecord(record: SessionRecord): void;
   /** The first listener: plain SOCKS, or TLS when TLS is the only one. */
   socksAddress(): AddressInfo;
   tlsAddress(): AddressInfo | undefined;
@@ -98,7 +133,9 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     }, "revoked");
     if (revoked > 0) logger.info({ sessions: revoked }, "closed sessions of revoked users");
   });
+  // Node-wide (records of every worker thread, for heartbeats); the metrics count this thread's.
   const totals: RelayTotals = { sessionsTotal: 0, rejectedTotal: 0, bytesUp: 0, bytesDown: 0 };
+  const closedBytes = { up: 0, down: 0 };
   const userLabel = new BoundedLabel(config.ops.user_metrics_limit);
   const closedPerUser = new Map<string, { up: number; down: number }>();
   const addUserBytes = (
@@ -115,8 +152,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   };
   metrics.setTrafficSource({
     totals: () => {
-      let up = totals.bytesUp;
-      let down = totals.bytesDown;
+      let up = closedBytes.up;
+      let down = closedBytes.down;
       for (const session of sessions.values()) {
         up += session.bytesUp;
         down += session.bytesDown;
@@ -131,18 +168,25 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       return all;
     },
   });
-  const onRecord = (record: SessionRecord) => {
+  const acceptRecord = (record: SessionRecord) => {
     totals.sessionsTotal += 1;
     if (record.status === "rejected") totals.rejectedTotal += 1;
     totals.bytesUp += record.bytesUp;
     totals.bytesDown += record.bytesDown;
-    if (config.ops.user_metrics_limit > 0)
-      addUserBytes(closedPerUser, record.user, record.bytesUp, record.bytesDown);
-    logger.info({ session: record }, "session end");
     options.spool?.append(record);
     options.onRecord?.(record);
   };
-  const protection = createProtection({ config, policy, metrics, logger });
+  const onRecord = (record: SessionRecord) => {
+    closedBytes.up += record.bytesUp;
+    closedBytes.down += record.bytesDown;
+    if (config.ops.user_metrics_limit > 0)
+      addUserBytes(closedPerUser, record.user, record.bytesUp, record.bytesDown);
+    logger.info({ session: record }, "session end");
+    acceptRecord(record);
+  };
+  const { shared, peers } = options;
+  const shard = shared?.shard ?? 0;
+  const protection = createProtection({ config, policy, metrics, logger, shared });
   const deps = {
     policy,
     credentials,
@@ -181,7 +225,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     ruleLabel: new BoundedLabel(500),
     ...protection.session,
   };
-  const counter = { active: 0 };
+  const gate: ConnectionGate = shared ? shared.connectionGate() : new LocalConnectionGate();
   const tlsConfig = config.server.tls?.enabled ? config.server.tls : undefined;
   const tlsFiles = tlsConfig
     ? {
@@ -213,7 +257,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     metrics,
     maxConnections: config.server.max_connections,
     handshakeTimeoutMs: config.server.handshake_timeout_ms,
-    counter,
+    gate,
+    reusePort: shared !== undefined,
     onConnection,
   };
   const listeners: SocksListener[] = [];
@@ -267,22 +312,35 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     ops = await startOpsServer({
       host: split.host,
       port: split.port,
-      registry: metrics.registry,
-      ready: () => policy.loaded && listeners.every((l) => l.server.listening),
-      routes: { "/sessions/active": () => [...sessions.values()].map(describeSession) },
+      registry: peers
+        ? async () =>
+            aggregateMetrics(await metrics.registry.getMetricsAsJSON(), await peers.metrics())
+        : async () => metrics.registry,
+      ready: () =>
+        policy.loaded && listeners.every((l) => l.server.listening) && (peers?.ready() ?? true),
+      routes: { "/sessions/active": () => activeSessions() },
     });
   }
   protection.start({
     resolver: deps.resolver,
-    ports: [...listeners.map((l) => l.address().port), ...(ops ? [ops.address().port] : [])],
+    ports: [
+      ...listeners.map((l) => l.address().port),
+      ...(ops ? [ops.address().port] : []),
+      ...(options.ownPorts ?? []),
+    ],
   });
 
+  const activeSessions = async (): Promise<SessionSummary[]> => {
+    const local = [...sessions.values()].map((session) => describeSession(session, shard));
+    return peers ? [...local, ...(await peers.sessions())] : local;
+  };
   let closing: Promise<void> | undefined;
   const close = (graceMs = config.server.shutdown_grace_ms) => {
     closing ??= (async () => {
       source?.close();
       tlsWatch?.close();
       const stopped = Promise.all(listeners.map((l) => l.stop()));
+      const peersClosed = peers?.close(graceMs);
       const deadline = Date.now() + graceMs;
       while (sessions.size > 0 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 50));
@@ -291,6 +349,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       for (const l of listeners) l.destroyAll();
       protection.close();
       await stopped;
+      await peersClosed;
       await ops?.close();
     })();
     return closing;
@@ -303,16 +362,26 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     tlsAddress: () => tlsListener?.address(),
     opsAddress: () => ops?.address(),
     totals,
-    connectionsActive: () => counter.active,
+    connectionsActive: () => gate.active,
+    activeSessions,
+    terminate: (id, reason) => {
+      peers?.terminate(id, reason);
+      const session = sessions.get(id);
+      session?.close(reason);
+      return session !== undefined;
+    },
+    acceptRecord,
     reload: (next) => source?.reload(next) ?? false,
     close,
     [Symbol.asyncDispose]: () => close(0),
   };
 }
 
-function describeSession(session: ClientSession) {
+function describeSession(session: ClientSession, shard: number) {
   return {
     id: session.id,
+    /** The worker thread serving it (0: the main thread). */
+    shard,
     user: session.user,
     clientAddress: session.clientAddress,
     clientPort: session.clientPort,

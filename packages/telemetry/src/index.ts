@@ -6,11 +6,14 @@ export {
   type LogLevel,
 } from "./logger";
 export {
+  aggregateMetrics,
   Counter,
   createRegistry,
   durationBucketsSeconds,
   Gauge,
   Histogram,
   latencyBucketsSeconds,
+  type MetricObjectWithValues,
+  type MetricValue,
   type Registry,
 } from "./metrics";

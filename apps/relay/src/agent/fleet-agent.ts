@@ -5,8 +5,8 @@ import type { Logger } from "@edgesocks/telemetry";
 import { createTRPCClient, createWSClient, type TRPCClient, wsLink } from "@trpc/client";
 import type { RelayMetrics } from "../metrics";
 import type { PolicyStore } from "../policy/policy-store";
+import type { Relay } from "../relay";
 import { backoffDelayMs } from "../retry";
-import type { SessionRegistry } from "../session/session-registry";
 import type { Spool } from "../spool/spool";
 import { wsUrl } from "./node-token";
 import { SessionShipper } from "./session-shipper";
@@ -17,7 +17,8 @@ export interface FleetAgentOptions {
   nodeToken: string;
   stateDir: string;
   store: PolicyStore;
-  sessions: SessionRegistry;
+  /** Open sessions (of every worker thread) and terminating them. */
+  sessions: Pick<Relay, "activeSessions" | "terminate">;
   spool: Spool<SessionRecord>;
   metrics: RelayMetrics;
   logger: Logger;
@@ -174,14 +175,12 @@ export class FleetAgent {
       {
         onData: (command) => {
           if (command.type === "terminate") {
-            const session = sessions.get(command.sessionId);
-            if (session) {
-              session.close(`terminated by ${command.by}`);
-              logger.info(
-                { session: command.sessionId, by: command.by },
-                "session terminated by the control plane",
-              );
-            }
+            // Another worker thread may run it: the relay passes the command on.
+            sessions.terminate(command.sessionId, `terminated by ${command.by}`);
+            logger.info(
+              { session: command.sessionId, by: command.by },
+              "session terminate command from the control plane",
+            );
           }
         },
         onError: (error) => logger.warn({ err: error.message }, "nodes.commands failed; retrying"),
@@ -203,7 +202,7 @@ export class FleetAgent {
   async #heartbeat(): Promise<void> {
     if (!this.#connected) return;
     const { sessions, store, softwareVersion, publicAddress, counters, logger } = this.#options;
-    const active = [...sessions.values()]
+    const active = (await sessions.activeSessions())
       .filter((s) => s.state === "relaying")
       .sort((a, b) => b.bytesUp + b.bytesDown - (a.bytesUp + a.bytesDown));
     const limit = 2000;
@@ -225,7 +224,7 @@ export class FleetAgent {
           destinationHost: s.destinationHost,
           destinationAddress: s.destinationAddress,
           destinationPort: s.destinationPort,
-          startedAt: new Date(s.startedAt).toISOString(),
+          startedAt: s.startedAt,
           bytesUp: s.bytesUp,
           bytesDown: s.bytesDown,
         })),

@@ -51,6 +51,11 @@ export const ServerConfig = z.object({
   max_pending_handshakes: positiveInt.default(1000),
   /** The same per client address; past it, that address's own oldest handshake is dropped. */
   max_pending_handshakes_per_client: positiveInt.default(256),
+  /**
+   * Threads serving SOCKS, each with its own listener on the port (SO_REUSEPORT);
+   * "auto": one per CPU core. Connection limits and QoS hold across them.
+   */
+  workers: z.union([positiveInt.max(64), z.literal("auto")]).default(1),
   tls: TlsConfig.optional(),
   pool: PoolConfig.default(PoolConfig.parse({})),
 });

@@ -8,13 +8,19 @@ export type LimitReason =
 
 export type LimitVerdict = { ok: true; release: () => void } | { ok: false; reason: LimitReason };
 
+/** Where sessions take their slots: this thread's counts, or counts shared by worker threads. */
+export interface SessionLimits {
+  /** Takes a slot for `user` from `client`, or says which cap is full. */
+  acquire(user: string, client: string, limits: ConnectionLimitValues): LimitVerdict;
+}
+
 /**
  * Counts sessions (CONNECT, BIND, UDP ASSOCIATE) from the request until the
  * session ends: globally, per user and per client address. The caps come with
  * each request (they follow the policy in force), so a lower cap applies to
  * the next request and never cuts sessions already running.
  */
-export class ConnectionLimits {
+export class ConnectionLimits implements SessionLimits {
   #global = 0;
   readonly #byUser = new Map<string, number>();
   readonly #byClient = new Map<string, number>();

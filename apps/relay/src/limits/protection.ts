@@ -6,7 +6,8 @@ import type { Resolver } from "../net/resolver";
 import { UpstreamPool } from "../net/upstream-pool";
 import type { PolicyStore } from "../policy/policy-store";
 import { QosManager } from "../qos/qos-manager";
-import { ConnectionLimits } from "./connection-limits";
+import type { SharedRelayState } from "../shard/shared-state";
+import { ConnectionLimits, type SessionLimits } from "./connection-limits";
 import { PendingHandshakes } from "./pending-handshakes";
 
 /** What sessions use to stay within limits; every part optional (absent: not enforced). */
@@ -14,7 +15,7 @@ export interface SessionProtection {
   /** Bandwidth shaping. */
   qos?: QosManager | undefined;
   /** Connection caps: global, per user, per client address. */
-  limits?: ConnectionLimits | undefined;
+  limits?: SessionLimits | undefined;
   /** Bounded pending handshakes with an absolute deadline. */
   handshakes?: PendingHandshakes | undefined;
   /** Destinations refused whatever the ACL says. */
@@ -28,6 +29,8 @@ export interface ProtectionOptions {
   policy: PolicyStore;
   metrics: RelayMetrics;
   logger: Logger;
+  /** Worker threads: limits and QoS shares held across all of them. */
+  shared?: SharedRelayState | undefined;
 }
 
 export interface Protection {
@@ -39,7 +42,7 @@ export interface Protection {
 
 /** Builds the relay's QoS and abuse protection from its config. */
 export function createProtection(options: ProtectionOptions): Protection {
-  const { config, policy, metrics, logger } = options;
+  const { config, policy, metrics, logger, shared } = options;
   const egress = new EgressGuard({
     enabled: config.egress.guard_enabled,
     blockedNetworks: config.egress.blocked_networks,
@@ -60,8 +63,8 @@ export function createProtection(options: ProtectionOptions): Protection {
       })
     : undefined;
   const session: SessionProtection = {
-    qos: new QosManager({ policy, metrics }),
-    limits: new ConnectionLimits(),
+    qos: new QosManager({ policy, metrics, share: shared?.qosShare() }),
+    limits: shared ? shared.sessionLimits() : new ConnectionLimits(),
     handshakes: new PendingHandshakes({
       maxPending: config.server.max_pending_handshakes,
       maxPendingPerClient: config.server.max_pending_handshakes_per_client,

@@ -5,7 +5,8 @@ import type { Registry } from "@edgesocks/telemetry";
 export interface OpsServerOptions {
   host: string;
   port: number;
-  registry: Registry;
+  /** The metrics to serve, looked up per scrape (worker threads aggregate theirs into one). */
+  registry: () => Promise<Registry>;
   /** Ready means: listening and serving with a policy. */
   ready: () => boolean;
   /** Extra JSON routes, e.g. `/sessions/active`. */
@@ -55,12 +56,13 @@ async function handle(options: OpsServerOptions, req: IncomingMessage, res: Serv
     return json(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready" });
   }
   if (path === "/metrics") {
-    const body = await options.registry.metrics();
-    res.writeHead(200, { "content-type": options.registry.contentType }).end(body);
+    const registry = await options.registry();
+    const body = await registry.metrics();
+    res.writeHead(200, { "content-type": registry.contentType }).end(body);
     return;
   }
   const route = path ? options.routes?.[path] : undefined;
-  if (route) return json(res, 200, route());
+  if (route) return json(res, 200, await route());
   json(res, 404, { error: `no route ${path}` });
 }
 

@@ -49,6 +49,8 @@ class UserClass {
   readonly queue: Flow[] = [];
   flows = 0;
   sliceBytes = MAX_SLICE_BYTES;
+  /** Bytes offered since the last takeOffered(): the user's recent demand. */
+  offered = 0;
 
   constructor(
     readonly name: string,
@@ -189,14 +191,24 @@ export class HtbTree {
     this.#rewake();
   }
 
+  /** Bytes `user` offered since the last call, or whether it has flows waiting (then ≥ 1). */
+  takeOffered(user: string): number {
+    const userClass = this.#classes.get(user);
+    if (!userClass) return 0;
+    const offered = userClass.offered + (userClass.queue.length > 0 ? 1 : 0);
+    userClass.offered = 0;
+    return offered;
+  }
+
   /** @internal see Flow.offer */
   offer(flow: Flow, bytes: number, onGrant: () => void): boolean {
     if (flow.closed) return true;
+    const userClass = flow.userClass;
+    userClass.offered += bytes;
     if (flow.onGrant) {
       flow.pending += bytes;
       return false;
     }
-    const userClass = flow.userClass;
     const now = this.#clock();
     // A user's flows take turns: with one already waiting, this one queues behind it.
     if (userClass.queue.length === 0) {

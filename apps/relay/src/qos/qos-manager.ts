@@ -12,7 +12,27 @@ export interface QosManagerOptions {
   /** Shortest wait between two services of the shaper (the timer's granularity). @default 10 (ms) */
   tickMs?: number;
   clock?: Clock;
+  /** Worker threads: this thread's part of each rate (absent: the whole rate). */
+  share?: QosShare | undefined;
+  /** How often shares are re-published and re-read. @default 100 (ms) */
+  sharePeriodMs?: number;
 }
+
+/**
+ * Splits rates between worker threads: each publishes, per shaped user, how
+ * many of its sessions of that user are busy, and takes the fraction of the
+ * user's rates (and of the global rate) its busy sessions are of all of them.
+ */
+export interface QosShare {
+  publish(weights: ReadonlyMap<string, number>): void;
+  /** This thread's fraction of `user`'s rates; `sessions`: its sessions of the user. */
+  userShare(user: string, sessions: number): number;
+  /** This thread's fraction of the global rate; `sessions`: its shaped sessions. */
+  globalShare(sessions: number): number;
+}
+
+/** No thread's share drops below this, so a rate never reaches zero. */
+const MIN_SHARE = 1 / 64;
 
 const UNSHAPED: TreeSettings = {
   globalBytesPerSec: undefined,
@@ -36,6 +56,11 @@ export class QosManager {
   #snapshot: PolicySnapshot | undefined;
   #timer: NodeJS.Timeout | undefined;
   #dueMs = Number.POSITIVE_INFINITY;
+  readonly #share: QosShare | undefined;
+  readonly #shareTimer: NodeJS.Timeout | undefined;
+  /** Users whose weight this thread published last period (so a departed user goes to 0). */
+  #published = new Set<string>();
+  #globalShare = 1;
 
   constructor(options: QosManagerOptions) {
     this.#clock = options.clock ?? monotonicClock;
@@ -52,6 +77,11 @@ export class QosManager {
       });
     this.#up = tree("up");
     this.#down = tree("down");
+    this.#share = options.share;
+    if (this.#share) {
+      this.#shareTimer = setInterval(() => this.#rebalance(), options.sharePeriodMs ?? 100);
+      this.#shareTimer.unref();
+    }
     if (options.policy.loaded) this.#apply(options.policy.current.snapshot);
     this.#unsubscribe = options.policy.onChange((next) => this.#apply(next.snapshot));
   }
@@ -73,13 +103,14 @@ export class QosManager {
       this.#sessions.set(user, set);
     }
     set.add(session);
-    const limits = this.#snapshot ? classLimits(this.#snapshot, user) : null;
+    const limits = this.#limitsOf(user);
     if (limits) session.shape(limits);
     return session;
   }
 
   close(): void {
     this.#unsubscribe();
+    clearInterval(this.#shareTimer);
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }
@@ -99,11 +130,9 @@ export class QosManager {
 
   #apply(snapshot: PolicySnapshot): void {
     this.#snapshot = snapshot;
-    const settings = treeSettings(snapshot) ?? UNSHAPED;
-    this.#up.configure(settings);
-    this.#down.configure(settings);
+    this.#configureTrees();
     for (const [user, sessions] of this.#sessions) {
-      const limits = classLimits(snapshot, user);
+      const limits = this.#limitsOf(user);
       if (limits) {
         this.#up.setLimits(user, limits);
         this.#down.setLimits(user, limits);
@@ -112,6 +141,57 @@ export class QosManager {
         if (limits) session.shape(limits);
         else session.unshape();
       }
+    }
+  }
+
+  /** The user's limits in force in this thread: the policy's, times this thread's share. */
+  #limitsOf(user: string): ClassLimits | null {
+    const limits = this.#snapshot ? classLimits(this.#snapshot, user) : null;
+    if (!limits || !this.#share) return limits;
+    const share = this.#share.userShare(user, this.#sessions.get(user)?.size ?? 0);
+    return scaleLimits(limits, Math.max(share, MIN_SHARE));
+  }
+
+  #configureTrees(): void {
+    const settings = this.#snapshot ? (treeSettings(this.#snapshot) ?? UNSHAPED) : UNSHAPED;
+    const global = settings.globalBytesPerSec;
+    const scaled =
+      global === undefined || this.#globalShare === 1
+        ? settings
+        : { ...settings, globalBytesPerSec: global * this.#globalShare };
+    this.#up.configure(scaled);
+    this.#down.configure(scaled);
+  }
+
+  /** Worker threads: publish this thread's busy sessions per shaped user, re-read the shares. */
+  #rebalance(): void {
+    const share = this.#share!;
+    const snapshot = this.#snapshot;
+    if (!snapshot?.qos.enabled && this.#published.size === 0) return;
+    const weights = new Map<string, number>();
+    for (const user of this.#published) weights.set(user, 0);
+    let busy = 0;
+    for (const [user, sessions] of this.#sessions) {
+      if (!snapshot || !classLimits(snapshot, user)) continue;
+      const offered = this.#up.takeOffered(user) + this.#down.takeOffered(user);
+      const weight = offered > 0 ? sessions.size : 0;
+      weights.set(user, weight);
+      busy += weight;
+    }
+    share.publish(weights);
+    this.#published = new Set([...weights].filter(([, w]) => w > 0).map(([u]) => u));
+    for (const user of this.#sessions.keys()) {
+      const limits = this.#limitsOf(user);
+      if (limits) {
+        this.#up.setLimits(user, limits);
+        this.#down.setLimits(user, limits);
+      }
+    }
+    const globalShare = Math.max(share.globalShare(busy), MIN_SHARE);
+    // Re-configuring resets nothing but is not free; skip changes under 1%.
+    if (Math.abs(globalShare - this.#globalShare) > 0.01) {
+      this.#globalShare = globalShare;
+      this.#configureTrees();
     }
   }
 
@@ -135,6 +215,15 @@ export class QosManager {
   #updateGauge(): void {
     this.#metrics?.qosWaitingFlows.set(this.#up.waitingFlows + this.#down.waitingFlows);
   }
+}
+
+function scaleLimits(limits: ClassLimits, share: number): ClassLimits {
+  if (share >= 1) return limits;
+  return {
+    guaranteedBytesPerSec: limits.guaranteedBytesPerSec * share,
+    maxBytesPerSec: limits.maxBytesPerSec === undefined ? undefined : limits.maxBytesPerSec * share,
+    burstBytes: limits.burstBytes,
+  };
 }
 
 /** One session's gates; swapped between shaped and unshaped by policy changes. */

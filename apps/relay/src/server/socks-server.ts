@@ -1,5 +1,6 @@
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from "node:tls";
+import type { ConnectionGate } from "../limits/connection-gate";
 import type { RelayMetrics } from "../metrics";
 
 export interface SocksListenerOptions {
@@ -12,7 +13,9 @@ export interface SocksListenerOptions {
   maxConnections: number;
   /** A TLS handshake must finish within this. */
   handshakeTimeoutMs: number;
-  counter: { active: number };
+  gate: ConnectionGate;
+  /** SO_REUSEPORT: worker threads each listen on the same port and the kernel spreads connections. */
+  reusePort?: boolean;
   onConnection: (socket: Socket, transport: "tcp" | "tls") => void;
 }
 
@@ -27,20 +30,19 @@ export interface SocksListener {
 
 /** A plain or TLS listener that hands accepted sockets to the session layer. */
 export async function listen(options: SocksListenerOptions): Promise<SocksListener> {
-  const { metrics, counter } = options;
+  const { metrics, gate } = options;
   const transport = options.tls ? "tls" : "tcp";
   const accept = (socket: Socket) => {
     metrics.connectionsTotal.inc();
-    if (counter.active >= options.maxConnections) {
+    if (!gate.tryOpen(options.maxConnections)) {
       metrics.rejectedTotal.inc({ reason: "max_connections" });
       socket.on("error", () => {});
       socket.destroy();
       return;
     }
-    counter.active += 1;
     metrics.connectionsActive.inc();
     socket.once("close", () => {
-      counter.active -= 1;
+      gate.close();
       metrics.connectionsActive.dec();
     });
     options.onConnection(socket, transport);
@@ -70,7 +72,8 @@ export async function listen(options: SocksListenerOptions): Promise<SocksListen
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen({ host: options.host, port: options.port, backlog: 4096 }, () => {
+    const listenOptions = { host: options.host, port: options.port, backlog: 4096 };
+    server.listen(options.reusePort ? { ...listenOptions, reusePort: true } : listenOptions, () => {
       server.off("error", reject);
       resolve();
     });
