@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FleetAgent } from "../apps/relay/src/agent/fleet-agent";
 import { createRelayMetrics } from "../apps/relay/src/metrics";
 import { PolicyStore } from "../apps/relay/src/policy/policy-store";
-import { SessionRegistry } from "../apps/relay/src/session/session-registry";
 import { Spool } from "../apps/relay/src/spool/spool";
 import { run } from "../apps/relay/src/test-support/run";
 import { startHttpTarget, type Target } from "../apps/relay/src/test-support/targets";
@@ -349,7 +348,7 @@ describe("the fleet, end to end", () => {
         nodeToken,
         stateDir: join(dir, name),
         store: new PolicyStore(),
-        sessions: new SessionRegistry(),
+        sessions: { activeSessions: async () => [], terminate: () => false },
         spool: new Spool({ dir: join(dir, name, "spool") }),
         metrics: createRelayMetrics(),
         logger: createLogger({ destination: logs }),

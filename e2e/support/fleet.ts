@@ -85,6 +85,8 @@ export function fleetRelay(options: {
   baseDir: string;
   /** Extra relay.toml text (e.g. `[dns.hosts]` for test names). */
   configToml?: string;
+  /** SOCKS-serving threads (`--workers`). @default 1 */
+  workers?: number;
 }): FleetRelay {
   const stateDir = join(options.baseDir, options.name);
   mkdirSync(stateDir, { recursive: true });
@@ -129,6 +131,7 @@ export function fleetRelay(options: {
         `${options.host.address}:${opsPort}`,
         "--public-address",
         relay.socks,
+        ...(options.workers ? ["--workers", String(options.workers)] : []),
         ...(process.getuid?.() === 0 ? ["--allow-root"] : []),
       ];
       relay.process = startProcess({ name: `relay-${options.name}`, command: command!, args });
@@ -195,6 +198,8 @@ export async function startFleet(
         token: enrollmentToken,
         baseDir: dir,
         configToml: configToml(network),
+        // One relay runs two threads, so every scenario also covers a multi-threaded node.
+        ...(region === "ap-south" ? { workers: 2 } : {}),
       });
       relays.push(relay);
     }

@@ -3,7 +3,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { createLogger } from "@edgesocks/telemetry";
 import { describe, expect, it } from "vitest";
+import { parseConfigText } from "./config/load";
+import { startRelay } from "./relay";
+import type { SessionRecord } from "./session/record";
+import { ShardHub } from "./shard/shard-hub";
 import { RawClient } from "./test-support/raw-client";
 import { curlVia } from "./test-support/run";
 import { startEchoTarget, startHttpTarget } from "./test-support/targets";
@@ -211,5 +216,44 @@ describe("a relay with two worker threads (--workers 2)", () => {
       .map((line) => JSON.parse(line) as { status: string });
     expect(records.filter((r) => r.status === "closed")).toHaveLength(12);
     expect(records.filter((r) => r.status === "rejected")).toHaveLength(12);
+  });
+
+  it("terminates a session running in another thread and ships its record from the main thread", async () => {
+    await using target = await startEchoTarget();
+    const { config } = parseConfigText(`[server]\nbind_address = "127.0.0.1"\nbind_port = 0\n`);
+    const logger = createLogger({ level: "silent" });
+    const node = { name: "n1", region: "test" };
+    const hub = new ShardHub({ threads: 2, config, baseDir: process.cwd(), node, logger });
+    const records: SessionRecord[] = [];
+    const relay = await startRelay({
+      config,
+      baseDir: process.cwd(),
+      logger,
+      node,
+      shared: hub.shared,
+      peers: hub,
+      onRecord: (record) => records.push(record),
+    });
+    try {
+      await hub.start(relay);
+      const port = relay.socksAddress().port;
+      const opened: Awaited<ReturnType<typeof socks5Connect>>[] = [];
+      let remote: { id: string } | undefined;
+      while (!remote && opened.length < 32) {
+        opened.push(await socks5Connect(port, "127.0.0.1", target.port));
+        remote = (await relay.activeSessions()).find((s) => s.shard === 1);
+      }
+      expect(remote).toBeDefined();
+      expect(relay.terminate(remote!.id, "terminated by test")).toBe(false);
+      const deadline = Date.now() + 5000;
+      while (!records.some((r) => r.id === remote!.id) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(records.find((r) => r.id === remote!.id)?.closeReason).toBe("terminated by test");
+      expect(relay.totals.sessionsTotal).toBe(1);
+      for (const c of opened) c.client.destroy();
+    } finally {
+      await relay.close(0);
+    }
   });
 });
