@@ -13,6 +13,7 @@ connect_timeout_ms = 10000     # budget for connecting to a destination (all add
 shutdown_grace_ms = 10000      # SIGTERM waits this long for sessions to end
 max_pending_handshakes = 1000  # connections mid-handshake at once; the oldest makes room for a new one
 max_pending_handshakes_per_client = 256   # the same per client address (its own oldest goes)
+workers = 1                    # threads serving SOCKS on this port; "auto": one per CPU core
 
 # SOCKS over TLS. With bind_port set, TLS gets its own port and plain SOCKS
 # stays on server.bind_port; without it the main port speaks TLS.
