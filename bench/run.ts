@@ -98,15 +98,20 @@ async function startTargets(native: NativeTools): Promise<Managed> {
 }
 
 async function runAclBench(): Promise<BenchResults["aclBench"]> {
-  const script = join(BENCH_DIR, "acl-bench.ts");
-  if (!existsSync(script)) return null;
-  log("ACL micro-benchmark (bench/acl-bench.ts)");
-  const result = await runCommand(process.execPath, ["--import", "tsx", script], {
-    timeoutMs: 300000,
-    cwd: ROOT_DIR,
-  });
-  const ok = result.code === 0;
-  return { ok, output: ok ? result.stdout : `${result.stdout}\n${result.stderr}`.trim() };
+  const outputs: string[] = [];
+  let ok = true;
+  for (const name of ["acl-bench.ts", "auth-bench.ts"]) {
+    const script = join(BENCH_DIR, name);
+    if (!existsSync(script)) continue;
+    log(`micro-benchmark bench/${name}`);
+    const result = await runCommand(process.execPath, ["--import", "tsx", script], {
+      timeoutMs: 300000,
+      cwd: ROOT_DIR,
+    });
+    ok &&= result.code === 0;
+    outputs.push(result.code === 0 ? result.stdout : `${result.stdout}\n${result.stderr}`.trim());
+  }
+  return outputs.length === 0 ? null : { ok, output: outputs.join("\n\n") };
 }
 
 function updateReadme(report: string): void {
