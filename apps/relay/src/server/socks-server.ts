@@ -32,19 +32,26 @@ export interface SocksListener {
 export async function listen(options: SocksListenerOptions): Promise<SocksListener> {
   const { metrics, gate } = options;
   const transport = options.tls ? "tls" : "tcp";
+  // Every TCP connection, including TLS ones still in their handshake (the
+  // session layer does not know those yet), so shutdown can close them all.
+  const sockets = new Set<Socket>();
+  // Shared handlers (`this` is the socket): nothing is allocated per connection for them.
+  function release(this: Socket): void {
+    sockets.delete(this);
+    gate.close();
+    metrics.connectionsActive.dec();
+  }
   const accept = (socket: Socket) => {
     metrics.connectionsTotal.inc();
     if (!gate.tryOpen(options.maxConnections)) {
       metrics.rejectedTotal.inc({ reason: "max_connections" });
-      socket.on("error", () => {});
+      socket.on("error", ignore);
       socket.destroy();
       return;
     }
     metrics.connectionsActive.inc();
-    socket.once("close", () => {
-      gate.close();
-      metrics.connectionsActive.dec();
-    });
+    if (!options.tls) sockets.add(socket);
+    socket.once("close", release);
     options.onConnection(socket, transport);
   };
   let server: Server;
@@ -59,17 +66,18 @@ export async function listen(options: SocksListenerOptions): Promise<SocksListen
       metrics.tlsHandshakeFailures.inc();
       socket.destroy();
     });
+    // TLS: track the TCP sockets from accept on, handshakes included.
+    tlsServer.on("connection", (socket: Socket) => {
+      sockets.add(socket);
+      socket.once("close", forget);
+    });
     server = tlsServer;
   } else {
     server = createServer({ allowHalfOpen: true, noDelay: true }, accept);
   }
-  // Every TCP connection, including TLS ones still in their handshake (the
-  // session layer does not know those yet), so shutdown can close them all.
-  const sockets = new Set<Socket>();
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-  });
+  function forget(this: Socket): void {
+    sockets.delete(this);
+  }
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     const listenOptions = { host: options.host, port: options.port, backlog: 4096 };
@@ -87,3 +95,5 @@ export async function listen(options: SocksListenerOptions): Promise<SocksListen
     },
   };
 }
+
+function ignore(): void {}
