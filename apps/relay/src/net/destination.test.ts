@@ -1,5 +1,13 @@
+import { isIPv6 } from "node:net";
+import { decodeAddress } from "@edgesocks/socks";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { normalizeDestination, parseInetAton } from "./destination";
+import {
+  isIpv6Address,
+  normalizeDestination,
+  normalizeRequestAddress,
+  parseInetAton,
+} from "./destination";
 
 describe("normalizeDestination", () => {
   it.each([
@@ -48,4 +56,66 @@ describe("parseInetAton", () => {
   it("accepts the largest single-part value", () => {
     expect(parseInetAton("4294967295")).toBe("255.255.255.255");
   });
+  it("leaves a dotted quad as it is, which normalizeDestination's shortcut relies on", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 4, maxLength: 4 }), (bytes) => {
+        const dotted = bytes.join(".");
+        expect(parseInetAton(dotted)).toBe(dotted);
+      }),
+    );
+  });
+});
+
+describe("normalizeRequestAddress", () => {
+  /** The address a binary SOCKS5 address decodes to, as the session sees it. */
+  function decoded(atyp: 1 | 4, bytes: Uint8Array) {
+    const result = decodeAddress(Buffer.from([atyp, ...bytes, 0, 80]));
+    if (result.status !== "ok") throw new Error("undecodable");
+    return result.value.address;
+  }
+  // IPv6 with the shapes normalisation cares about: mapped, compatible, zeros.
+  const ipv6Bytes = fc.oneof(
+    fc.uint8Array({ minLength: 16, maxLength: 16 }),
+    fc
+      .uint8Array({ minLength: 4, maxLength: 4 })
+      .map((v4) => Uint8Array.from([...new Uint8Array(10), 0xff, 0xff, ...v4])),
+    fc
+      .uint8Array({ minLength: 4, maxLength: 4 })
+      .map((v4) => Uint8Array.from([...new Uint8Array(12), ...v4])),
+    fc.constant(new Uint8Array(16)),
+  );
+
+  it("treats binary IPv4 exactly as normalizeDestination treats its text", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 4, maxLength: 4 }), (bytes) => {
+        const address = decoded(1, bytes);
+        expect(normalizeRequestAddress(address)).toEqual(normalizeDestination(address.host));
+      }),
+    );
+    expect(normalizeRequestAddress(decoded(1, new Uint8Array(4))).ok).toBe(false);
+  });
+
+  it("treats binary IPv6 exactly as normalizeDestination treats its text", () => {
+    fc.assert(
+      fc.property(ipv6Bytes, (bytes) => {
+        const address = decoded(4, bytes);
+        expect(normalizeRequestAddress(address)).toEqual(normalizeDestination(address.host));
+      }),
+    );
+  });
+
+  it("still normalises names", () => {
+    expect(normalizeRequestAddress({ type: "domain", host: "0x7f.1" })).toEqual(
+      normalizeDestination("0x7f.1"),
+    );
+  });
+});
+
+describe("isIpv6Address", () => {
+  it.each(["::1", "::ffff:10.0.0.1", "fe80::1", "10.0.0.1", "0.0.0.0", "", "example.com"])(
+    "agrees with node:net isIPv6 on %j",
+    (address) => {
+      expect(isIpv6Address(address)).toBe(isIPv6(address));
+    },
+  );
 });

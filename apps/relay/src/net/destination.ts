@@ -1,4 +1,6 @@
 import { isIPv4, isIPv6 } from "node:net";
+import type { SocksAddress } from "@edgesocks/socks";
+import { parseIpv4 } from "@edgesocks/socks/ipv4";
 
 /**
  * What a client asked to reach, after normalisation: `address` is set when the
@@ -22,25 +24,52 @@ export type DestinationResult =
  * connect them to the relay host itself.
  */
 export function normalizeDestination(rawHost: string): DestinationResult {
+  // A strict dotted quad (every kernel-reported IPv4 address) is already what
+  // the steps below would make of it, and they cost a regex or two each.
+  if (parseIpv4(rawHost) >= 0) return ipResult(rawHost, 4);
   let host = rawHost.trim();
   if (host.length === 0) return { ok: false, reason: "empty" };
   if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
   if (host.endsWith(".") && !isIPv4(host)) host = host.slice(0, -1);
   if (host.length === 0) return { ok: false, reason: "empty" };
 
-  if (isIPv6(host)) {
-    const mapped = ipv4FromMapped(host);
-    if (mapped !== undefined) return ipResult(mapped, 4);
-    const lower = host.toLowerCase();
-    if (lower === "::" || /^[0:]+$/.test(lower)) return { ok: false, reason: "unspecified" };
-    return ipResult(lower, 6);
-  }
+  if (isIPv6(host)) return ipv6Result(host);
   const v4 = parseInetAton(host);
   if (v4 !== undefined) return ipResult(v4, 4);
   if (host.includes("\0") || host.includes("/") || host.includes(" ")) {
     return { ok: false, reason: "invalid" };
   }
   return { ok: true, destination: { kind: "domain", host: host.toLowerCase() } };
+}
+
+/**
+ * normalizeDestination() of a decoded request address. Binary IPv4 and IPv6
+ * (ATYP 1 and 4, SOCKS4's DSTIP) arrive as canonical text already, so only
+ * names go through the inet_aton and cleanup steps.
+ */
+export function normalizeRequestAddress(address: SocksAddress): DestinationResult {
+  switch (address.type) {
+    case "ipv4":
+      return ipResult(address.host, 4);
+    case "ipv6":
+      return ipv6Result(address.host);
+    default:
+      return normalizeDestination(address.host);
+  }
+}
+
+/** Whether `address` (an IP literal) is IPv6, without node:net's regex for the common IPv4 case. */
+export function isIpv6Address(address: string): boolean {
+  return parseIpv4(address) < 0 && isIPv6(address);
+}
+
+/** `host` is valid IPv6 text (no brackets). */
+function ipv6Result(host: string): DestinationResult {
+  const mapped = ipv4FromMapped(host);
+  if (mapped !== undefined) return ipResult(mapped, 4);
+  const lower = host.toLowerCase();
+  if (lower === "::" || /^[0:]+$/.test(lower)) return { ok: false, reason: "unspecified" };
+  return ipResult(lower, 6);
 }
 
 function ipResult(address: string, family: 4 | 6): DestinationResult {

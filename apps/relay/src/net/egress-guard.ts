@@ -1,5 +1,6 @@
 import { BlockList, isIP } from "node:net";
 import { networkInterfaces } from "node:os";
+import { parseIpv4 } from "@edgesocks/socks/ipv4";
 
 /** Link-local (cloud metadata services live here) and AWS's IPv6 metadata address. */
 export const DEFAULT_BLOCKED_NETWORKS = ["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128"];
@@ -40,6 +41,8 @@ export function parseCidr(text: string): CidrResult {
 }
 
 const LOCAL_REFRESH_MS = 10_000;
+/** Past this many remembered verdicts the memo starts over (a bound, not a cache policy). */
+const MAX_REMEMBERED = 4096;
 
 /**
  * Destinations the relay refuses whatever the ACL says (SSRF protection):
@@ -51,6 +54,12 @@ const LOCAL_REFRESH_MS = 10_000;
 export class EgressGuard {
   readonly #options: EgressGuardOptions;
   readonly #networks = new BlockList();
+  /**
+   * #networks.check() by address: it builds a SocketAddress per call, which
+   * cost more than the rest of a CONNECT's policy checks, and #networks never
+   * changes after construction, so a verdict never goes stale.
+   */
+  readonly #inNetworks = new Map<string, boolean>();
   readonly #ownPorts = new Set<number>();
   readonly #loopback = new BlockList();
   #local = new BlockList();
@@ -83,7 +92,7 @@ export class EgressGuard {
     if (!this.#options.enabled) return null;
     const family = familyOf(address);
     if (!family) return null;
-    if (this.#networks.check(address, family)) return "blocked_network";
+    if (this.#blockedNetwork(address, family)) return "blocked_network";
     if (this.#ownPorts.has(port) && this.#isLocal(address, family)) return "own_port";
     return null;
   }
@@ -92,7 +101,17 @@ export class EgressGuard {
   blocksPeer(address: string): boolean {
     if (!this.#options.enabled) return false;
     const family = familyOf(address);
-    return family !== null && this.#networks.check(address, family);
+    return family !== null && this.#blockedNetwork(address, family);
+  }
+
+  #blockedNetwork(address: string, family: "ipv4" | "ipv6"): boolean {
+    let blocked = this.#inNetworks.get(address);
+    if (blocked === undefined) {
+      blocked = this.#networks.check(address, family);
+      if (this.#inNetworks.size >= MAX_REMEMBERED) this.#inNetworks.clear();
+      this.#inNetworks.set(address, blocked);
+    }
+    return blocked;
   }
 
   #isLocal(address: string, family: "ipv4" | "ipv6"): boolean {
@@ -112,6 +131,8 @@ export class EgressGuard {
 }
 
 function familyOf(address: string): "ipv4" | "ipv6" | null {
+  // The same answer as isIP() for a dotted quad, without its regex.
+  if (parseIpv4(address) >= 0) return "ipv4";
   const version = isIP(address);
   return version === 4 ? "ipv4" : version === 6 ? "ipv6" : null;
 }

@@ -1,5 +1,6 @@
 import { connect, type Socket } from "node:net";
 import { Reply } from "@edgesocks/socks";
+import { InPlaceReads } from "./in-place-reads";
 import type { ResolvedAddress } from "./resolver";
 
 export type UpstreamResult =
@@ -37,14 +38,17 @@ function attempt(
 ): Promise<UpstreamResult> {
   const started = performance.now();
   return new Promise((resolve) => {
+    const reads = new InPlaceReads();
     const socket = connect({
       host: target.address,
       port: options.port,
       family: target.family,
       allowHalfOpen: true,
       noDelay: true,
+      onread: reads.onread,
       ...(options.localAddress ? { localAddress: options.localAddress } : {}),
     });
+    reads.adopt(socket);
     const timer = setTimeout(() => {
       socket.destroy();
       resolve({ ok: false, reply: Reply.TtlExpired, code: "ETIMEDOUT" });

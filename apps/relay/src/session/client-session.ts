@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { isIPv6, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { type Decision, evaluate } from "@edgesocks/policy";
 import {
   AuthMethod,
@@ -18,6 +18,7 @@ import {
   type Request,
   Socks4Reply,
   type Socks4Request,
+  type SocksAddress,
 } from "@edgesocks/socks";
 import type { Logger } from "@edgesocks/telemetry";
 import type { CredentialVerifier } from "../auth/credentials";
@@ -26,7 +27,12 @@ import type { PendingDrop, PendingTicket } from "../limits/pending-handshakes";
 import type { SessionProtection } from "../limits/protection";
 import type { BoundedLabel, RelayMetrics } from "../metrics";
 import { BindListener } from "../net/bind-listener";
-import { type Destination, normalizeDestination } from "../net/destination";
+import {
+  type Destination,
+  isIpv6Address,
+  normalizeDestination,
+  normalizeRequestAddress,
+} from "../net/destination";
 import type { ResolvedAddress, Resolver } from "../net/resolver";
 import { connectUpstream } from "../net/upstream";
 import type { CompiledPolicy } from "../policy/compiled-policy";
@@ -121,6 +127,19 @@ export class ClientSession implements TrafficCounters {
   #pending: PendingTicket | null = null;
   /** A connection-limit slot, held from the request until the session ends. */
   #releaseSlot: (() => void) | null = null;
+  /**
+   * The handshake's listeners, bound once. Methods and bind rather than
+   * arrow-function fields: tsx compiles with esbuild's keepNames, which gives
+   * every named arrow a defineProperty call as it is created (a few hundred
+   * ns each, per session); bind() costs a few ns.
+   */
+  readonly #on = {
+    data: this.#onData.bind(this),
+    error: this.#onHandshakeError.bind(this),
+    close: this.#onHandshakeClose.bind(this),
+    end: this.#onHandshakeEnd.bind(this),
+    timeout: this.#onHandshakeTimeout.bind(this),
+  };
 
   constructor(
     readonly client: Socket,
@@ -136,13 +155,15 @@ export class ClientSession implements TrafficCounters {
     this.user = presetUser ?? this.#policy.anonymousUser;
     deps.registry.add(this);
     this.#pending =
-      deps.handshakes?.admit(canonicalIp(this.clientAddress), this.#onPendingDrop) ?? null;
+      deps.handshakes?.admit(canonicalIp(this.clientAddress), this.#onPendingDrop.bind(this)) ??
+      null;
     client.setNoDelay(true);
-    client.on("data", this.#onData);
-    client.on("error", this.#onHandshakeError);
-    client.on("close", this.#onHandshakeClose);
-    client.on("end", this.#onHandshakeEnd);
-    client.setTimeout(deps.timeouts.handshakeMs, this.#onHandshakeTimeout);
+    const on = this.#on;
+    client.on("data", on.data);
+    client.on("error", on.error);
+    client.on("close", on.close);
+    client.on("end", on.end);
+    client.setTimeout(deps.timeouts.handshakeMs, on.timeout);
   }
 
   get state(): State {
@@ -169,7 +190,7 @@ export class ClientSession implements TrafficCounters {
 
   // ---- handshake ---------------------------------------------------------
 
-  #onData = (chunk: Buffer): void => {
+  #onData(chunk: Buffer): void {
     if (this.#isClosed) return;
     this.#buffer = this.#buffer ? Buffer.concat([this.#buffer, chunk]) : chunk;
     if (this.#buffer.length > MAX_EARLY_DATA_BYTES) {
@@ -179,7 +200,7 @@ export class ClientSession implements TrafficCounters {
       return;
     }
     this.#advance();
-  };
+  }
 
   #advance(): void {
     while (this.#buffer && this.#buffer.length > 0) {
@@ -309,7 +330,7 @@ export class ClientSession implements TrafficCounters {
       this.#refuse(Reply.NotAllowed, "auth_required");
       return;
     }
-    this.#dispatch(request.command, request.address.host, request.port);
+    this.#dispatch(request.command, request.address, request.port);
   }
 
   #onRequest(request: Request): void {
@@ -317,10 +338,10 @@ export class ClientSession implements TrafficCounters {
     this.command = command;
     this.destinationHost = request.address.host;
     this.destinationPort = request.port;
-    this.#dispatch(command, request.address.host, request.port);
+    this.#dispatch(command, request.address, request.port);
   }
 
-  #dispatch(command: "connect" | "bind" | "udp", host: string, port: number): void {
+  #dispatch(command: "connect" | "bind" | "udp", address: SocksAddress, port: number): void {
     const { commands, metrics } = this.deps;
     if (
       (command === "bind" && !commands.bind.enabled) ||
@@ -336,14 +357,14 @@ export class ClientSession implements TrafficCounters {
     this.client.pause();
     const run =
       command === "connect" ? this.#connect : command === "bind" ? this.#bind : this.#associate;
-    run.call(this, host, port).catch((error: unknown) => this.#internalError(error));
+    run.call(this, address, port).catch((error: unknown) => this.#internalError(error));
   }
 
   // ---- CONNECT -----------------------------------------------------------
 
-  async #connect(host: string, port: number): Promise<void> {
+  async #connect(requested: SocksAddress, port: number): Promise<void> {
     const { metrics, resolver, timeouts } = this.deps;
-    const normalized = normalizeDestination(host);
+    const normalized = normalizeRequestAddress(requested);
     if (!normalized.ok) {
       metrics.rejectedTotal.inc({ reason: `destination_${normalized.reason}` });
       this.#refuse(Reply.HostUnreachable, `bad_destination:${normalized.reason}`);
@@ -504,12 +525,12 @@ export class ClientSession implements TrafficCounters {
    * connection): first reply with the listening address, second reply with
    * the peer's address once it connects, then relay.
    */
-  async #bind(host: string, port: number): Promise<void> {
+  async #bind(requested: SocksAddress, port: number): Promise<void> {
     const { metrics, resolver, commands } = this.deps;
     // Which peers may connect: the named address, every address of a named
     // host, or anyone the ACL allows when the client named 0.0.0.0.
     let expected: Set<string> | null = null;
-    const normalized = normalizeDestination(host);
+    const normalized = normalizeRequestAddress(requested);
     if (normalized.ok) {
       const destination = normalized.destination;
       if (destination.kind === "ip") {
@@ -565,7 +586,7 @@ export class ClientSession implements TrafficCounters {
         if (this.deps.egress?.blocksPeer(address)) return false;
         if (expected) return expected.has(address);
         const decision = this.#decide(
-          { kind: "ip", host: address, address, family: isIPv6(address) ? 6 : 4 },
+          { kind: "ip", host: address, address, family: isIpv6Address(address) ? 6 : 4 },
           address,
           peer.port,
         );
@@ -597,11 +618,11 @@ export class ClientSession implements TrafficCounters {
    * Opens the association's UDP socket on the address the client reached and
    * keeps it for as long as this TCP connection lives.
    */
-  async #associate(host: string, port: number): Promise<void> {
+  async #associate(requested: SocksAddress, port: number): Promise<void> {
     const { commands, metrics, resolver } = this.deps;
     // The client may name the address/port it will send from; 0.0.0.0 or
     // port 0 means "not known yet": its TCP address, any port.
-    const named = normalizeDestination(host);
+    const named = normalizeRequestAddress(requested);
     const clientAddress =
       named.ok && named.destination.kind === "ip"
         ? named.destination.address
@@ -617,7 +638,7 @@ export class ClientSession implements TrafficCounters {
       decide: (name, address, destinationPort) => {
         const destination: Destination =
           name === address
-            ? { kind: "ip", host: address, address, family: isIPv6(address) ? 6 : 4 }
+            ? { kind: "ip", host: address, address, family: isIpv6Address(address) ? 6 : 4 }
             : { kind: "domain", host: name };
         this.destinationHost = name;
         this.destinationAddress = address;
@@ -664,24 +685,25 @@ export class ClientSession implements TrafficCounters {
         encodeSocks4Reply({
           reply: Socks4Reply.Granted,
           port,
-          host: isIPv6(address) ? "0.0.0.0" : address,
+          host: isIpv6Address(address) ? "0.0.0.0" : address,
         }),
       );
     }
   }
 
   #stopHandshakeTimer(): void {
-    this.client.removeListener("timeout", this.#onHandshakeTimeout);
+    this.client.removeListener("timeout", this.#on.timeout);
     this.client.setTimeout(0);
   }
 
   /** Leaves the handshake: its listeners go, the session counts as active. */
   #enterRelaying(): void {
     const { client, deps } = this;
-    client.removeListener("data", this.#onData);
-    client.removeListener("error", this.#onHandshakeError);
-    client.removeListener("close", this.#onHandshakeClose);
-    client.removeListener("end", this.#onHandshakeEnd);
+    const on = this.#on;
+    client.removeListener("data", on.data);
+    client.removeListener("error", on.error);
+    client.removeListener("close", on.close);
+    client.removeListener("end", on.end);
     this.#stopHandshakeTimer();
     this.#state = "relaying";
     deps.metrics.handshakeDuration.observe(
@@ -705,8 +727,12 @@ export class ClientSession implements TrafficCounters {
       idleTimeoutMs: deps.timeouts.idleMs,
       clientEnded: this.#clientEnded,
       shaping: deps.qos?.attach(this.user),
-      onClose: (reason) => this.#finish("closed", reason),
+      onClose: this.#onRelayClosed.bind(this),
     });
+  }
+
+  #onRelayClosed(reason: string): void {
+    this.#finish("closed", reason);
   }
 
   // ---- endings -----------------------------------------------------------
@@ -751,10 +777,10 @@ export class ClientSession implements TrafficCounters {
     this.#refuse(Reply.GeneralFailure, "internal_error", "failed");
   }
 
-  #onHandshakeError = (error: NodeJS.ErrnoException): void => {
+  #onHandshakeError(error: NodeJS.ErrnoException): void {
     this.client.destroy();
     this.#finish(this.command ? "failed" : "rejected", `client_error:${error.code ?? "EUNKNOWN"}`);
-  };
+  }
 
   #releaseResources(): void {
     this.#upstream?.destroy();
@@ -762,17 +788,17 @@ export class ClientSession implements TrafficCounters {
     this.#udp?.close();
   }
 
-  #onHandshakeClose = (): void => {
+  #onHandshakeClose(): void {
     this.#releaseResources();
     this.#finish(
       this.command ? "failed" : "rejected",
       this.#closeReason ?? "client_closed_during_handshake",
     );
-  };
+  }
 
   // The server socket is half-open capable (for relaying); a client that
   // hangs up before its session starts must not leave it open.
-  #onHandshakeEnd = (): void => {
+  #onHandshakeEnd(): void {
     this.#clientEnded = true;
     // Waiting for more handshake bytes that can no longer come: give up.
     // Busy (resolving, connecting): the request is complete, so carry on
@@ -781,22 +807,22 @@ export class ClientSession implements TrafficCounters {
     if (this.#state === "greeting" || this.#state === "auth" || this.#state === "request") {
       this.client.destroy();
     }
-  };
+  }
 
   /** The pending-handshake table dropped this connection: too old, or room for a newer one. */
-  #onPendingDrop = (why: PendingDrop): void => {
+  #onPendingDrop(why: PendingDrop): void {
     this.#pending = null;
     if (why === "timeout") return this.#onHandshakeTimeout();
     this.deps.metrics.rejectedTotal.inc({ reason: "handshake_evicted" });
     this.client.destroy();
     this.#finish("rejected", "handshake_evicted");
-  };
+  }
 
-  #onHandshakeTimeout = (): void => {
+  #onHandshakeTimeout(): void {
     this.deps.metrics.rejectedTotal.inc({ reason: "handshake_timeout" });
     this.client.destroy();
     this.#finish("rejected", "handshake_timeout");
-  };
+  }
 
   #finish(status: SessionStatus, reason: string): void {
     if (this.#finished) return;

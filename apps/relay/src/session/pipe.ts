@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { InPlaceReads } from "../net/in-place-reads";
 
 export interface TrafficCounters {
   bytesUp: number;
@@ -52,6 +53,11 @@ export interface Pipe {
  * chunk is offered to the gate; a refused slice keeps the rest of that one
  * chunk here and pauses the source until the grant, so at most one read
  * (≤ the source's highWaterMark) waits per direction and nothing else queues.
+ *
+ * Listeners are methods bound in the constructor, not arrow-function fields
+ * or named closures: tsx compiles with esbuild's keepNames, which gives every
+ * named arrow a defineProperty call as it is created (a few hundred ns each,
+ * per session); bind() costs a few ns.
  */
 class Lane {
   #held: Buffer | null = null;
@@ -61,45 +67,95 @@ class Lane {
   #draining = false;
   #paused = false;
   #endPending = false;
+  readonly #grant = this.#onGrant.bind(this);
 
   constructor(
+    private readonly pipe: BothWays,
     private readonly source: Socket,
     private readonly sink: Socket,
-    private readonly gate: () => FlowGate | null,
-    private readonly count: (bytes: number) => void,
-  ) {}
+    /** Client → destination; false: destination → client. */
+    private readonly up: boolean,
+  ) {
+    // Reads in place where the socket allows it (upstream connections); 'data'
+    // still carries whatever arrived before this lane took over.
+    InPlaceReads.setReader(source, this.#onReadInPlace.bind(this));
+    source.on("data", this.#onData.bind(this));
+    source.on("end", this.#onEnd.bind(this));
+    source.on("error", this.#onError.bind(this));
+    source.setTimeout(pipe.options.idleTimeoutMs, this.#onIdle.bind(this));
+    source.once("close", this.#onClose.bind(this));
+    sink.on("drain", this.#onDrain.bind(this));
+  }
 
-  onData = (chunk: Buffer): void => {
-    this.count(chunk.length);
+  #onData(chunk: Buffer): void {
+    const counters = this.pipe.counters;
+    if (this.up) {
+      counters.bytesUp += chunk.length;
+      counters.packetsUp += 1;
+    } else {
+      counters.bytesDown += chunk.length;
+      counters.packetsDown += 1;
+    }
     if (this.#held !== null) {
       // Paused streams emit no more data; kept anyway so no byte is ever dropped.
       this.#held = Buffer.concat([this.#held, chunk]);
       return;
     }
-    const gate = this.gate();
+    const gate = this.#gate();
     if (gate === null) {
       if (!this.sink.write(chunk)) this.#waitForDrain();
       return;
     }
     this.#held = chunk;
     this.#pump(gate);
-  };
+  }
 
-  onDrain = (): void => {
+  /** A read into a reused buffer: true when `chunk` is still referenced after this call. */
+  #onReadInPlace(chunk: Buffer): boolean {
+    // Held bytes (for the gate, or behind such) outlive this read: they get a copy.
+    if (this.#held !== null || this.#gate() !== null) {
+      this.#onData(Buffer.copyBytesFrom(chunk));
+      return false;
+    }
+    this.#onData(chunk);
+    // Whatever the socket did not take at once still points into `chunk`.
+    return this.sink.writableLength > 0;
+  }
+
+  #onDrain(): void {
     this.#draining = false;
     if (this.#held === null) this.#resume();
-  };
+  }
 
   /** The source sent its FIN: pass it on once nothing is held back. */
-  onEnd = (): void => {
+  #onEnd(): void {
+    this.pipe.settle(this.up ? "client_closed" : "upstream_closed");
     if (this.#held !== null) this.#endPending = true;
     else this.sink.end();
-  };
+  }
+
+  #onError(error: NodeJS.ErrnoException): void {
+    this.pipe.destroy(`${this.up ? "client" : "upstream"}_error:${error.code ?? "EUNKNOWN"}`);
+  }
+
+  #onIdle(): void {
+    this.pipe.destroy("idle_timeout");
+  }
+
+  #onClose(): void {
+    this.pipe.socketClosed();
+  }
+
+  #gate(): FlowGate | null {
+    const shaping = this.pipe.options.shaping;
+    if (shaping === undefined) return null;
+    return this.up ? shaping.up : shaping.down;
+  }
 
   /** A policy change swapped the gate: re-offer what waits on the old one. */
   regate(): void {
     if (this.#held === null) return;
-    const gate = this.gate();
+    const gate = this.#gate();
     if (gate === this.#heldGate) return;
     this.#heldGate = null;
     if (gate === null) {
@@ -109,7 +165,7 @@ class Lane {
     } else this.#pump(gate);
   }
 
-  #onGrant = (): void => {
+  #onGrant(): void {
     const held = this.#held;
     if (held === null) return;
     this.#heldGate = null;
@@ -117,20 +173,20 @@ class Lane {
     this.#held = held.length > this.#asked ? held.subarray(this.#asked) : null;
     if (this.#held === null) this.#afterHeld();
     else {
-      const gate = this.gate();
+      const gate = this.#gate();
       if (gate === null) {
         this.#write(this.#held);
         this.#held = null;
         this.#afterHeld();
       } else this.#pump(gate);
     }
-  };
+  }
 
   #pump(gate: FlowGate): void {
     let rest = this.#held!;
     while (rest.length > 0) {
       const size = Math.min(rest.length, gate.sliceBytes);
-      if (!gate.offer(size, this.#onGrant)) {
+      if (!gate.offer(size, this.#grant)) {
         this.#held = rest;
         this.#asked = size;
         this.#heldGate = gate;
@@ -176,6 +232,54 @@ class Lane {
   }
 }
 
+/** Both lanes of one session and how it ends. */
+class BothWays implements Pipe {
+  #reason: string | undefined;
+  #closed = 0;
+  readonly #up: Lane;
+  readonly #down: Lane;
+
+  constructor(
+    private readonly client: Socket,
+    private readonly upstream: Socket,
+    readonly counters: TrafficCounters,
+    readonly options: PipeOptions,
+  ) {
+    this.#up = new Lane(this, client, upstream, true);
+    this.#down = new Lane(this, upstream, client, false);
+    options.shaping?.watch(this.#regate.bind(this));
+    if (options.clientEnded) {
+      this.settle("client_closed");
+      upstream.end();
+    }
+    client.resume();
+    // A pooled upstream connection arrives paused.
+    upstream.resume();
+  }
+
+  /** The first reason given is the session's close reason. */
+  settle(why: string): void {
+    this.#reason ??= why;
+  }
+
+  destroy(why: string): void {
+    this.settle(why);
+    this.client.destroy();
+    this.upstream.destroy();
+  }
+
+  socketClosed(): void {
+    this.#closed += 1;
+    if (this.#closed === 1) this.options.shaping?.release();
+    if (this.#closed === 2) this.options.onClose(this.#reason ?? "closed");
+  }
+
+  #regate(): void {
+    this.#up.regate();
+    this.#down.regate();
+  }
+}
+
 /**
  * Relays bytes both ways with backpressure (a full destination pauses its
  * source; nothing is queued beyond the sockets' own high-water marks) and
@@ -189,64 +293,5 @@ export function pipeBothWays(
   counters: TrafficCounters,
   options: PipeOptions,
 ): Pipe {
-  const shaping = options.shaping;
-  let reason: string | undefined;
-  let closed = 0;
-  const settle = (why: string) => {
-    reason ??= why;
-  };
-  const onSocketClose = () => {
-    closed += 1;
-    if (closed === 1) shaping?.release();
-    if (closed === 2) options.onClose(reason ?? "closed");
-  };
-  const destroy = (why: string) => {
-    settle(why);
-    client.destroy();
-    upstream.destroy();
-  };
-
-  const up = new Lane(client, upstream, shaping ? () => shaping.up : () => null, (bytes) => {
-    counters.bytesUp += bytes;
-    counters.packetsUp += 1;
-  });
-  const down = new Lane(upstream, client, shaping ? () => shaping.down : () => null, (bytes) => {
-    counters.bytesDown += bytes;
-    counters.packetsDown += 1;
-  });
-  shaping?.watch(() => {
-    up.regate();
-    down.regate();
-  });
-  client.on("data", up.onData);
-  upstream.on("data", down.onData);
-  upstream.on("drain", up.onDrain);
-  client.on("drain", down.onDrain);
-
-  client.on("end", () => {
-    settle("client_closed");
-    up.onEnd();
-  });
-  upstream.on("end", () => {
-    settle("upstream_closed");
-    down.onEnd();
-  });
-  client.on("error", (error: NodeJS.ErrnoException) =>
-    destroy(`client_error:${error.code ?? "EUNKNOWN"}`),
-  );
-  upstream.on("error", (error: NodeJS.ErrnoException) =>
-    destroy(`upstream_error:${error.code ?? "EUNKNOWN"}`),
-  );
-  client.setTimeout(options.idleTimeoutMs, () => destroy("idle_timeout"));
-  upstream.setTimeout(options.idleTimeoutMs, () => destroy("idle_timeout"));
-  client.once("close", onSocketClose);
-  upstream.once("close", onSocketClose);
-  if (options.clientEnded) {
-    settle("client_closed");
-    upstream.end();
-  }
-  client.resume();
-  // A pooled upstream connection arrives paused.
-  upstream.resume();
-  return { destroy };
+  return new BothWays(client, upstream, counters, options);
 }
