@@ -6,7 +6,13 @@ export type LimitReason =
   | "connection_limit_user"
   | "connection_limit_client";
 
-export type LimitVerdict = { ok: true; release: () => void } | { ok: false; reason: LimitReason };
+/** A slot taken; `release()` gives it back (idempotent). */
+export interface LimitSlot {
+  readonly ok: true;
+  release(): void;
+}
+
+export type LimitVerdict = LimitSlot | { ok: false; reason: LimitReason };
 
 /** Where sessions take their slots: this thread's counts, or counts shared by worker threads. */
 export interface SessionLimits {
@@ -39,17 +45,14 @@ export class ConnectionLimits implements SessionLimits {
     this.#global += 1;
     increment(this.#byUser, user);
     increment(this.#byClient, client);
-    let released = false;
-    return {
-      ok: true,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.#global -= 1;
-        decrement(this.#byUser, user);
-        decrement(this.#byClient, client);
-      },
-    };
+    return new HeldSlot(this, user, client);
+  }
+
+  /** @internal see Slot.release */
+  give(user: string, client: string): void {
+    this.#global -= 1;
+    decrement(this.#byUser, user);
+    decrement(this.#byClient, client);
   }
 
   get global(): number {
@@ -74,4 +77,22 @@ function decrement(counts: Map<string, number>, key: string): void {
   const next = (counts.get(key) ?? 1) - 1;
   if (next <= 0) counts.delete(key);
   else counts.set(key, next);
+}
+
+/** A class, not a closure per session: sessions are the hot path. */
+export class HeldSlot implements LimitSlot {
+  readonly ok = true;
+  #released = false;
+
+  constructor(
+    private readonly limits: { give(user: string, client: string): void },
+    private readonly user: string,
+    private readonly client: string,
+  ) {}
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.limits.give(this.user, this.client);
+  }
 }

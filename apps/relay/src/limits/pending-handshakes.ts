@@ -19,11 +19,20 @@ export interface PendingTicket {
   done(): void;
 }
 
-interface Entry extends PendingTicket {
-  readonly client: string;
-  readonly admittedMs: number;
-  readonly drop: (why: PendingDrop) => void;
-  live: boolean;
+// A class rather than an object with a `done` closure: one allocation per handshake, no closure.
+class Entry implements PendingTicket {
+  live = true;
+
+  constructor(
+    private readonly table: PendingHandshakes,
+    readonly client: string,
+    readonly admittedMs: number,
+    readonly drop: (why: PendingDrop) => void,
+  ) {}
+
+  done(): void {
+    this.table.remove(this);
+  }
 }
 
 /**
@@ -59,13 +68,7 @@ export class PendingHandshakes {
     const mine = this.#byClient.get(client);
     if (mine && mine.size >= maxPendingPerClient) this.#drop(first(mine)!, "evicted");
     while (this.#all.size >= maxPending) this.#drop(first(this.#all)!, "evicted");
-    const entry: Entry = {
-      client,
-      admittedMs: this.#clock(),
-      drop,
-      live: true,
-      done: () => this.#remove(entry),
-    };
+    const entry = new Entry(this, client, this.#clock(), drop);
     this.#all.add(entry);
     let set = this.#byClient.get(client);
     if (!set) {
@@ -99,11 +102,12 @@ export class PendingHandshakes {
   };
 
   #drop(entry: Entry, why: PendingDrop): void {
-    this.#remove(entry);
+    this.remove(entry);
     entry.drop(why);
   }
 
-  #remove(entry: Entry): void {
+  /** @internal see Entry.done */
+  remove(entry: Entry): void {
     if (!entry.live) return;
     entry.live = false;
     this.#all.delete(entry);

@@ -23,6 +23,7 @@ import {
 import type { Logger } from "@edgesocks/telemetry";
 import type { CredentialVerifier } from "../auth/credentials";
 import type { FailureBackoff } from "../auth/failure-backoff";
+import type { LimitSlot } from "../limits/connection-limits";
 import type { PendingDrop, PendingTicket } from "../limits/pending-handshakes";
 import type { SessionProtection } from "../limits/protection";
 import type { BoundedLabel, RelayMetrics } from "../metrics";
@@ -126,7 +127,7 @@ export class ClientSession implements TrafficCounters {
   /** Held from accept until the request is complete. */
   #pending: PendingTicket | null = null;
   /** A connection-limit slot, held from the request until the session ends. */
-  #releaseSlot: (() => void) | null = null;
+  #slot: LimitSlot | null = null;
   /**
    * The handshake's listeners, bound once. Methods and bind rather than
    * arrow-function fields: tsx compiles with esbuild's keepNames, which gives
@@ -505,7 +506,7 @@ export class ClientSession implements TrafficCounters {
       connectionLimits(this.#policy.snapshot, this.user),
     );
     if (verdict.ok) {
-      this.#releaseSlot = verdict.release;
+      this.#slot = verdict;
       return true;
     }
     metrics.rejectedTotal.inc({ reason: verdict.reason });
@@ -831,8 +832,8 @@ export class ClientSession implements TrafficCounters {
     this.#state = "closed";
     this.#releaseResources();
     this.#leavePending();
-    this.#releaseSlot?.();
-    this.#releaseSlot = null;
+    this.#slot?.release();
+    this.#slot = null;
     const { deps } = this;
     if (wasRelaying) deps.metrics.sessionsActive.dec({ command: this.command ?? "connect" });
     deps.registry.delete(this);

@@ -1,5 +1,10 @@
 import type { ConnectionGate } from "../limits/connection-gate";
-import type { LimitVerdict, SessionLimits } from "../limits/connection-limits";
+import {
+  HeldSlot,
+  type LimitReason,
+  type LimitVerdict,
+  type SessionLimits,
+} from "../limits/connection-limits";
 import type { ConnectionLimitValues } from "../qos/policy-limits";
 import type { QosShare } from "../qos/qos-manager";
 import { SharedLock, SharedTable } from "./shared-table";
@@ -109,47 +114,54 @@ export class SharedRelayState {
   }
 
   #acquire(user: string, client: string, limits: ConnectionLimitValues): LimitVerdict {
+    this.#lock.lock();
+    try {
+      const reason = this.#take(user, client, limits);
+      return reason === null ? new HeldSlot(this.#slots, user, client) : { ok: false, reason };
+    } finally {
+      this.#lock.unlock();
+    }
+  }
+
+  /** Under the lock: takes the slot, or says which cap is full. */
+  #take(user: string, client: string, limits: ConnectionLimitValues): LimitReason | null {
     const users = this.#users;
     const clients = this.#clients;
-    const shard = this.shard;
-    const reason = this.#lock.run(() => {
-      if (limits.global !== undefined && this.#sum(this.#sessions) >= limits.global) {
-        return "connection_limit_global" as const;
-      }
-      if (limits.perUser !== undefined && totalOf(users, user) >= limits.perUser) {
-        return "connection_limit_user" as const;
-      }
-      if (limits.perClient !== undefined && totalOf(clients, client) >= limits.perClient) {
-        return "connection_limit_client" as const;
-      }
-      const u = users.upsert(user);
-      const c = clients.upsert(client);
-      // Full tables mean more distinct keys than connections allowed; refuse rather than miscount.
-      if (u < 0 || c < 0) {
-        if (u >= 0) users.prune(u);
-        if (c >= 0) clients.prune(c);
-        return "connection_limit_global" as const;
-      }
-      this.#view[this.#sessions + shard]! += 1;
-      users.set(u, shard, users.get(u, shard) + 1);
-      clients.set(c, shard, clients.get(c, shard) + 1);
-      return null;
-    });
-    if (reason !== null) return { ok: false, reason };
-    let released = false;
-    return {
-      ok: true,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.#lock.run(() => {
-          this.#view[this.#sessions + shard]! -= 1;
-          decrement(users, user, shard);
-          decrement(clients, client, shard);
-        });
-      },
-    };
+    if (limits.global !== undefined && this.#sum(this.#sessions) >= limits.global) {
+      return "connection_limit_global";
+    }
+    if (limits.perUser !== undefined && totalOf(users, user) >= limits.perUser) {
+      return "connection_limit_user";
+    }
+    if (limits.perClient !== undefined && totalOf(clients, client) >= limits.perClient) {
+      return "connection_limit_client";
+    }
+    const u = users.upsert(user);
+    const c = clients.upsert(client);
+    // Full tables mean more distinct keys than connections allowed; refuse rather than miscount.
+    if (u < 0 || c < 0) {
+      if (u >= 0) users.prune(u);
+      if (c >= 0) clients.prune(c);
+      return "connection_limit_global";
+    }
+    this.#view[this.#sessions + this.shard]! += 1;
+    users.set(u, this.shard, users.get(u, this.shard) + 1);
+    clients.set(c, this.shard, clients.get(c, this.shard) + 1);
+    return null;
   }
+
+  readonly #slots = {
+    give: (user: string, client: string): void => {
+      this.#lock.lock();
+      try {
+        this.#view[this.#sessions + this.shard]! -= 1;
+        decrement(this.#users, user, this.shard);
+        decrement(this.#clients, client, this.shard);
+      } finally {
+        this.#lock.unlock();
+      }
+    },
+  };
 
   #publish(weights: ReadonlyMap<string, number>): void {
     const demand = this.#demand;

@@ -168,15 +168,24 @@ export class SharedLock {
   ) {}
 
   run<T>(critical: () => T): T {
+    this.lock();
+    try {
+      return critical();
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** For the per-session paths, which should not allocate a closure for run(). */
+  lock(): void {
     const { view, index } = this;
     while (Atomics.compareExchange(view, index, 0, 1) !== 0) {
       Atomics.wait(view, index, 1, 1);
     }
-    try {
-      return critical();
-    } finally {
-      Atomics.store(view, index, 0);
-      Atomics.notify(view, index, 1);
-    }
+  }
+
+  unlock(): void {
+    Atomics.store(this.view, this.index, 0);
+    Atomics.notify(this.view, this.index, 1);
   }
 }
