@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
-import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type FlowGate, pipeBothWays, type Shaping } from "../session/pipe";
+import { socketPair as socketPairOf } from "../test-support/socket-pair";
 import { connectUpstream } from "./upstream";
 
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
@@ -33,23 +34,11 @@ async function source(payload: Buffer): Promise<number> {
 }
 
 /**
- * Two connected loopback sockets: [accepted side, connecting side]. The
- * accepted side buffers up to 16 MiB before write() says stop, so the relay
- * keeps reading while earlier writes are still pending.
+ * Two connected loopback sockets; the accepted side buffers up to 16 MiB
+ * before write() says stop, so the relay keeps reading while earlier writes
+ * are still pending.
  */
-async function socketPair(): Promise<[Socket, Socket]> {
-  const server = createServer({ allowHalfOpen: true, highWaterMark: 16 * 1024 * 1024 });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const accepted = new Promise<Socket>((resolve) => server.once("connection", resolve));
-  const client = connect({
-    port: (server.address() as AddressInfo).port,
-    host: "127.0.0.1",
-    allowHalfOpen: true,
-  });
-  const pair: [Socket, Socket] = [await accepted, client];
-  server.close();
-  return pair;
-}
+const socketPair = () => socketPairOf(16 * 1024 * 1024);
 
 async function upstreamTo(port: number): Promise<Socket> {
   const result = await connectUpstream([{ address: "127.0.0.1", family: 4 }], {

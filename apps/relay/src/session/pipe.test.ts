@@ -1,21 +1,6 @@
-import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
+import { socketPair } from "../test-support/socket-pair";
 import { type FlowGate, pipeBothWays, type Shaping } from "./pipe";
-
-/** Two connected loopback sockets: [accepted side, connecting side]. */
-async function socketPair(): Promise<[Socket, Socket]> {
-  const server = createServer({ allowHalfOpen: true });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const accepted = new Promise<Socket>((resolve) => server.once("connection", resolve));
-  const client = connect({
-    port: (server.address() as AddressInfo).port,
-    host: "127.0.0.1",
-    allowHalfOpen: true,
-  });
-  const pair: [Socket, Socket] = [await accepted, client];
-  server.close();
-  return pair;
-}
 
 /** A gate the test opens by hand. */
 class ManualGate implements FlowGate {
