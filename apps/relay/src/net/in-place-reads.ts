@@ -1,4 +1,4 @@
-import type { OnReadOpts, Socket } from "node:net";
+import { type OnReadOpts, Socket, type SocketConstructorOpts } from "node:net";
 
 /**
  * Takes an upstream socket's bytes in place of 'data' events. `chunk` may sit
@@ -98,4 +98,31 @@ export class InPlaceReads {
     this.#own ??= Buffer.allocUnsafe(OWN_BYTES);
     return this.#own;
   }
+}
+
+/**
+ * An accepted client socket moved onto one that reads in place, so uploads
+ * get what downloads have. net.Server has no `onread` option: the listener
+ * accepts paused (`pauseOnConnect`, nothing read yet), and the connection's
+ * handle moves to a new socket made with `onread` — the way Node itself
+ * hands a handle to a socket (child_process, cluster). Returns `accepted`
+ * unchanged when it has no handle to give (closed meanwhile).
+ */
+export function readInPlace(accepted: Socket): Socket {
+  const internal = accepted as Socket & { _handle: object | null };
+  const handle = internal._handle;
+  if (handle === null || accepted.destroyed) return accepted;
+  internal._handle = null;
+  // Without a handle this only settles the server's connection count.
+  accepted.destroy();
+  const reads = new InPlaceReads();
+  const socket = new Socket({
+    handle,
+    allowHalfOpen: true,
+    readable: true,
+    writable: true,
+    onread: reads.onread,
+  } as SocketConstructorOpts);
+  reads.adopt(socket);
+  return socket;
 }

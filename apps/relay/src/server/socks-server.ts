@@ -2,6 +2,7 @@ import { type AddressInfo, createServer, type Server, type Socket } from "node:n
 import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from "node:tls";
 import type { ConnectionGate } from "../limits/connection-gate";
 import type { RelayMetrics } from "../metrics";
+import { readInPlace } from "../net/in-place-reads";
 
 export interface SocksListenerOptions {
   host: string;
@@ -36,8 +37,15 @@ export async function listen(options: SocksListenerOptions): Promise<SocksListen
   // session layer does not know those yet), so shutdown can close them all.
   const sockets = new Set<Socket>();
   // Shared handlers (`this` is the socket): nothing is allocated per connection for them.
+  // stop() resolves once the last tracked connection closed (the server's own
+  // count does not see connections moved to in-place sockets).
+  let drained: (() => void) | null = null;
+  function untrack(socket: Socket): void {
+    sockets.delete(socket);
+    if (drained !== null && sockets.size === 0) drained();
+  }
   function release(this: Socket): void {
-    sockets.delete(this);
+    untrack(this);
     gate.close();
     metrics.connectionsActive.dec();
   }
@@ -73,10 +81,13 @@ export async function listen(options: SocksListenerOptions): Promise<SocksListen
     });
     server = tlsServer;
   } else {
-    server = createServer({ allowHalfOpen: true, noDelay: true }, accept);
+    // Accepted paused, so the connection can move to a socket that reads in place.
+    server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) =>
+      accept(readInPlace(socket)),
+    );
   }
   function forget(this: Socket): void {
-    sockets.delete(this);
+    untrack(this);
   }
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -89,7 +100,11 @@ export async function listen(options: SocksListenerOptions): Promise<SocksListen
   return {
     server,
     address: () => server.address() as AddressInfo,
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    stop: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      if (sockets.size > 0) await new Promise<void>((resolve) => (drained = resolve));
+      await closed;
+    },
     destroyAll: () => {
       for (const socket of sockets) socket.destroy();
     },
