@@ -365,10 +365,14 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     connectionsActive: () => gate.active,
     activeSessions,
     terminate: (id, reason) => {
-      peers?.terminate(id, reason);
       const session = sessions.get(id);
-      session?.close(reason);
-      return session !== undefined;
+      // Only a session this thread does not run is asked of the other threads.
+      if (session === undefined) {
+        peers?.terminate(id, reason);
+        return false;
+      }
+      session.close(reason);
+      return true;
     },
     acceptRecord,
     reload: (next) => source?.reload(next) ?? false,
