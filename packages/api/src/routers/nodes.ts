@@ -1,7 +1,8 @@
-import { nodes } from "@edgesocks/db/schema";
+import { auditLog, nodes } from "@edgesocks/db/schema";
 import { and, asc, eq, gt } from "drizzle-orm";
 import { z } from "zod";
 import { ApiError } from "../errors";
+import { auditRow } from "../services/audit";
 import { isUniqueViolation } from "../services/error-text";
 import { nodeView } from "../services/node-view";
 import { generateToken, hashToken } from "../tokens";
@@ -50,24 +51,36 @@ export const nodesRouter = router({
         enrollmentExpiresAtMs:
           nowMs + (input.expiresInSec ? input.expiresInSec * 1000 : ctx.services.enrollmentTtlMs),
       };
+      const insert = db.insert(nodes).values({ name: input.name, createdAtMs: nowMs, ...values });
+      const audit = db.insert(auditLog).values(
+        auditRow({
+          atMs: nowMs,
+          actor: ctx.admin.name,
+          action: "nodes.enroll",
+          target: `node ${input.name}`,
+          after: {
+            name: input.name,
+            region: input.region,
+            enrollmentExpiresAt: new Date(values.enrollmentExpiresAtMs).toISOString(),
+            replace: input.replace,
+          },
+        }),
+      );
       const row = await writes
-        .run(() =>
-          input.replace
-            ? db
-                .insert(nodes)
-                .values({ name: input.name, createdAtMs: nowMs, ...values })
-                .onConflictDoUpdate({
-                  target: nodes.name,
-                  set: { ...values, nodeTokenHash: null, enrolledAtMs: null },
-                })
-                .returning()
-                .get()
-            : db
-                .insert(nodes)
-                .values({ name: input.name, createdAtMs: nowMs, ...values })
-                .returning()
-                .get(),
-        )
+        .run(async () => {
+          const [rows] = await db.batch([
+            input.replace
+              ? insert
+                  .onConflictDoUpdate({
+                    target: nodes.name,
+                    set: { ...values, nodeTokenHash: null, enrolledAtMs: null },
+                  })
+                  .returning()
+              : insert.returning(),
+            audit,
+          ]);
+          return rows[0]!;
+        })
         .catch((cause: unknown) => {
           if (isUniqueViolation(cause, "nodes.name")) {
             throw new ApiError(
@@ -141,6 +154,21 @@ export const nodesRouter = router({
           "enrollmentToken: unknown, expired or already exchanged",
         );
       }
+      await writes.run(() =>
+        db.insert(auditLog).values(
+          auditRow({
+            atMs: nowMs,
+            actor: `node ${row.name}`,
+            action: "nodes.exchange",
+            target: `node ${row.name}`,
+            after: {
+              region: row.region,
+              softwareVersion: input.softwareVersion,
+              publicAddress: input.publicAddress,
+            },
+          }),
+        ),
+      );
       ctx.services.logger.info({ node: row.name, region: row.region }, "node enrolled");
       return { nodeToken, name: row.name, region: row.region };
     }),

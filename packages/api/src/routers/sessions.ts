@@ -1,7 +1,8 @@
-import { nodes, sessions } from "@edgesocks/db/schema";
+import { auditLog, nodes, sessions } from "@edgesocks/db/schema";
 import { eq, isNotNull } from "drizzle-orm";
 import { z } from "zod";
 import { ApiError } from "../errors";
+import { auditRow } from "../services/audit";
 import { activeSessionsOf } from "../services/node-view";
 import { querySessionHistory, SessionHistoryInput, sessionView } from "../services/session-query";
 import { adminProcedure, nodeProcedure, router, viewerProcedure } from "../trpc";
@@ -93,6 +94,17 @@ export const sessionsRouter = router({
         sessionId: input.id,
         by: ctx.admin.name,
       });
+      const { db, writes } = ctx.services.database;
+      await writes.run(() =>
+        db.insert(auditLog).values(
+          auditRow({
+            actor: ctx.admin.name,
+            action: "sessions.terminate",
+            target: `session ${input.id}`,
+            after: { node: holder.name },
+          }),
+        ),
+      );
       return { node: holder.name, sent: true as const };
     }),
 });

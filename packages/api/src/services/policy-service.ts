@@ -3,6 +3,7 @@ import { auditLog, fleet, snapshots } from "@edgesocks/db/schema";
 import { compileAcl, PolicyError, type PolicySnapshot, sealSnapshot } from "@edgesocks/policy";
 import { desc, eq } from "drizzle-orm";
 import { ApiError } from "../errors";
+import { auditRow } from "./audit";
 import { isUniqueViolation } from "./error-text";
 import { loadPolicyState, type PolicyState, policyWrites, stateToDraft } from "./policy-state";
 
@@ -145,15 +146,17 @@ export class PolicyService {
             // batch rolls back before any table change.
             db.insert(snapshots).values(row),
             ...policyWrites(db, current, next, nowMs),
-            db.insert(auditLog).values({
-              atMs: nowMs,
-              actor: request.actor,
-              action: request.action,
-              target: request.target,
-              before: edited.before ?? null,
-              after: edited.after ?? null,
-              snapshotVersion: version,
-            }),
+            db.insert(auditLog).values(
+              auditRow({
+                atMs: nowMs,
+                actor: request.actor,
+                action: request.action,
+                target: request.target,
+                before: edited.before,
+                after: edited.after,
+                snapshotVersion: version,
+              }),
+            ),
           ]),
         );
       } catch (cause) {
