@@ -11,7 +11,8 @@ export default defineConfig({
     emptyOutDir: true,
     // The control plane serves these; hashed names under /assets are cached as immutable.
     assetsDir: "assets",
-    sourcemap: true,
+    // No source maps in the build: the control plane would otherwise publish the app's source.
+    sourcemap: false,
     chunkSizeWarningLimit: 800,
   },
   server: {
