@@ -34,6 +34,8 @@ let target: Target;
 let api: AdminApi;
 let context: BrowserContext;
 let page: Page;
+/** Content-Security-Policy violations the browser reported: the CSP must not break the app. */
+const cspViolations: string[] = [];
 
 const go = (path: string) => page.goto(`${control.url}${path}`);
 
@@ -71,6 +73,9 @@ beforeAll(async () => {
   control = await startAdminControl(dir);
   api = adminApi(control.url, control.adminToken);
   ({ context, page } = await launchBrowser(join(dir, "chromium-profile")));
+  page.on("console", (message) => {
+    if (message.text().includes("Content Security Policy")) cspViolations.push(message.text());
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -332,4 +337,29 @@ describe("admin app", () => {
     }
     expect(await api.users.list.query()).toHaveLength(2);
   }, 30_000);
+
+  it("marks the data stale with a banner while the control plane is down, and clears it when back", async () => {
+    await go("/nodes");
+    const row = page.locator(`tr[data-node="${NODE}"]`);
+    await row.waitFor();
+    const banner = page.getByTestId("api-error");
+    expect(await banner.count()).toBe(0);
+    await control.process.kill();
+    await banner.waitFor({ timeout: 20_000 });
+    expect(await banner.textContent()).toMatch(
+      /Stale since \d\d:\d\d:\d\d, last error: The control plane did not answer/,
+    );
+    // The last data stays on screen, dimmed.
+    expect(await page.locator("[data-stale] tr[data-node]").count()).toBe(1);
+    await screenshot(page, "api-down-stale");
+
+    control = await startAdminControl(dir, control.port);
+    await banner.waitFor({ state: "detached", timeout: 20_000 });
+    expect(await page.locator("[data-stale]").count()).toBe(0);
+    await row.waitFor();
+  }, 60_000);
+
+  it("renders every page under the CSP without a violation", () => {
+    expect(cspViolations).toEqual([]);
+  });
 });

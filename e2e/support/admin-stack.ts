@@ -34,9 +34,12 @@ export interface Control {
   process: ManagedProcess;
 }
 
-/** edgesocks-control on a fresh libSQL file; the first admin token is read from its token file. */
-export async function startAdminControl(dir: string): Promise<Control> {
-  const port = await freePort();
+/**
+ * edgesocks-control on a libSQL file in `dir` (fresh on the first start); the first admin token is
+ * read from its token file. Pass `port` to start it again where it was.
+ */
+export async function startAdminControl(dir: string, port?: number): Promise<Control> {
+  port ??= await freePort();
   const tokenFile = join(dir, "admin-token");
   const proc = startProcess({
     name: "admin-e2e-control",

@@ -1,9 +1,11 @@
 import { useEffect, useState } from "react";
 import { Navigate, NavLink, Route, Routes, useLocation } from "react-router";
 import { WriteAccessProvider } from "./components/access";
+import { ApiHealthBanner } from "./components/api-health-banner";
 import { Button } from "./components/button";
 import { Badge } from "./components/card";
 import { ErrorState, Loading } from "./components/states";
+import { useApiHealth } from "./lib/api-health";
 import { useAuth, useSession } from "./lib/auth";
 import { HistoryPage } from "./pages/history";
 import { LiveSessionsPage } from "./pages/live-sessions";
@@ -39,6 +41,7 @@ function Shell() {
   const { identity, canWrite, signOut } = useSession();
   const [menuOpen, setMenuOpen] = useState(false);
   const location = useLocation();
+  const health = useApiHealth();
   // A navigation closes the phone menu.
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs on each navigation
   useEffect(() => setMenuOpen(false), [location.pathname]);
@@ -88,17 +91,23 @@ function Shell() {
               Read-only: you are signed in with a viewer token, so every change is disabled.
             </div>
           )}
-          <Routes>
-            <Route path="/" element={<OverviewPage />} />
-            <Route path="/live" element={<LiveSessionsPage />} />
-            <Route path="/history" element={<HistoryPage />} />
-            <Route path="/users" element={<UsersPage />} />
-            <Route path="/rules" element={<RulesPage />} />
-            <Route path="/nodes" element={<NodesPage />} />
-            <Route path="/snapshots" element={<SnapshotsPage />} />
-            <Route path="/settings" element={<SettingsPage />} />
-            <Route path="*" element={<Navigate to="/" replace />} />
-          </Routes>
+          <ApiHealthBanner health={health} />
+          <div
+            className={health.failing ? "stale" : undefined}
+            data-stale={health.failing || undefined}
+          >
+            <Routes>
+              <Route path="/" element={<OverviewPage />} />
+              <Route path="/live" element={<LiveSessionsPage />} />
+              <Route path="/history" element={<HistoryPage />} />
+              <Route path="/users" element={<UsersPage />} />
+              <Route path="/rules" element={<RulesPage />} />
+              <Route path="/nodes" element={<NodesPage />} />
+              <Route path="/snapshots" element={<SnapshotsPage />} />
+              <Route path="/settings" element={<SettingsPage />} />
+              <Route path="*" element={<Navigate to="/" replace />} />
+            </Routes>
+          </div>
         </main>
       </div>
     </WriteAccessProvider>

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
@@ -34,6 +34,22 @@ describe("openDatabase", () => {
     const names = tables.rows.map((row) => row[0]);
     for (const table of ["sessions", "snapshots", "nodes", "audit_log", "api_tokens", "fleet"]) {
       expect(names).toContain(table);
+    }
+  });
+
+  it("keeps the database, its -wal and -shm files 0600 from the first write", async () => {
+    const url = tempUrl();
+    const path = url.slice("file:".length);
+    const umask = process.umask(0o022);
+    try {
+      await using database = await openDatabase({ url });
+      await migrateDatabase(database);
+      for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+        expect((statSync(file).mode & 0o777).toString(8), file).toBe("600");
+      }
+      expect((statSync(dirname(path)).mode & 0o777).toString(8)).toBe("700");
+    } finally {
+      process.umask(umask);
     }
   });
 

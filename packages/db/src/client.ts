@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { type Client, createClient } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
@@ -43,6 +43,20 @@ function localPath(url: string): string | null {
 }
 
 /**
+ * The database holds password and token hashes: its file is created 0600 before libSQL opens it
+ * (SQLite gives the -wal and -shm files the database file's mode), in a 0700 folder when the
+ * folder is new. Files left readable by others by an older version are tightened.
+ */
+function createPrivateFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, "a", 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    const mode = statSync(file, { throwIfNoEntry: false })?.mode;
+    if (mode !== undefined && (mode & 0o077) !== 0) chmodSync(file, 0o600);
+  }
+}
+
+/**
  * Opens the database at `url`. For `file:` URLs the folder is created, the journal switched to
  * WAL (readers never wait for the writer) and every connection gets a busy timeout, so a second
  * control-plane instance on the same file waits for the lock instead of failing.
@@ -57,7 +71,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
       `DATABASE_URL: "${url}" is not a libSQL URL (use file:PATH, libsql://HOST, https://HOST or wss://HOST)`,
     );
   }
-  if (path !== null) mkdirSync(dirname(resolve(path)), { recursive: true });
+  if (path !== null) createPrivateFile(resolve(path));
   let client: Client;
   try {
     client = createClient({

@@ -1,6 +1,7 @@
 import type { UseQueryResult } from "@tanstack/react-query";
 import type { ReactNode } from "react";
 import { errorText } from "../lib/api";
+import { clockTime } from "../lib/api-health";
 import { Button } from "./button";
 
 export function Loading({ label = "Loading…" }: { label?: string }) {
@@ -70,7 +71,7 @@ export function QueryView<T>({
     <>
       {query.isError ? (
         <div className="notice notice-warn" role="status">
-          Showing the last data: {errorText(query.error)}
+          Stale since {clockTime(query.dataUpdatedAt)}, last error: {errorText(query.error)}
         </div>
       ) : null}
       {isEmpty?.(data) && empty !== undefined ? empty : children(data)}

@@ -76,7 +76,7 @@ export class Spool<T> {
     const segments = this.#segments();
     this.#cursor = this.#readCursor() ?? { segment: segments[0] ?? 1, offset: 0 };
     this.#segment = segments.at(-1) ?? 1;
-    this.#fd = openSync(join(this.#dir, name(this.#segment)), "a");
+    this.#fd = openSync(join(this.#dir, name(this.#segment)), "a", 0o600);
     this.#segmentSize = statSync(join(this.#dir, name(this.#segment))).size;
     this.#totalBytes = segments.reduce((sum, n) => sum + this.#size(n), 0);
   }
@@ -155,7 +155,7 @@ export class Spool<T> {
   commit(next: SpoolCursor): void {
     this.#cursor = next;
     const tmp = join(this.#dir, "cursor.json.tmp");
-    const fd = openSync(tmp, "w");
+    const fd = openSync(tmp, "w", 0o600);
     writeSync(fd, JSON.stringify(next));
     fsyncSync(fd);
     closeSync(fd);
@@ -198,7 +198,7 @@ export class Spool<T> {
   #rotate(): void {
     closeSync(this.#fd);
     this.#segment += 1;
-    this.#fd = openSync(join(this.#dir, name(this.#segment)), "a");
+    this.#fd = openSync(join(this.#dir, name(this.#segment)), "a", 0o600);
     this.#segmentSize = 0;
   }
 
