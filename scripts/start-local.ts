@@ -1,8 +1,20 @@
 // `npm start`: the local stack — a control plane on 127.0.0.1:8080 with its
 // database under ./data, and one relay on 127.0.0.1:1080 enrolled to it.
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+//
+// The relay keeps serving with its last known good policy while the control
+// plane is away: a control plane that dies is restarted (capped back-off) and
+// the relay ships the sessions it spooled meanwhile once it is back.
+//
+// Environment: EDGESOCKS_DATA_DIR (./data), EDGESOCKS_CONTROL_PORT (8080),
+// EDGESOCKS_RELAY_PORT (1080), EDGESOCKS_RELAY_OPS_PORT (9100),
+// EDGESOCKS_CONTROL_RESTART_DELAY_MS (1000: the first restart delay; it doubles up to 10 s).
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type ManagedProcess, startProcess, waitFor, waitForHttp } from "../e2e/support/processes";
+
+// Everything the stack writes (database, spool, tokens, snapshot cache) is for this user only,
+// from the first byte: the children inherit the umask.
+process.umask(0o077);
 
 const root = resolve(import.meta.dirname, "..");
 const dataDir = resolve(process.env.EDGESOCKS_DATA_DIR ?? join(root, "data"));
@@ -11,9 +23,17 @@ const controlPort = Number(process.env.EDGESOCKS_CONTROL_PORT ?? 8080);
 const relayPort = Number(process.env.EDGESOCKS_RELAY_PORT ?? 1080);
 const opsPort = Number(process.env.EDGESOCKS_RELAY_OPS_PORT ?? 9100);
 const controlUrl = `http://127.0.0.1:${controlPort}`;
+const adminTokenFile = join(dataDir, "admin-token");
 const node = process.execPath;
+/** Back-off before restarting a control plane that died, in ms: doubles from this up to the cap. */
+const FIRST_RESTART_DELAY_MS = Number(process.env.EDGESOCKS_CONTROL_RESTART_DELAY_MS ?? 1000);
+const MAX_RESTART_DELAY_MS = Math.max(10_000, FIRST_RESTART_DELAY_MS);
+/** A control plane that ran this long before dying is restarted after the shortest delay. */
+const HEALTHY_RUN_MS = 60_000;
 
-mkdirSync(relayState, { recursive: true });
+mkdirSync(relayState, { recursive: true, mode: 0o700 });
+
+const say = (line: string) => process.stdout.write(`[local stack] ${line}\n`);
 
 function inherit(proc: ManagedProcess) {
   proc.child.stdout?.pipe(process.stdout);
@@ -33,37 +53,42 @@ async function mutation<T>(path: string, input: unknown, token: string): Promise
   return body.result.data;
 }
 
-const control = startProcess({
-  name: "local-control",
-  command: node,
-  args: [join(root, "apps/control/bin/edgesocks-control.mjs")],
-  env: {
-    DATABASE_URL: `file:${join(dataDir, "control.db")}`,
-    HOST: "127.0.0.1",
-    PORT: String(controlPort),
-    EDGESOCKS_ADMIN_TOKEN_FILE: join(dataDir, "admin-token"),
-    LOG_FORMAT: "pretty",
-  },
-});
-inherit(control);
-await waitForHttp(`${controlUrl}/ready`, 60_000);
-const adminToken = await waitFor("the admin token file", () => {
-  const path = join(dataDir, "admin-token");
-  return existsSync(path) ? readFileSync(path, "utf8").trim() : undefined;
-});
+function startControl(): ManagedProcess {
+  const proc = startProcess({
+    name: "local-control",
+    command: node,
+    args: [join(root, "apps/control/bin/edgesocks-control.mjs")],
+    env: {
+      DATABASE_URL: `file:${join(dataDir, "control.db")}`,
+      HOST: "127.0.0.1",
+      PORT: String(controlPort),
+      EDGESOCKS_ADMIN_TOKEN_FILE: adminTokenFile,
+      EDGESOCKS_LOG_FORMAT: "pretty",
+    },
+  });
+  inherit(proc);
+  return proc;
+}
 
-const nodeTokenPath = join(relayState, "node-token");
-let relayToken: string;
-if (existsSync(nodeTokenPath)) {
-  relayToken = readFileSync(nodeTokenPath, "utf8").trim();
-} else {
+const firstStart = !existsSync(adminTokenFile);
+let control = startControl();
+await waitForHttp(`${controlUrl}/ready`, 60_000);
+const adminToken = await waitFor("the admin token file", () =>
+  existsSync(adminTokenFile) ? readFileSync(adminTokenFile, "utf8").trim() : undefined,
+);
+
+// The relay reads its token from a file: a token on its command line is visible in `ps`.
+const nodeTokenFile = join(relayState, "node-token");
+let relayTokenFile = nodeTokenFile;
+if (!existsSync(nodeTokenFile)) {
   // No node token on disk (first start, or ./data/relay was removed): (re-)enroll.
   const enrolled = await mutation<{ enrollmentToken: string }>(
     "nodes.enroll",
     { name: "local-1", region: "local", replace: true },
     adminToken,
   );
-  relayToken = enrolled.enrollmentToken;
+  relayTokenFile = join(relayState, "enrollment-token");
+  writeFileSync(relayTokenFile, `${enrolled.enrollmentToken}\n`, { mode: 0o600 });
 }
 const relay = startProcess({
   name: "local-relay",
@@ -72,8 +97,8 @@ const relay = startProcess({
     join(root, "apps/relay/bin/edgesocks-relay.mjs"),
     "--control-url",
     `ws://127.0.0.1:${controlPort}/trpc`,
-    "--node-token",
-    relayToken,
+    "--node-token-file",
+    relayTokenFile,
     "--region",
     "local",
     "--name",
@@ -96,15 +121,25 @@ const relay = startProcess({
 });
 inherit(relay);
 await waitForHttp(`http://127.0.0.1:${opsPort}/ready`, 60_000);
+if (relayTokenFile !== nodeTokenFile) {
+  // Exchanged: the one-time enrollment token is spent, the relay keeps its node token.
+  await waitFor("the relay's node token", () => existsSync(nodeTokenFile) || undefined);
+  rmSync(relayTokenFile, { force: true });
+}
 
+// The control plane printed the admin token itself on its first start; never again after that.
+const tokenLine = firstStart
+  ? `admin token                printed above, once; stored in ${adminTokenFile} (mode 0600)`
+  : `admin token                in ${adminTokenFile} (mode 0600); mint another in the admin app (Settings) or with admins.createToken`;
 process.stdout.write(`
 EdgeSocks local stack is up.
-  control plane + admin app  ${controlUrl}/        (admin token in ${join(dataDir, "admin-token")})
-  admin token                ${adminToken}
-  SOCKS relay                127.0.0.1:${relayPort}   (ops: http://127.0.0.1:${opsPort}/metrics)
+  control plane + admin app  ${controlUrl}/   (pid ${control.child.pid})
+  ${tokenLine}
+  SOCKS relay                127.0.0.1:${relayPort}   (pid ${relay.child.pid}; ops: http://127.0.0.1:${opsPort}/metrics)
 Try:
   curl --socks5-hostname 127.0.0.1:${relayPort} http://example.com/
-  npx edgesocksctl --url ${controlUrl} --token ${adminToken} sessions list
+  EDGESOCKS_TOKEN="$(cat ${adminTokenFile})" npx edgesocksctl --url ${controlUrl} sessions list
+If the control plane dies it is restarted; the relay keeps serving meanwhile.
 Ctrl-C stops both.
 `);
 
@@ -120,13 +155,28 @@ process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
 relay.exited.then((code) => {
   if (!stopping) {
-    process.stderr.write(`relay exited (${code}); stopping\n`);
+    process.stderr.write(`[local stack] relay exited (${code}); stopping\n`);
     void stop();
   }
 });
-control.exited.then((code) => {
-  if (!stopping) {
-    process.stderr.write(`control plane exited (${code}); stopping\n`);
-    void stop();
+
+/** Restarts the control plane whenever it dies, waiting 1 s, 2 s, 4 s, … up to the cap. */
+async function superviseControl(): Promise<void> {
+  let delayMs = FIRST_RESTART_DELAY_MS;
+  for (;;) {
+    const startedAt = Date.now();
+    const code = await control.exited;
+    if (stopping) return;
+    if (Date.now() - startedAt >= HEALTHY_RUN_MS) delayMs = FIRST_RESTART_DELAY_MS;
+    const how = code === null ? `by ${control.child.signalCode}` : `with code ${code}`;
+    say(
+      `control plane exited ${how}; restarting in ${delayMs / 1000} s (the relay keeps serving with its last policy)`,
+    );
+    await new Promise((r) => setTimeout(r, delayMs));
+    if (stopping) return;
+    delayMs = Math.min(delayMs * 2, MAX_RESTART_DELAY_MS);
+    control = startControl();
+    say(`control plane restarted (pid ${control.child.pid})`);
   }
-});
+}
+void superviseControl();

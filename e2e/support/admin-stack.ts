@@ -186,7 +186,8 @@ export function curlThrough(options: { proxy: string; url: string; maxTimeSec: n
     stderr += c.toString();
   });
   const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((r) =>
-    child.once("exit", (code) => r({ code, stdout, stderr })),
+    // "close", not "exit": the output is complete only once the pipes are closed.
+    child.once("close", (code) => r({ code, stdout, stderr })),
   );
   return { child, done };
 }

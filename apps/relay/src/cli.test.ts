@@ -21,6 +21,7 @@ describe("edgesocks-relay command line", () => {
       "--generate-config",
       "--control-url",
       "--node-token",
+      "--node-token-file",
       "--region",
       "--name",
       "--state-dir",
@@ -39,7 +40,15 @@ describe("edgesocks-relay command line", () => {
     [["--config", "x.toml", "--port", "70000"], "--port: expected a port 0-65535"],
     [["--config", "x.toml", "--log-format", "xml"], "--log-format: expected pretty or json"],
     [[], "either --config FILE"],
-    [["--control-url", "ws://127.0.0.1:1/trpc"], "--node-token is required"],
+    [["--control-url", "ws://127.0.0.1:1/trpc"], "a node token is required with --control-url"],
+    [
+      ["--control-url", "ws://127.0.0.1:1/trpc", "--node-token", "a", "--node-token-file", "f"],
+      "--node-token and --node-token-file: give only one",
+    ],
+    [
+      ["--control-url", "ws://127.0.0.1:1/trpc", "--node-token-file", "/nonexistent/token"],
+      "--node-token-file: cannot read /nonexistent/token",
+    ],
   ])("rejects %j with one line and exit code 2", async (args, message) => {
     const result = await relayCli(args);
     expect(result.code).toBe(2);

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { RelayError } from "./errors";
@@ -6,7 +7,7 @@ export const HELP = `edgesocks-relay — the EdgeSocks SOCKS4/4a/5 relay
 
 Usage:
   edgesocks-relay --config relay.toml [overrides]     standalone, policy from local files
-  edgesocks-relay --control-url ws://HOST:PORT/trpc --node-token TOKEN \\
+  edgesocks-relay --control-url ws://HOST:PORT/trpc --node-token-file FILE \\
                   --region REGION --name NAME --state-dir DIR [overrides]
                                                       fleet mode, policy from the control plane
   edgesocks-relay --generate-config relay.toml        write a commented example config and exit
@@ -15,7 +16,9 @@ Options:
   -c, --config FILE         relay TOML file (RustSocks' rustsocks.toml layout is accepted)
       --generate-config FILE  write a commented example configuration to FILE and exit
       --control-url URL     control plane WebSocket URL (fleet mode)
-      --node-token TOKEN    node token (or a one-time enrollment token) for the control plane
+      --node-token-file FILE  file holding the node token (or a one-time enrollment token);
+                            without it, the EDGESOCKS_NODE_TOKEN environment variable
+      --node-token TOKEN    the token itself: visible to every local user in ps, prefer the above
       --region REGION       region this relay serves, e.g. eu-west
       --name NAME           node name, unique in the fleet
       --state-dir DIR       where the cached snapshot and the session spool live
@@ -67,8 +70,8 @@ export interface CliOptions {
   allowRoot?: boolean;
 }
 
-/** Parses argv; throws RelayError RELAY_E_CLI with one actionable line. */
-export function parseCli(argv: string[]): CliOptions {
+/** Parses argv (and the node token from the environment); throws RELAY_E_CLI with one line. */
+export function parseCli(argv: string[], env: { EDGESOCKS_NODE_TOKEN?: string } = {}): CliOptions {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
@@ -80,6 +83,7 @@ export function parseCli(argv: string[]): CliOptions {
         "generate-config": { type: "string" },
         "control-url": { type: "string" },
         "node-token": { type: "string" },
+        "node-token-file": { type: "string" },
         region: { type: "string" },
         name: { type: "string" },
         "state-dir": { type: "string" },
@@ -113,10 +117,10 @@ export function parseCli(argv: string[]): CliOptions {
   if (controlUrl !== undefined) {
     options.mode = "fleet";
     options.controlUrl = parseUrl(controlUrl);
-    for (const key of ["node-token", "region", "name", "state-dir"] as const) {
+    options.nodeToken = nodeToken(str("node-token"), str("node-token-file"), env);
+    for (const key of ["region", "name", "state-dir"] as const) {
       if (!str(key)) throw new RelayError("RELAY_E_CLI", `--${key} is required with --control-url`);
     }
-    options.nodeToken = str("node-token")!;
     options.region = str("region")!;
     options.name = str("name")!;
     options.stateDir = str("state-dir")!;
@@ -169,6 +173,46 @@ export function parseCli(argv: string[]): CliOptions {
   if (group !== undefined) options.group = group;
   if (values["allow-root"]) options.allowRoot = true;
   return options;
+}
+
+/** One token source: --node-token-file, --node-token, or EDGESOCKS_NODE_TOKEN, in that order. */
+function nodeToken(
+  flag: string | undefined,
+  file: string | undefined,
+  env: { EDGESOCKS_NODE_TOKEN?: string },
+): string {
+  if (flag !== undefined && file !== undefined) {
+    throw new RelayError("RELAY_E_CLI", "--node-token and --node-token-file: give only one");
+  }
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8").trim();
+    } catch (cause) {
+      throw new RelayError(
+        "RELAY_E_CLI",
+        `--node-token-file: cannot read ${file}: ${String(cause)}`,
+        {
+          cause,
+        },
+      );
+    }
+    if (!/^\S+$/.test(text)) {
+      throw new RelayError(
+        "RELAY_E_CLI",
+        `--node-token-file: ${file} must hold one token on one line (it is ${text === "" ? "empty" : "several words"})`,
+      );
+    }
+    return text;
+  }
+  const token = flag ?? env.EDGESOCKS_NODE_TOKEN;
+  if (!token) {
+    throw new RelayError(
+      "RELAY_E_CLI",
+      "a node token is required with --control-url: --node-token-file FILE or EDGESOCKS_NODE_TOKEN (or --node-token, visible in ps)",
+    );
+  }
+  return token;
 }
 
 function parsePort(flag: string, text: string): number {

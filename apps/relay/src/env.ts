@@ -1,10 +1,12 @@
 import { z } from "zod";
 
 /**
- * The relay's environment, parsed once. Only the service manager's protocol
- * variables live here; everything else is a flag or the config file.
+ * The relay's environment, parsed once. The service manager's protocol variables and the node
+ * token (kept out of argv, which `ps` shows); everything else is a flag or the config file.
  */
 const Env = z.object({
+  /** The node token (fleet mode) when neither --node-token-file nor --node-token is given. */
+  EDGESOCKS_NODE_TOKEN: z.string().min(1).optional(),
   /** systemd's notification socket (Type=notify): set by the service manager. */
   NOTIFY_SOCKET: z.string().min(1).optional(),
   /** systemd's watchdog interval in microseconds (WatchdogSec=). */

@@ -33,7 +33,7 @@ const USAGE_ERRORS = new Set([
 ]);
 
 async function main(argv: string[]): Promise<void> {
-  const options = parseCli(argv);
+  const options = parseCli(argv, readEnv());
   if (options.mode === "help") {
     process.stdout.write(`${HELP}\n`);
     return;
