@@ -234,10 +234,12 @@ function EnrollForm({
   if (enroll.isSuccess) {
     const { enrollmentToken, node } = enroll.data;
     const controlUrl = `${window.location.protocol === "https:" ? "wss" : "ws"}://${window.location.host}/trpc`;
+    // The token goes in a file: a command line is visible to every local user in `ps`.
+    const tokenFile = "/var/lib/edgesocks/enrollment-token";
     const command = [
-      "edgesocks-relay",
+      `(umask 077; echo '${enrollmentToken}' > ${tokenFile})\nedgesocks-relay`,
       `--control-url ${controlUrl}`,
-      `--node-token ${enrollmentToken}`,
+      `--node-token-file ${tokenFile}`,
       `--region ${node.region}`,
       `--name ${node.name}`,
       "--state-dir /var/lib/edgesocks",

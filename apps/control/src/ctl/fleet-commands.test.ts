@@ -23,8 +23,9 @@ describe("edgesocksctl nodes, sessions and stats", () => {
     const enrolled = ok(await ctl("nodes", "enroll", "relay-x", "--region", "eu-west"));
     const token = /^ {2}(ese_\S+)$/m.exec(enrolled)?.[1];
     expect(token).toBeDefined();
+    expect(enrolled).toContain(`echo '${token}' > /var/lib/edgesocks/enrollment-token`);
     expect(enrolled).toContain(
-      `--control-url ${control.app.server.wsUrl} --node-token ${token} \\`,
+      `--control-url ${control.app.server.wsUrl} --node-token-file /var/lib/edgesocks/enrollment-token \\`,
     );
     const { nodeToken } = await control.http(null).nodes.exchange.mutate({
       enrollmentToken: token!,

@@ -1,6 +1,9 @@
 import type { Command } from "../command";
 import { emit, table } from "../output";
 
+/** Where the printed relay command line expects the enrollment token. */
+const ENROLLMENT_TOKEN_FILE = "/var/lib/edgesocks/enrollment-token";
+
 /** `http://h:p` → `ws://h:p/trpc`, the URL a relay subscribes to. */
 const wsUrl = (url: string) => `${url.replace(/^http/, "ws")}/trpc`;
 
@@ -39,8 +42,9 @@ export const nodesCommands: Command[] = [
         [
           `node ${name} (${region}) enrolled; one-time enrollment token:`,
           `  ${result.enrollmentToken}`,
-          "start the relay with:",
-          `  edgesocks-relay --control-url ${wsUrl(url)} --node-token ${result.enrollmentToken} \\`,
+          "start the relay with (the token in a file: command lines are visible in ps):",
+          `  (umask 077; echo '${result.enrollmentToken}' > ${ENROLLMENT_TOKEN_FILE})`,
+          `  edgesocks-relay --control-url ${wsUrl(url)} --node-token-file ${ENROLLMENT_TOKEN_FILE} \\`,
           `    --region ${region} --name ${name} --state-dir /var/lib/edgesocks --public-address HOST:1080`,
         ].join("\n"),
       );
