@@ -105,6 +105,9 @@ describe("npm start (scripts/start-local.ts)", () => {
       expect(argvOf(pid)).not.toMatch(/es[ane]_[A-Za-z0-9_-]{10,}/);
     }
     expect(argvOf(pids.relay)).toContain("--node-token-file");
+    // One log format for both processes: pretty, no JSON lines from either.
+    expect(stack.output()).toContain("INFO: ");
+    expect(stack.output()).not.toMatch(/^\{"level"/m);
     // The first start prints the admin token once (the control plane's own announcement).
     expect(stack.output().split(adminToken).length - 1).toBe(1);
 

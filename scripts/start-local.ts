@@ -7,7 +7,8 @@
 //
 // Environment: EDGESOCKS_DATA_DIR (./data), EDGESOCKS_CONTROL_PORT (8080),
 // EDGESOCKS_RELAY_PORT (1080), EDGESOCKS_RELAY_OPS_PORT (9100),
-// EDGESOCKS_CONTROL_RESTART_DELAY_MS (1000: the first restart delay; it doubles up to 10 s).
+// EDGESOCKS_CONTROL_RESTART_DELAY_MS (1000: the first restart delay; it doubles up to 10 s),
+// EDGESOCKS_LOG_FORMAT (pretty | json: one format for both processes).
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type ManagedProcess, startProcess, waitFor, waitForHttp } from "../e2e/support/processes";
@@ -25,6 +26,11 @@ const opsPort = Number(process.env.EDGESOCKS_RELAY_OPS_PORT ?? 9100);
 const controlUrl = `http://127.0.0.1:${controlPort}`;
 const adminTokenFile = join(dataDir, "admin-token");
 const node = process.execPath;
+const logFormat = process.env.EDGESOCKS_LOG_FORMAT ?? "pretty";
+if (logFormat !== "pretty" && logFormat !== "json") {
+  process.stderr.write(`EDGESOCKS_LOG_FORMAT: expected pretty or json, got "${logFormat}"\n`);
+  process.exit(2);
+}
 /** Back-off before restarting a control plane that died, in ms: doubles from this up to the cap. */
 const FIRST_RESTART_DELAY_MS = Number(process.env.EDGESOCKS_CONTROL_RESTART_DELAY_MS ?? 1000);
 const MAX_RESTART_DELAY_MS = Math.max(10_000, FIRST_RESTART_DELAY_MS);
@@ -63,7 +69,7 @@ function startControl(): ManagedProcess {
       HOST: "127.0.0.1",
       PORT: String(controlPort),
       EDGESOCKS_ADMIN_TOKEN_FILE: adminTokenFile,
-      EDGESOCKS_LOG_FORMAT: "pretty",
+      EDGESOCKS_LOG_FORMAT: logFormat,
     },
   });
   inherit(proc);
@@ -114,7 +120,7 @@ const relay = startProcess({
     "--public-address",
     `127.0.0.1:${relayPort}`,
     "--log-format",
-    "pretty",
+    logFormat,
     // A local stack is a developer's: often run as root in containers and CI.
     ...(process.getuid?.() === 0 ? ["--allow-root"] : []),
   ],
