@@ -150,6 +150,7 @@ describe("npm start (scripts/start-local.ts)", () => {
     const pids = await pidsOf(stack);
     expect(stack.output()).not.toContain(adminToken);
     expect(stack.output()).toContain(`in ${join(dir, "admin-token")} (mode 0600)`);
+    expect(stack.output()).toContain("admin token not shown again");
     expect(argvOf(pids.relay)).not.toMatch(/es[ane]_[A-Za-z0-9_-]{10,}/);
 
     const entries = filesUnder(dir).map((path) => {

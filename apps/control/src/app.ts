@@ -75,6 +75,11 @@ export async function startControlApp(options: ControlAppOptions): Promise<Contr
       announce(
         `First admin token (shown once; also written to ${options.adminTokenFile}):\n  ${adminToken}`,
       );
+    } else {
+      logger.info(
+        { adminTokenFile: options.adminTokenFile },
+        "admin token not shown again: the first one went to adminTokenFile on the first start; mint another in the admin app (Settings) or with admins.createToken",
+      );
     }
     if (publishedVersion !== null) {
       logger.info({ version: publishedVersion, epoch }, "published the default policy");
