@@ -6,6 +6,7 @@
 import { createRequire } from "node:module";
 import { setTimeout as sleep } from "node:timers/promises";
 import type Libsql from "libsql";
+import { type ParamInfo, statementParams } from "./hrana-params";
 import {
   type Batch,
   type BatchCond,
@@ -32,14 +33,6 @@ interface Statement {
 const prepare = (connection: Connection, sql: string) =>
   connection.prepare(sql) as unknown as Statement;
 
-interface ParamInfo {
-  /** The highest parameter index (sqlite3_bind_parameter_count). */
-  count: number;
-  /** Index → name with its prefix (`:x`, `@x`, `$x`, `?3`), for referenced parameters. */
-  names: Map<number, string | null>;
-  readonly: boolean;
-}
-
 const TRANSACTION_CONTROL = /^\s*(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b/i;
 const NAMED = /^[:@$]?([A-Za-z_][A-Za-z0-9_]*)$/;
 
@@ -58,39 +51,23 @@ const isBusy = (error: unknown) =>
   (error as { code: string }).code.startsWith("SQLITE_BUSY");
 
 /**
- * Parameters and read-only-ness of statements, from their bytecode (the engine exposes neither).
- * A connection of its own: EXPLAIN on a stream's connection can stop that connection's next run
- * of the same statement from taking effect (seen with libsql 0.5).
+ * Says whether statements write, from their bytecode (the engine does not expose
+ * sqlite3_stmt_readonly), for `describe`. A connection of its own: EXPLAIN on a stream's
+ * connection can stop that connection's next run of the same statement from taking effect (seen
+ * with libsql 0.5). So it sees committed tables only.
  */
 export class StatementInspector {
   readonly #connection: Connection;
-  readonly #cache = new Map<string, ParamInfo>();
 
   constructor(path: string) {
     this.#connection = new Database(path, { timeout: 0 });
   }
 
-  inspect(sql: string): ParamInfo {
-    const cached = this.#cache.get(sql);
-    if (cached !== undefined) return cached;
-    const names = new Map<number, string | null>();
-    let writes = false;
-    if (!/^\s*EXPLAIN\b/i.test(sql)) {
-      for (const row of prepare(this.#connection, `EXPLAIN ${sql}`)
-        .raw(true)
-        .all() as unknown[][]) {
-        if (row[1] === "Variable") names.set(Number(row[2]), (row[5] as string | null) ?? null);
-        if (row[1] === "Transaction" && Number(row[3]) !== 0) writes = true;
-      }
-    }
-    const info = {
-      count: Math.max(0, ...names.keys()),
-      names,
-      readonly: !writes || TRANSACTION_CONTROL.test(sql),
-    };
-    if (this.#cache.size >= 10_000) this.#cache.clear();
-    this.#cache.set(sql, info);
-    return info;
+  isReadonly(sql: string): boolean {
+    if (/^\s*EXPLAIN\b/i.test(sql) || TRANSACTION_CONTROL.test(sql)) return true;
+    const program = prepare(this.#connection, `EXPLAIN ${sql}`).raw(true).all() as unknown[][];
+    // A Transaction opcode with P2 != 0 starts a write transaction.
+    return !program.some((op) => op[1] === "Transaction" && Number(op[3]) !== 0);
   }
 
   close(): void {
@@ -103,6 +80,7 @@ export class HranaStream {
   readonly #busyTimeoutMs: number;
   readonly #inspector: StatementInspector;
   readonly #statements = new Map<string, Statement>();
+  readonly #paramCache = new Map<string, ParamInfo>();
   readonly #sqls = new Map<number, string>();
   readonly #probe: Statement;
   #totalChanges = 0n;
@@ -158,6 +136,16 @@ export class HranaStream {
     }
   }
 
+  #params(sql: string): ParamInfo {
+    let info = this.#paramCache.get(sql);
+    if (info === undefined) {
+      info = statementParams(sql);
+      if (this.#paramCache.size >= 1000) this.#paramCache.clear();
+      this.#paramCache.set(sql, info);
+    }
+    return info;
+  }
+
   #prepare(sql: string): Statement {
     let statement = this.#statements.get(sql);
     if (statement === undefined) {
@@ -172,7 +160,7 @@ export class HranaStream {
   #bind(sql: string, stmt: Stmt): unknown[] {
     const args = stmt.args ?? [];
     const named = stmt.named_args ?? [];
-    const info = this.#inspector.inspect(sql);
+    const info = this.#params(sql);
     if (named.length === 0) {
       if (args.length > info.count) {
         throw new HranaError(
@@ -293,7 +281,7 @@ export class HranaStream {
   describe(ref: { sql?: string | null; sql_id?: number | null }): DescribeResult {
     const sql = this.#sql(ref);
     const statement = this.#prepare(sql);
-    const info = this.#inspector.inspect(sql);
+    const info = this.#params(sql);
     return {
       params: Array.from({ length: info.count }, (_, i) => ({
         name: info.names.get(i + 1) ?? null,
@@ -302,7 +290,7 @@ export class HranaStream {
         ? statement.columns().map((col) => ({ name: col.name, decltype: col.type }))
         : [],
       is_explain: /^\s*EXPLAIN\b/i.test(sql),
-      is_readonly: info.readonly,
+      is_readonly: this.#inspector.isReadonly(sql),
     };
   }
 

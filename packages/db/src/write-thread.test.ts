@@ -2,23 +2,28 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { startHranaServer } from "../../../e2e/support/hrana-server";
 import { openDatabase } from "./client";
 import { WriteThread } from "./write-thread";
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function tempUrl(): string {
-  const dir = mkdtempSync(join(tmpdir(), "edgesocks-write-thread-"));
-  dirs.push(dir);
-  return `file:${join(dir, "control.db")}`;
-}
+describe.each(["file", "http"] as const)("WriteThread (%s:)", (kind) => {
+  /** A fresh database file, or a libSQL server (Hrana over HTTP) over one. */
+  async function tempUrl(): Promise<string> {
+    const dir = mkdtempSync(join(tmpdir(), "edgesocks-write-thread-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    if (kind === "file") return `file:${join(dir, "control.db")}`;
+    const server = await startHranaServer({ path: join(dir, "control.db") });
+    cleanups.push(() => server.close());
+    return server.url;
+  }
 
-describe("WriteThread", () => {
   it("runs a batch as one transaction on its own connection and returns rows as arrays", async () => {
-    await using database = await openDatabase({ url: tempUrl() });
+    await using database = await openDatabase({ url: await tempUrl() });
     await database.client.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
     await using thread = new WriteThread({ database });
     const results = await thread.batch([
@@ -33,7 +38,7 @@ describe("WriteThread", () => {
   });
 
   it("rolls the whole batch back when a statement fails, and reports the SQLite code", async () => {
-    await using database = await openDatabase({ url: tempUrl() });
+    await using database = await openDatabase({ url: await tempUrl() });
     await database.client.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
     await using thread = new WriteThread({ database });
     const failed = await thread
@@ -50,7 +55,7 @@ describe("WriteThread", () => {
   });
 
   it("refuses batches once closed", async () => {
-    await using database = await openDatabase({ url: tempUrl() });
+    await using database = await openDatabase({ url: await tempUrl() });
     const thread = new WriteThread({ database });
     await thread.batch([{ sql: "CREATE TABLE t (id INTEGER PRIMARY KEY)", args: [] }]);
     await thread.close();
