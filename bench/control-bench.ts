@@ -1,11 +1,13 @@
 /**
- * Control-plane benchmark: sessions.ingest rate into a `file:` database through the real server
- * (a child process, so the load generator does not share its event loop), then sessions.history
- * and stats.summary latency over 1,000,000 stored sessions (the rest seeded straight into the
- * database file, indexes built afterwards, rollups rebuilt from the rows).
+ * Control-plane benchmark: sessions.ingest rate through the real server (a child process, so the
+ * load generator does not share its event loop), then sessions.history and stats.summary latency
+ * over 1,000,000 stored sessions (the rest seeded straight into the database file, indexes built
+ * afterwards, rollups rebuilt from the rows). Run twice: on a `file:` database, and on the same
+ * kind of file behind a libSQL server over HTTP (our Hrana test server, e2e/support/hrana-server.ts,
+ * in its own process; not sqld), with the two side by side.
  * Targets (issue 5): ingest ≥ 50,000 records/s; history/stats p99 < 50 ms with the usual filters.
  *
- *   tsx bench/control-bench.ts             # full run, about 2 minutes
+ *   tsx bench/control-bench.ts             # full run, about 4 minutes (2 per database)
  *   tsx bench/control-bench.ts --quick     # smoke run: 50,000 ingested, 200,000 stored
  *   tsx bench/control-bench.ts --help      # every flag
  */
@@ -30,6 +32,7 @@ const HELP = `tsx bench/control-bench.ts [options]
   --stored N           sessions stored for the query latencies (default 1000000)
   --ingest-order O     random (default: start times spread over the week in random order) or
                        time (the same records in start order, as relays ship them)
+  --database D         file, http or both (default: both, side by side)
   --skip-ingest        only seed and measure queries
   --skip-queries       only measure ingest
   --profile DIR        run the server under node --cpu-prof, profiles written to DIR
@@ -42,6 +45,7 @@ const { values: flags } = parseArgs({
     ingest: { type: "string" },
     stored: { type: "string" },
     "ingest-order": { type: "string", default: "random" },
+    database: { type: "string", default: "both" },
     "skip-ingest": { type: "boolean", default: false },
     "skip-queries": { type: "boolean", default: false },
     profile: { type: "string" },
@@ -62,6 +66,18 @@ function count(flag: string, text: string | undefined, fallback: number): number
   }
   return value;
 }
+
+type DatabaseKind = "file" | "http";
+const DATABASES: Record<string, DatabaseKind[]> = {
+  file: ["file"],
+  http: ["http"],
+  both: ["file", "http"],
+};
+const KINDS: DatabaseKind[] = (() => {
+  const kinds = DATABASES[flags.database];
+  if (kinds !== undefined) return kinds;
+  throw new Error(`--database: expected file, http or both, got ${JSON.stringify(flags.database)}`);
+})();
 
 const INGEST_BATCH = 1000;
 const INGEST_RECORDS = count("ingest", flags.ingest, flags.quick ? 50_000 : 200_000);
@@ -106,8 +122,45 @@ function freePort(): Promise<number> {
   });
 }
 
+/** What the control plane is pointed at, and the file under it (seeding goes there directly). */
+interface BenchDatabase {
+  kind: DatabaseKind;
+  url: string;
+  authToken?: string;
+  fileUrl: string;
+  stop(): Promise<void>;
+}
+
+const HRANA_TOKEN = "bench-hrana-token";
+
+async function startDatabase(kind: DatabaseKind, dir: string): Promise<BenchDatabase> {
+  const path = join(dir, "control.db");
+  const fileUrl = `file:${path}`;
+  if (kind === "file") return { kind, url: fileUrl, fileUrl, stop: async () => {} };
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      join(import.meta.dirname, "../e2e/support/hrana-server.ts"),
+      ...["--db", path, "--auth-token", HRANA_TOKEN],
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk;
+      const match = /hrana: (\S+)/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`the Hrana server exited with ${code}`)));
+  });
+  return { kind, url, authToken: HRANA_TOKEN, fileUrl, stop: () => stopServer(child) };
+}
+
 async function startServer(
-  databaseUrl: string,
+  database: BenchDatabase,
   dir: string,
 ): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
@@ -120,7 +173,8 @@ async function startServer(
     {
       env: {
         ...process.env,
-        DATABASE_URL: databaseUrl,
+        DATABASE_URL: database.url,
+        ...(database.authToken ? { DATABASE_AUTH_TOKEN: database.authToken } : {}),
         PORT: String(port),
         EDGESOCKS_ADMIN_TOKEN: ADMIN_TOKEN,
         EDGESOCKS_ADMIN_TOKEN_FILE: join(dir, "admin-token"),
@@ -392,59 +446,96 @@ async function benchQueries(url: string) {
   ];
 }
 
-async function main() {
-  const dir = mkdtempSync(join(tmpdir(), "edgesocks-control-bench-"));
-  const databaseUrl = `file:${join(dir, "control.db")}`;
-  let server: { child: ChildProcess; url: string } | null = null;
-  let ingest: {
+interface BenchResult {
+  ingest: {
     recordsPerSec: number;
     seconds: number;
     rollupsCaughtUpSeconds: number;
     withRollupsPerSec: number;
-  } | null = null;
-  let seedSeconds: number | null = null;
-  let queries: Awaited<ReturnType<typeof benchQueries>> = [];
+  } | null;
+  seedSeconds: number | null;
+  queries: Awaited<ReturnType<typeof benchQueries>>;
+}
+
+async function benchDatabase(kind: DatabaseKind): Promise<BenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), "edgesocks-control-bench-"));
+  const database = await startDatabase(kind, dir);
+  let server: { child: ChildProcess; url: string } | null = null;
+  const result: BenchResult = { ingest: null, seedSeconds: null, queries: [] };
   try {
     {
-      await using database = await openDatabase({ url: databaseUrl });
-      await migrateDatabase(database);
+      await using db = await openDatabase({ url: database.url, authToken: database.authToken });
+      await migrateDatabase(db);
     }
     if (!flags["skip-ingest"] && INGEST_RECORDS > 0) {
-      server = await startServer(databaseUrl, dir);
+      server = await startServer(database, dir);
       console.log(
-        `sessions.ingest: ${INGEST_RECORDS.toLocaleString("en")} records, batches of ${INGEST_BATCH}, ${RELAYS} relays × ${IN_FLIGHT_PER_RELAY} in flight, HTTP, file: database`,
+        `sessions.ingest: ${INGEST_RECORDS.toLocaleString("en")} records, batches of ${INGEST_BATCH}, ${RELAYS} relays × ${IN_FLIGHT_PER_RELAY} in flight, HTTP, ${kind}: database`,
       );
       const acked = await benchIngest(server.url);
-      const rollupsSeconds = await waitForRollups(databaseUrl);
-      ingest = {
+      const rollupsSeconds = await waitForRollups(database.fileUrl);
+      result.ingest = {
         ...acked,
         rollupsCaughtUpSeconds: rollupsSeconds,
         withRollupsPerSec: Math.round(INGEST_RECORDS / (acked.seconds + rollupsSeconds)),
       };
       console.log(
-        `  ${ingest.recordsPerSec.toLocaleString("en")} records/s acknowledged (${ingest.seconds.toFixed(2)} s); stats rollups caught up ${rollupsSeconds.toFixed(2)} s later (${ingest.withRollupsPerSec.toLocaleString("en")} records/s counted)`,
+        `  ${result.ingest.recordsPerSec.toLocaleString("en")} records/s acknowledged (${acked.seconds.toFixed(2)} s); stats rollups caught up ${rollupsSeconds.toFixed(2)} s later (${result.ingest.withRollupsPerSec.toLocaleString("en")} records/s counted)`,
       );
       await stopServer(server.child);
     }
     if (!flags["skip-queries"]) {
-      const seedCount = Math.max(0, STORED_SESSIONS - (ingest === null ? 0 : INGEST_RECORDS));
-      seedSeconds = await seedSessions(databaseUrl, seedCount);
-      console.log(
-        `seeded ${seedCount.toLocaleString("en")} more sessions in ${seedSeconds.toFixed(1)} s (rollup passes over all ${STORED_SESSIONS.toLocaleString("en")}: ${rollupSeconds.toFixed(1)} s); ${STORED_SESSIONS.toLocaleString("en")} stored over 7 days`,
+      const seedCount = Math.max(
+        0,
+        STORED_SESSIONS - (result.ingest === null ? 0 : INGEST_RECORDS),
       );
-      server = await startServer(databaseUrl, dir);
+      result.seedSeconds = await seedSessions(database.fileUrl, seedCount);
       console.log(
-        `latency over ${STORED_SESSIONS.toLocaleString("en")} sessions (HTTP round trip, ${QUERY_RUNS} runs each, stats ${STATS_RUNS}):`,
+        `seeded ${seedCount.toLocaleString("en")} more sessions in ${result.seedSeconds.toFixed(1)} s (rollup passes over all ${STORED_SESSIONS.toLocaleString("en")}: ${rollupSeconds.toFixed(1)} s); ${STORED_SESSIONS.toLocaleString("en")} stored over 7 days`,
       );
-      queries = await benchQueries(server.url);
+      server = await startServer(database, dir);
+      console.log(
+        `latency over ${STORED_SESSIONS.toLocaleString("en")} sessions, ${kind}: database (HTTP round trip, ${QUERY_RUNS} runs each, stats ${STATS_RUNS}):`,
+      );
+      result.queries = await benchQueries(server.url);
       await stopServer(server.child);
     }
-    console.log(JSON.stringify({ ingest, seedSeconds, queries }));
+    return result;
   } finally {
     if (server !== null && server.child.exitCode === null) await stopServer(server.child);
+    await database.stop();
     if (flags.keep) console.log(`database kept in ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The two databases' figures in one table (p99 in ms; records/s for ingest). */
+function sideBySide(results: Partial<Record<DatabaseKind, BenchResult>>): void {
+  const { file, http } = results;
+  if (file === undefined || http === undefined) return;
+  const cell = (value: number | undefined) =>
+    value === undefined ? "-" : value.toLocaleString("en");
+  console.log(
+    `\n${"file: vs http: (libSQL server)".padEnd(58)} ${"file:".padStart(12)} ${"http:".padStart(12)}`,
+  );
+  const line = (name: string, a: number | undefined, b: number | undefined) =>
+    console.log(`  ${name.padEnd(56)} ${cell(a).padStart(12)} ${cell(b).padStart(12)}`);
+  line("ingest, records/s acknowledged", file.ingest?.recordsPerSec, http.ingest?.recordsPerSec);
+  line(
+    "ingest, records/s counted in rollups",
+    file.ingest?.withRollupsPerSec,
+    http.ingest?.withRollupsPerSec,
+  );
+  for (const [i, query] of file.queries.entries()) {
+    line(`${query.query}, p99 ms`, query.p99Ms, http.queries[i]?.p99Ms);
+  }
+}
+
+async function main() {
+  const results: Partial<Record<DatabaseKind, BenchResult>> = {};
+  for (const kind of KINDS) results[kind] = await benchDatabase(kind);
+  sideBySide(results);
+  console.log(JSON.stringify(results));
 }
 
 await main();

@@ -12,7 +12,13 @@ import { PolicyStore } from "../apps/relay/src/policy/policy-store";
 import { Spool } from "../apps/relay/src/spool/spool";
 import { run } from "../apps/relay/src/test-support/run";
 import { startHttpTarget, type Target } from "../apps/relay/src/test-support/targets";
-import { type Fleet, startControl, startFleet, waitForVersion } from "./support/fleet";
+import {
+  DATABASE_KINDS,
+  type Fleet,
+  startControl,
+  startFleet,
+  waitForVersion,
+} from "./support/fleet";
 import { OUTPUT_DIR, waitFor } from "./support/processes";
 
 // Names the relays resolve (through [dns.hosts]) to the target on the test network.
@@ -56,22 +62,26 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-beforeAll(async () => {
-  fleet = await startFleet(
-    (network) => `[dns.hosts]\n${NAMES.map((n) => `"${n}" = "${network.gateway}"`).join("\n")}\n`,
-  );
-  target = await startHttpTarget("fleet ok", fleet.network.gateway);
-  console.log(
-    `e2e fleet: ${fleet.network.mode === "netns" ? "network namespaces joined by veth" : "loopback fallback (no namespaces here)"}`,
-  );
-}, 120_000);
+// The whole suite on a libSQL file, then on a libSQL server over that file (our Hrana test
+// server, DATABASE_URL=http://127.0.0.1:PORT): every record count must come out the same.
+describe.each(DATABASE_KINDS)("the fleet, end to end (%s:)", (kind) => {
+  beforeAll(async () => {
+    fleet = await startFleet(
+      (network) => `[dns.hosts]\n${NAMES.map((n) => `"${n}" = "${network.gateway}"`).join("\n")}\n`,
+      { database: kind },
+    );
+    expect(fleet.database.url).toMatch(kind === "file" ? /^file:/ : /^http:\/\/127\.0\.0\.1:\d+$/);
+    target = await startHttpTarget("fleet ok", fleet.network.gateway);
+    console.log(
+      `e2e fleet: ${fleet.network.mode === "netns" ? "network namespaces joined by veth" : "loopback fallback (no namespaces here)"}`,
+    );
+  }, 120_000);
 
-afterAll(async () => {
-  await target?.close();
-  await fleet?.[Symbol.asyncDispose]();
-}, 60_000);
+  afterAll(async () => {
+    await target?.close();
+    await fleet?.[Symbol.asyncDispose]();
+  }, 60_000);
 
-describe("the fleet, end to end", () => {
   it("serves curl through every region's relay", async () => {
     for (const relay of fleet.relays) {
       const result = await curl(relay.socks, "ok.e2e");
@@ -200,7 +210,7 @@ describe("the fleet, end to end", () => {
     const newest = (await fleet.control.api.snapshots.list.query({ limit: 1 })).items[0];
     await waitForVersion(fleet.control.api, newest!.version);
     const previous = newest!.version;
-    const db = createClient({ url: `file:${fleet.dbPath}` });
+    const db = createClient(fleet.database);
     const row = (await db.execute("select * from snapshots order by version desc limit 1"))
       .rows[0]!;
     const bad = JSON.parse(String(row.snapshot_json));
@@ -296,7 +306,7 @@ describe("the fleet, end to end", () => {
   });
 
   it("delivers every record after the database was locked by another writer for a while", async () => {
-    const locker = createClient({ url: `file:${fleet.dbPath}` });
+    const locker = createClient(fleet.database);
     await locker.execute("PRAGMA busy_timeout = 100");
     const tx = await locker.transaction("write");
     // A write transaction (BEGIN IMMEDIATE) holds the database's one write lock.
@@ -409,6 +419,7 @@ describe("the fleet, end to end", () => {
     const second = await startControl({
       name: "control-2",
       dbPath: fleet.dbPath,
+      database: fleet.database,
       host: fleet.network.gateway,
       migrate: false,
     });

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { AppRouter } from "@edgesocks/api";
 import { createTRPCClient, httpLink, type TRPCClient } from "@trpc/client";
+import { startHranaServer } from "./hrana-server";
 import { createTestNetwork, type RegionHost, type TestNetwork } from "./netns";
 import { freePort } from "./ports";
 import { type ManagedProcess, startProcess, waitFor, waitForHttp } from "./processes";
@@ -30,21 +31,34 @@ export interface ControlPlane {
   api: Api;
 }
 
-/** Starts edgesocks-control as its own process on a real libSQL file. */
+/** Where the control plane's database is: DATABASE_URL and DATABASE_AUTH_TOKEN. */
+export interface DatabaseTarget {
+  url: string;
+  authToken?: string;
+}
+
+/** The fleet's database: a libSQL file, or a libSQL server (our Hrana test server) over one. */
+export type DatabaseKind = "file" | "http";
+export const DATABASE_KINDS: readonly DatabaseKind[] = ["file", "http"];
+
+/** Starts edgesocks-control as its own process on `database` (default: the libSQL file). */
 export async function startControl(options: {
   name: string;
   dbPath: string;
+  database?: DatabaseTarget;
   host: string;
   port?: number;
   migrate?: boolean;
 }): Promise<ControlPlane> {
+  const database = options.database ?? { url: `file:${options.dbPath}` };
   const port = options.port ?? (await freePort(options.host));
   const process_ = startProcess({
     name: options.name,
     command: process.execPath,
     args: [CONTROL_BIN],
     env: {
-      DATABASE_URL: `file:${options.dbPath}`,
+      DATABASE_URL: database.url,
+      ...(database.authToken ? { DATABASE_AUTH_TOKEN: database.authToken } : {}),
       HOST: options.host,
       PORT: String(port),
       EDGESOCKS_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -151,7 +165,10 @@ export function fleetRelay(options: {
 export interface Fleet {
   network: TestNetwork;
   dir: string;
+  /** The database file (served over HTTP when the fleet's kind is "http"). */
   dbPath: string;
+  /** What the control planes connect to; tests open their own clients with it. */
+  database: DatabaseTarget;
   control: ControlPlane;
   relays: FleetRelay[];
   restartControl(): Promise<void>;
@@ -160,29 +177,43 @@ export interface Fleet {
 
 export const REGIONS = ["eu-west", "us-east", "ap-south"] as const;
 
+const HRANA_AUTH_TOKEN = "e2e-hrana-token";
+
 /**
- * A control plane on a real libSQL file and three relays, one per region,
- * enrolled through the API as an operator would.
+ * A control plane and three relays, one per region, enrolled through the API as an operator
+ * would. The database is a real libSQL file, or with `database: "http"` that file behind our
+ * Hrana test server (DATABASE_URL=http://127.0.0.1:PORT with an auth token), as a fleet on Turso
+ * or sqld runs.
  */
 export async function startFleet(
   configToml: (network: TestNetwork) => string = () => "",
+  options: { database?: DatabaseKind } = {},
 ): Promise<Fleet> {
   const network = createTestNetwork([...REGIONS]);
   const dir = mkdtempSync(join(tmpdir(), "edgesocks-fleet-"));
   const dbPath = join(dir, "control.db");
   const processes: ManagedProcess[] = [];
+  let closeHrana = async () => {};
   const teardown = async () => {
     await Promise.all(processes.map((p) => p.kill()));
     for (const relay of relays) await relay.process?.kill();
+    await closeHrana();
     network.teardown();
     rmSync(dir, { recursive: true, force: true });
   };
   const relays: FleetRelay[] = [];
   try {
+    let database: DatabaseTarget = { url: `file:${dbPath}` };
+    if (options.database === "http") {
+      const hrana = await startHranaServer({ path: dbPath, authToken: HRANA_AUTH_TOKEN });
+      closeHrana = () => hrana.close();
+      database = { url: hrana.url, authToken: HRANA_AUTH_TOKEN };
+    }
     const controlPort = await freePort(network.gateway);
     let control = await startControl({
       name: "control",
       dbPath,
+      database,
       host: network.gateway,
       port: controlPort,
     });
@@ -208,6 +239,7 @@ export async function startFleet(
       network,
       dir,
       dbPath,
+      database,
       get control() {
         return control;
       },
@@ -217,6 +249,7 @@ export async function startFleet(
         control = await startControl({
           name: "control",
           dbPath,
+          database,
           host: network.gateway,
           port: controlPort,
         });
