@@ -113,6 +113,15 @@ describe("the Hrana test server, with @libsql/client over HTTP", () => {
     await expect(db.execute({ sql: "SELECT ?, ?", args: [1] })).rejects.toMatchObject({
       code: "ARGS_INVALID",
     });
+    // A `?` in a literal, a quoted name or a comment is not a parameter; ?NNN sets the count.
+    const literal = await db.execute({
+      sql: `SELECT '?:x' AS "a?", ? AS b /* ? */, ?3 AS c -- ?`,
+      args: [1, 2, 3],
+    });
+    expect(literal.rows[0]).toMatchObject({ "a?": "?:x", b: 1, c: 3 });
+    await expect(db.execute({ sql: "SELECT :a", args: { b: 1 } })).rejects.toMatchObject({
+      code: "ARGS_INVALID",
+    });
     const bad = await fetch(`${hrana.url}/v3/pipeline`, { method: "POST", body: "{" });
     expect([bad.status, await bad.json()]).toEqual([
       400,

@@ -35,9 +35,10 @@ function onDisk(url: string): boolean {
 /**
  * Runs large write batches (one transaction each) off the event loop. For a database on disk a
  * worker thread with its own connection runs them, so the statements and the commit's fsync do
- * not stall request handling; for remote URLs the server does that work and batches go through
- * the database's client. Callers still go through `database.writes`: this moves where a write
- * runs, not how many run at once.
+ * not stall request handling; for remote URLs (Turso, sqld) the server does that work and batches
+ * go through the database's client as one Hrana pipeline each (a worker thread over HTTP was
+ * measured with bench/control-bench.ts --database http and gained nothing). Callers still go
+ * through `database.writes`: this moves where a write runs, not how many run at once.
  */
 export class WriteThread {
   readonly #database: Database;
