@@ -7,9 +7,9 @@
 // Protobuf encoding, no cursors; auth is an optional bearer-token check, not JWT.
 //
 // Endpoints: GET /, /v2, /v3 (version probes, 200); GET /v3-protobuf (404, so a probing client
-// falls back to JSON); POST /v2/pipeline and /v3/pipeline. Each response carries a fresh,
-// unguessable baton; the old one stops working, a stream idle for `streamIdleMs` is closed (its
-// transaction rolled back), and `close` ends it.
+// falls back to JSON); POST /v2/pipeline (what @libsql/client 0.18 sends) and /v3/pipeline.
+// Each response carries a fresh, unguessable baton; the old one stops working, a stream idle for
+// `streamIdleMs` is closed (its transaction rolled back), and `close` ends it.
 //
 // Run it on its own: `tsx e2e/support/hrana-server.ts --db PATH [--port N] [--auth-token T]`
 // prints `hrana: http://127.0.0.1:PORT` and serves until SIGTERM.
