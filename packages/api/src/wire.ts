@@ -1,9 +1,11 @@
+import { text } from "@edgesocks/policy/text";
 import { z } from "zod";
 
 /**
  * Messages between relays and the control plane that are not policy
  * snapshots (those are @edgesocks/policy's PolicySnapshot). Zod only: the
- * relay imports this without pulling in any server code.
+ * relay imports this without pulling in any server code. Every text field is
+ * text(): well-formed Unicode without control characters, with a length bound.
  */
 
 const isoDate = z.iso.datetime({ offset: true });
@@ -11,17 +13,17 @@ const isoDate = z.iso.datetime({ offset: true });
 /** One ended session, as a relay records it (DESIGN.md "Session records"). */
 export const SessionRecord = z.object({
   id: z.uuid(),
-  node: z.string().nullable(),
-  region: z.string().nullable(),
-  user: z.string().max(255),
-  clientAddress: z.string().max(64),
+  node: text({ max: 255 }).nullable(),
+  region: text({ max: 255 }).nullable(),
+  user: text({ max: 255 }),
+  clientAddress: text({ max: 64 }),
   clientPort: z.int().min(0).max(65535),
   protocol: z.enum(["socks4", "socks4a", "socks5"]).nullable(),
   transport: z.enum(["tcp", "tls"]),
   /** null when the connection never got as far as a valid request. */
   command: z.enum(["connect", "bind", "udp"]).nullable(),
-  destinationHost: z.string().max(255).nullable(),
-  destinationAddress: z.string().max(64).nullable(),
+  destinationHost: text({ max: 255 }).nullable(),
+  destinationAddress: text({ max: 64 }).nullable(),
   destinationPort: z.int().min(0).max(65535).nullable(),
   startedAt: isoDate,
   endedAt: isoDate,
@@ -33,8 +35,8 @@ export const SessionRecord = z.object({
   packetsDown: z.int().min(0),
   status: z.enum(["closed", "failed", "rejected"]),
   decision: z.enum(["allow", "block"]).nullable(),
-  ruleId: z.string().max(255).nullable(),
-  closeReason: z.string().max(255),
+  ruleId: text({ max: 255 }).nullable(),
+  closeReason: text({ max: 255 }),
 });
 export type SessionRecord = z.infer<typeof SessionRecord>;
 
@@ -49,14 +51,14 @@ export const IngestOutput = z.object({ inserted: z.int(), duplicates: z.int() })
 /** A session open on a relay now, as reported in heartbeats. */
 export const ActiveSession = z.object({
   id: z.uuid(),
-  user: z.string(),
-  clientAddress: z.string(),
-  clientPort: z.int(),
+  user: text({ max: 255 }),
+  clientAddress: text({ max: 64 }),
+  clientPort: z.int().min(0).max(65535),
   command: z.enum(["connect", "bind", "udp"]).nullable(),
   transport: z.enum(["tcp", "tls"]),
-  destinationHost: z.string().nullable(),
-  destinationAddress: z.string().nullable(),
-  destinationPort: z.int().nullable(),
+  destinationHost: text({ max: 255 }).nullable(),
+  destinationAddress: text({ max: 64 }).nullable(),
+  destinationPort: z.int().min(0).max(65535).nullable(),
   startedAt: isoDate,
   bytesUp: z.int().min(0),
   bytesDown: z.int().min(0),
@@ -67,10 +69,10 @@ export type ActiveSession = z.infer<typeof ActiveSession>;
 export const MAX_HEARTBEAT_SESSIONS = 2000;
 
 export const HeartbeatInput = z.object({
-  softwareVersion: z.string().max(64),
-  publicAddress: z.string().max(300).nullable(),
+  softwareVersion: text({ max: 64 }),
+  publicAddress: text({ max: 300 }).nullable(),
   appliedVersion: z.int().nullable(),
-  epoch: z.string().nullable(),
+  epoch: text({ max: 100 }).nullable(),
   counters: z.object({
     connectionsActive: z.int().min(0),
     sessionsActive: z.int().min(0),
@@ -92,43 +94,43 @@ export const ConfigWatchInput = z.object({
   /** The version the relay holds (null: none). */
   version: z.int().nullable(),
   /** The fleet epoch of that version; a different epoch means a full resync. */
-  epoch: z.string().nullable(),
+  epoch: text({ max: 100 }).nullable(),
   /** tRPC tracked() resume id, set by the client on reconnect. */
-  lastEventId: z.string().nullish(),
+  lastEventId: text({ max: 200 }).nullish(),
 });
 
 /** What config.watch yields; `snapshot` is validated by the relay with @edgesocks/policy. */
 export const ConfigEvent = z.object({
   version: z.int(),
-  epoch: z.string(),
+  epoch: text({ max: 100 }),
   snapshot: z.unknown(),
 });
 export type ConfigEvent = z.infer<typeof ConfigEvent>;
 
 export const ConfigAckInput = z.discriminatedUnion("status", [
-  z.object({ status: z.literal("applied"), version: z.int(), epoch: z.string() }),
+  z.object({ status: z.literal("applied"), version: z.int(), epoch: text({ max: 100 }) }),
   z.object({
     status: z.literal("rejected"),
     version: z.int(),
-    epoch: z.string(),
-    reason: z.string().max(4000),
+    epoch: text({ max: 100 }),
+    reason: text({ max: 4000, multiline: true }),
   }),
 ]);
 export type ConfigAckInput = z.infer<typeof ConfigAckInput>;
 
 /** Commands the control plane sends a relay through nodes.commands. */
 export const NodeCommand = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("terminate"), sessionId: z.uuid(), by: z.string() }),
+  z.object({ type: z.literal("terminate"), sessionId: z.uuid(), by: text({ max: 255 }) }),
 ]);
 export type NodeCommand = z.infer<typeof NodeCommand>;
 
 export const ExchangeInput = z.object({
-  enrollmentToken: z.string().min(1).max(200),
-  softwareVersion: z.string().max(64),
-  publicAddress: z.string().max(300).nullable(),
+  enrollmentToken: text({ min: 1, max: 200 }),
+  softwareVersion: text({ max: 64 }),
+  publicAddress: text({ max: 300 }).nullable(),
 });
 export const ExchangeOutput = z.object({
-  nodeToken: z.string(),
-  name: z.string(),
-  region: z.string(),
+  nodeToken: text({ max: 200 }),
+  name: text({ max: 255 }),
+  region: text({ max: 255 }),
 });

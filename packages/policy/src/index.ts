@@ -20,3 +20,4 @@ export {
   snapshotHash,
   validateSnapshot,
 } from "./snapshot";
+export { type TextOptions, text, textProblem } from "./text";

@@ -2,7 +2,7 @@ import { hash } from "@node-rs/argon2";
 import { z } from "zod";
 import { ApiError } from "../errors";
 import { loadPolicyState, NO_QOS, type UserState } from "../services/policy-state";
-import { querySessionHistory, SessionHistoryInput } from "../services/session-query";
+import { querySessionHistory, SessionHistoryFields, timeRange } from "../services/session-query";
 import { adminProcedure, router, viewerProcedure } from "../trpc";
 import { Name, QosOverrideInput } from "./inputs";
 
@@ -157,7 +157,9 @@ export const usersRouter = router({
 
   /** The user's sessions, newest first by default (sessions.history with `user` set). */
   sessions: viewerProcedure
-    .input(SessionHistoryInput.omit({ user: true }).extend({ username: Name }))
+    .input(
+      SessionHistoryFields.omit({ user: true }).extend({ username: Name }).superRefine(timeRange()),
+    )
     .query(({ ctx, input }) => {
       const { username, ...rest } = input;
       return querySessionHistory(ctx.services.database.db, { ...rest, user: username });

@@ -70,13 +70,38 @@ const COLUMNS = [
 ] as const;
 
 /**
+ * Free-text columns travel hex-encoded UTF-8 and are stored with `CAST(unhex(…) AS TEXT)`: SQLite's
+ * JSON functions decode escapes such as `\ud800` into bytes that are not UTF-8, which the libSQL
+ * driver aborts the process on when it reads them back. Buffer's UTF-8 encoder never produces
+ * such bytes, so stored text is valid even if a value got past the wire schema's text() check.
+ */
+const HEX_COLUMNS = new Set<(typeof COLUMNS)[number]>([
+  "node",
+  "region",
+  "user",
+  "client_address",
+  "destination_host",
+  "destination_address",
+  "rule_id",
+  "close_reason",
+]);
+
+/**
  * Rows travel as one JSON array parameter, unpacked by SQLite's json_each: binding thousands of
  * separate parameters costs more than the inserts themselves in the libSQL driver. Each row is
  * parsed once into JSONB (the MATERIALIZED CTE); `value ->> i` on the text would parse it again
- * for every column. (`WHERE true` is how SQLite's grammar tells an upsert's ON CONFLICT from a
- * join constraint.)
+ * for every column. Text never relies on JSON escapes (HEX_COLUMNS; the other columns are
+ * numbers, UUIDs, enums and hex keys). (`WHERE true` is how SQLite's grammar tells an upsert's
+ * ON CONFLICT from a join constraint.)
  */
-export const SESSION_ROWS_INSERT_SQL = `INSERT INTO sessions (${COLUMNS.join(",")}) WITH r AS MATERIALIZED (SELECT jsonb(value) AS j FROM json_each(?)) SELECT ${COLUMNS.map((_, i) => `j ->> ${i}`).join(",")} FROM r WHERE true ON CONFLICT(id) DO NOTHING`;
+export const SESSION_ROWS_INSERT_SQL = `INSERT INTO sessions (${COLUMNS.join(",")}) WITH r AS MATERIALIZED (SELECT jsonb(value) AS j FROM json_each(?)) SELECT ${COLUMNS.map((column, i) => (HEX_COLUMNS.has(column) ? `CAST(unhex(j ->> ${i}) AS TEXT)` : `j ->> ${i}`)).join(",")} FROM r WHERE true ON CONFLICT(id) DO NOTHING`;
+
+/** A text column's value as SESSION_ROWS_INSERT_SQL takes it: hex of its UTF-8. */
+function hexText(value: string): string;
+function hexText(value: string | null): string | null;
+function hexText(value: string | null): string | null {
+  return value === null ? null : Buffer.from(value, "utf8").toString("hex");
+}
 
 /**
  * Runs right after SESSION_ROWS_INSERT_SQL in the same transaction: how many rows it inserted and, only when
@@ -105,16 +130,16 @@ export function sessionRow(record: SessionRecord, source: IngestSource, nowMs: n
   return [
     record.id,
     source.nodeId,
-    source.node,
-    source.region,
-    record.user,
-    record.clientAddress,
+    hexText(source.node),
+    hexText(source.region),
+    hexText(record.user),
+    hexText(record.clientAddress),
     record.clientPort,
     record.protocol,
     record.transport,
     record.command,
-    record.destinationHost,
-    record.destinationAddress,
+    hexText(record.destinationHost),
+    hexText(record.destinationAddress),
     destinationKey(record.destinationAddress),
     record.destinationPort,
     Date.parse(record.startedAt),
@@ -127,8 +152,8 @@ export function sessionRow(record: SessionRecord, source: IngestSource, nowMs: n
     record.packetsDown,
     record.status,
     record.decision,
-    record.ruleId,
-    record.closeReason,
+    hexText(record.ruleId),
+    hexText(record.closeReason),
     nowMs,
   ];
 }

@@ -1,21 +1,56 @@
 import type { Db } from "@edgesocks/db";
 import { SESSION_COMMANDS, SESSION_STATUSES, sessions } from "@edgesocks/db/schema";
+import { text } from "@edgesocks/policy/text";
 import { and, asc, between, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import { ApiError } from "../errors";
 import { cidrKeyRange } from "../ip-key";
 
-const isoDate = z.iso.datetime({ offset: true });
+/** Earliest and latest time a filter may name (a typo such as year 20250 is refused, not scanned). */
+export const FILTER_TIME_MIN_MS = Date.UTC(1970, 0, 1);
+export const FILTER_TIME_MAX_MS = Date.UTC(2999, 11, 31, 23, 59, 59, 999);
+
+const isoDate = z.iso.datetime({ offset: true }).refine((value) => {
+  const ms = Date.parse(value);
+  return ms >= FILTER_TIME_MIN_MS && ms <= FILTER_TIME_MAX_MS;
+}, "must be between 1970-01-01 and 2999-12-31");
+
+/**
+ * Refines a schema with `from` and `to`: `from` must be before `to`, and when `maxWindowMs` is
+ * set the window (to defaulting to now, from to `defaultWindowMs` before `to`) must fit in it.
+ */
+export function timeRange(options: { maxWindowMs?: number; defaultWindowMs?: number } = {}) {
+  return (input: { from?: string | undefined; to?: string | undefined }, ctx: z.RefinementCtx) => {
+    const toMs = input.to !== undefined ? Date.parse(input.to) : Date.now();
+    const fromMs =
+      input.from !== undefined
+        ? Date.parse(input.from)
+        : options.defaultWindowMs !== undefined
+          ? toMs - options.defaultWindowMs
+          : undefined;
+    if (fromMs === undefined) return;
+    if (input.from !== undefined && fromMs >= toMs) {
+      ctx.addIssue({ code: "custom", path: ["from"], message: "must be before to" });
+    } else if (options.maxWindowMs !== undefined && toMs - fromMs > options.maxWindowMs) {
+      const days = (ms: number) => Math.ceil(ms / 86_400_000);
+      ctx.addIssue({
+        code: "custom",
+        path: ["from"],
+        message: `the window from → to is at most ${days(options.maxWindowMs)} days (asked for ${days(toMs - fromMs)})`,
+      });
+    }
+  };
+}
 
 export const SESSION_SORT_FIELDS = ["startedAt", "endedAt", "bytes", "duration"] as const;
 
 /** Filters shared by sessions.history, users.sessions and stats.summary. */
 export const SessionFilter = z.object({
-  user: z.string().max(255).optional(),
-  node: z.string().max(255).optional(),
-  region: z.string().max(255).optional(),
+  user: text({ max: 255 }).optional(),
+  node: text({ max: 255 }).optional(),
+  region: text({ max: 255 }).optional(),
   /** Exact host, `*.example.com`, an IP address or a CIDR (matches the resolved address). */
-  destination: z.string().min(1).max(255).optional(),
+  destination: text({ min: 1, max: 255 }).optional(),
   status: z.array(z.enum(SESSION_STATUSES)).min(1).optional(),
   decision: z.enum(["allow", "block"]).optional(),
   command: z.enum(SESSION_COMMANDS).optional(),
@@ -24,11 +59,12 @@ export const SessionFilter = z.object({
   /** Sessions started before this time. */
   to: isoDate.optional(),
   /** bytesUp + bytesDown at least this. */
-  minBytes: z.int().min(0).optional(),
+  minBytes: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 export type SessionFilter = z.infer<typeof SessionFilter>;
 
-export const SessionHistoryInput = SessionFilter.extend({
+/** sessions.history's fields; SessionHistoryInput adds the time-range check. */
+export const SessionHistoryFields = SessionFilter.extend({
   sort: z
     .object({
       field: z.enum(SESSION_SORT_FIELDS).default("startedAt"),
@@ -38,8 +74,9 @@ export const SessionHistoryInput = SessionFilter.extend({
   /** @default 50 */
   limit: z.int().min(1).max(500).default(50),
   /** `nextCursor` of the previous page. */
-  cursor: z.string().max(200).nullish(),
+  cursor: text({ max: 200 }).nullish(),
 });
+export const SessionHistoryInput = SessionHistoryFields.superRefine(timeRange());
 export type SessionHistoryInput = z.infer<typeof SessionHistoryInput>;
 
 export type SessionRow = typeof sessions.$inferSelect;

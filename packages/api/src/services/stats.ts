@@ -2,9 +2,19 @@ import { bucketSql, type Database } from "@edgesocks/db";
 import { SESSION_ROLLUP_GRAINS_MS, SESSION_ROLLUP_STORED_GRAINS_MS } from "@edgesocks/db/schema";
 import type { InValue } from "@libsql/client";
 import { z } from "zod";
-import { SessionFilter } from "./session-query";
+import { SessionFilter, timeRange } from "./session-query";
 import { BucketCache, type CachedBucket } from "./stats-cache";
 import { bucketsOf, grainsForSeries, planWindow, type WindowPlan } from "./stats-window";
+
+/** The default window of stats.summary: the last 24 hours. */
+export const DEFAULT_STATS_WINDOW_MS = 24 * 3600_000;
+/**
+ * The longest window stats.summary reads: its cost grows with the rollup buckets in the window
+ * (one per day at the coarsest grain), so a window of centuries would hold the event loop.
+ */
+export const MAX_STATS_WINDOW_MS = 400 * 86_400_000;
+/** The most time-series buckets one summary returns (bucketMs must cut the window into no more). */
+export const MAX_STATS_SERIES_BUCKETS = 2000;
 
 export const StatsSummaryInput = SessionFilter.pick({
   node: true,
@@ -12,16 +22,31 @@ export const StatsSummaryInput = SessionFilter.pick({
   user: true,
   from: true,
   to: true,
-}).extend({
-  /** Entries in each top list. @default 10 */
-  top: z.int().min(1).max(100).default(10),
-  /** Width of one time-series bucket in ms; chosen from the window when absent (≤ 200 buckets). */
-  bucketMs: z.int().min(1000).optional(),
-});
+})
+  .extend({
+    /** Entries in each top list. @default 10 */
+    top: z.int().min(1).max(100).default(10),
+    /** Width of one time-series bucket in ms; chosen from the window when absent (≤ 200 buckets). */
+    bucketMs: z.int().min(1000).max(MAX_STATS_WINDOW_MS).optional(),
+  })
+  .superRefine(
+    timeRange({ maxWindowMs: MAX_STATS_WINDOW_MS, defaultWindowMs: DEFAULT_STATS_WINDOW_MS }),
+  )
+  .superRefine((input, ctx) => {
+    if (input.bucketMs === undefined) return;
+    const toMs = input.to !== undefined ? Date.parse(input.to) : Date.now();
+    const fromMs =
+      input.from !== undefined ? Date.parse(input.from) : toMs - DEFAULT_STATS_WINDOW_MS;
+    const buckets = Math.ceil((toMs - fromMs) / input.bucketMs);
+    if (buckets > MAX_STATS_SERIES_BUCKETS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["bucketMs"],
+        message: `cuts the window into ${buckets} buckets; at most ${MAX_STATS_SERIES_BUCKETS}`,
+      });
+    }
+  });
 export type StatsSummaryInput = z.infer<typeof StatsSummaryInput>;
-
-/** The default window of stats.summary: the last 24 hours. */
-export const DEFAULT_STATS_WINDOW_MS = 24 * 3600_000;
 
 const BUCKETS_MS = [60_000, 300_000, 900_000, 3600_000, 6 * 3600_000, 86_400_000, 7 * 86_400_000];
 
