@@ -11,7 +11,9 @@ export interface TextOptions {
 }
 
 // C0 controls (NUL included), DEL and C1 controls; the multiline variant keeps \t \n \r.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
 const CONTROL_MULTILINE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
 
 const codePoint = (char: string) =>
