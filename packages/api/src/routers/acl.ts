@@ -1,5 +1,6 @@
 import { snapshots } from "@edgesocks/db/schema";
 import { type CompiledAcl, compileAcl, explain, type PolicySnapshot } from "@edgesocks/policy";
+import { text } from "@edgesocks/policy/text";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { ApiError } from "../errors";
@@ -35,9 +36,9 @@ export const aclRouter = router({
       z.object({
         user: Name,
         /** Domain name or IP literal, as the client asks for it. */
-        destination: z.string().min(1).max(255),
+        destination: text({ min: 1, max: 255 }),
         /** The resolved address, if the destination is a name (lets IP/CIDR rules match). */
-        address: z.string().max(64).optional(),
+        address: text({ max: 64 }).optional(),
         port: z.int().min(0).max(65535),
         protocol: z.enum(["tcp", "udp"]).default("tcp"),
         /** Test against this snapshot version instead of the newest. */

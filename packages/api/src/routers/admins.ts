@@ -1,4 +1,5 @@
 import { ADMIN_ROLES, admins, apiTokens, auditLog } from "@edgesocks/db/schema";
+import { text } from "@edgesocks/policy/text";
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Context } from "../context";
@@ -86,7 +87,7 @@ export const adminsRouter = router({
     }),
 
   createToken: adminProcedure
-    .input(z.object({ name: Name, label: z.string().min(1).max(100) }))
+    .input(z.object({ name: Name, label: text({ min: 1, max: 100 }) }))
     .mutation(async ({ ctx, input }) => {
       const admin = await adminByName(ctx, input.name);
       const { db, writes } = ctx.services.database;

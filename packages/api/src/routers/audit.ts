@@ -1,4 +1,5 @@
 import { auditLog } from "@edgesocks/db/schema";
+import { text } from "@edgesocks/policy/text";
 import { and, desc, eq, lt, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { router, viewerProcedure } from "../trpc";
@@ -12,8 +13,8 @@ export const auditRouter = router({
         .object({
           limit: Limit,
           cursor: z.int().min(1).nullish(),
-          actor: z.string().optional(),
-          action: z.string().optional(),
+          actor: text({ max: 255 }).optional(),
+          action: text({ max: 255 }).optional(),
         })
         .default({ limit: 50 }),
     )

@@ -1,7 +1,8 @@
+import { text } from "@edgesocks/policy/text";
 import { z } from "zod";
 
 /** A user, group or node name as the admin API accepts it. */
-export const Name = z.string().trim().min(1).max(255);
+export const Name = text({ max: 255 }).trim().min(1);
 
 /** A bandwidth override; null clears a field, absent keeps it. */
 export const QosOverrideInput = z.object({

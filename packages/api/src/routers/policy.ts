@@ -1,3 +1,4 @@
+import { text } from "@edgesocks/policy/text";
 import { z } from "zod";
 import { ApiError } from "../errors";
 import { NO_QOS, type PolicyState } from "../services/policy-state";
@@ -7,8 +8,8 @@ import { hashPassword } from "./users";
 
 const ImportUser = z.object({
   username: Name,
-  password: z.string().min(1).max(1024).optional(),
-  passwordHash: z.string().startsWith("$argon2id$").optional(),
+  password: text({ min: 1, max: 1024 }).optional(),
+  passwordHash: text({ max: 1024 }).startsWith("$argon2id$").optional(),
   enabled: z.boolean().default(true),
   groups: z.array(Name).default([]),
   maxConnections: z.int().min(0).nullable().default(null),
@@ -41,9 +42,15 @@ export const policyRouter = router({
               id: RuleId,
               owner: Owner,
               action: z.enum(["allow", "block"]),
-              description: nullable(z.string().max(1000)),
-              destinations: z.array(z.string().max(300)).min(1),
-              ports: z.array(z.string().max(200)).min(1),
+              description: nullable(text({ max: 1000 })),
+              destinations: z
+                .array(text({ max: 300 }))
+                .min(1)
+                .max(1000),
+              ports: z
+                .array(text({ max: 200 }))
+                .min(1)
+                .max(100),
               protocols: Protocols.default(["both"]),
               priority: z.int().default(0),
             }),

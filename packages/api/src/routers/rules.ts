@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { text } from "@edgesocks/policy/text";
 import { z } from "zod";
 import { ApiError } from "../errors";
 import { loadPolicyState, type RuleState } from "../services/policy-state";
@@ -10,11 +11,17 @@ const RuleCreateInput = z.object({
   id: RuleId.optional(),
   owner: Owner,
   action: z.enum(["allow", "block"]),
-  description: z.string().max(1000).nullable().default(null),
+  description: text({ max: 1000 }).nullable().default(null),
   /** IP, CIDR, exact domain, `*.domain` or `*`. */
-  destinations: z.array(z.string().max(300)).min(1).max(1000),
+  destinations: z
+    .array(text({ max: 300 }))
+    .min(1)
+    .max(1000),
   /** "443", "8000-9000", "80,443" or "*". */
-  ports: z.array(z.string().max(200)).min(1).max(100),
+  ports: z
+    .array(text({ max: 200 }))
+    .min(1)
+    .max(100),
   protocols: Protocols.default(["both"]),
   priority: z.int().min(-1_000_000).max(1_000_000).default(0),
   /** Index in the rule list (ties between equal action and priority go to the earlier rule); default: last. */

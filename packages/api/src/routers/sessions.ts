@@ -1,10 +1,16 @@
-import { auditLog, nodes, sessions } from "@edgesocks/db/schema";
+import { auditLog, nodes } from "@edgesocks/db/schema";
+import { text } from "@edgesocks/policy/text";
 import { eq, isNotNull } from "drizzle-orm";
 import { z } from "zod";
 import { ApiError } from "../errors";
 import { auditRow } from "../services/audit";
 import { activeSessionsOf } from "../services/node-view";
-import { querySessionHistory, SessionHistoryInput, sessionView } from "../services/session-query";
+import {
+  getSession,
+  querySessionHistory,
+  SessionHistoryInput,
+  sessionView,
+} from "../services/session-query";
 import { adminProcedure, nodeProcedure, router, viewerProcedure } from "../trpc";
 import { IngestInput, IngestOutput } from "../wire";
 
@@ -25,8 +31,8 @@ export const sessionsRouter = router({
     .input(
       z
         .object({
-          node: z.string().optional(),
-          user: z.string().optional(),
+          node: text({ max: 255 }).optional(),
+          user: text({ max: 255 }).optional(),
           limit: z.int().min(1).max(5000).default(200),
         })
         .default({ limit: 200 }),
@@ -59,18 +65,14 @@ export const sessionsRouter = router({
     .query(({ ctx, input }) => querySessionHistory(ctx.services.database.db, input)),
 
   get: viewerProcedure.input(z.object({ id: z.uuid() })).query(async ({ ctx, input }) => {
-    const row = await ctx.services.database.db
-      .select()
-      .from(sessions)
-      .where(eq(sessions.id, input.id))
-      .get();
+    const row = await getSession(ctx.services.database.db, input.id);
     if (row === undefined) throw new ApiError("API_E_NOT_FOUND", `session ${input.id} not found`);
     return sessionView(row);
   }),
 
   /** Asks the relay holding an active session to close it (nodes.commands). */
   terminate: adminProcedure
-    .input(z.object({ id: z.uuid(), node: z.string().optional() }))
+    .input(z.object({ id: z.uuid(), node: text({ max: 255 }).optional() }))
     .mutation(async ({ ctx, input }) => {
       const rows = await ctx.services.database.db
         .select()

@@ -1,3 +1,4 @@
+import { text } from "@edgesocks/policy/text";
 import { hash } from "@node-rs/argon2";
 import { z } from "zod";
 import { ApiError } from "../errors";
@@ -14,7 +15,7 @@ const UserCreateInput = z
   .object({
     username: Name,
     /** Hashed here with argon2id; never stored or logged in clear. */
-    password: z.string().min(1).max(1024).optional(),
+    password: text({ min: 1, max: 1024 }).optional(),
     passwordHash: PasswordHash.optional(),
     enabled: z.boolean().default(true),
     groups: z.array(Name).default([]),
@@ -29,7 +30,7 @@ const UserCreateInput = z
 const UserPatch = z.object({
   /** Renames the user (their own rules follow). */
   username: Name.optional(),
-  password: z.string().min(1).max(1024).optional(),
+  password: text({ min: 1, max: 1024 }).optional(),
   passwordHash: PasswordHash.optional(),
   /** Removes the password: the user can no longer log in with one. */
   clearPassword: z.boolean().optional(),

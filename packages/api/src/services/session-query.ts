@@ -1,7 +1,20 @@
 import type { Db } from "@edgesocks/db";
 import { SESSION_COMMANDS, SESSION_STATUSES, sessions } from "@edgesocks/db/schema";
 import { text } from "@edgesocks/policy/text";
-import { and, asc, between, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
+import {
+  and,
+  asc,
+  between,
+  desc,
+  eq,
+  getTableColumns,
+  gte,
+  inArray,
+  lt,
+  or,
+  type SQL,
+  sql,
+} from "drizzle-orm";
 import { z } from "zod";
 import { ApiError } from "../errors";
 import { cidrKeyRange } from "../ip-key";
@@ -80,6 +93,34 @@ export const SessionHistoryInput = SessionHistoryFields.superRefine(timeRange())
 export type SessionHistoryInput = z.infer<typeof SessionHistoryInput>;
 
 export type SessionRow = typeof sessions.$inferSelect;
+
+const utf8 = new TextDecoder("utf-8", { fatal: false });
+
+/** Stored text as bytes decoded in JavaScript: invalid UTF-8 becomes U+FFFD instead of a crash. */
+export function storedText(value: unknown): string {
+  if (value instanceof ArrayBuffer || ArrayBuffer.isView(value))
+    return utf8.decode(value as ArrayBuffer);
+  return String(value);
+}
+
+/**
+ * Every column of sessions, text columns read as BLOBs and decoded with storedText(): the libSQL
+ * driver aborts the whole process on a TEXT value that is not valid UTF-8 (as an older ingest
+ * could store), so no stored value reaches it as text.
+ */
+const SESSION_COLUMNS = Object.fromEntries(
+  Object.entries(getTableColumns(sessions)).map(([key, column]) => [
+    key,
+    column.columnType === "SQLiteText"
+      ? sql`CAST(${column} AS BLOB)`.mapWith(storedText).as(key)
+      : column,
+  ]),
+) as unknown as ReturnType<typeof getTableColumns<typeof sessions>>;
+
+/** One stored session by id, read defensively (see SESSION_COLUMNS). */
+export async function getSession(db: Db, id: string): Promise<SessionRow | undefined> {
+  return db.select(SESSION_COLUMNS).from(sessions).where(eq(sessions.id, id)).get();
+}
 
 /** A stored session as the API returns it (the wire record plus when it was ingested). */
 export function sessionView(row: SessionRow) {
@@ -194,7 +235,7 @@ export async function querySessionHistory(
   }
   const order = descending ? [desc(column), desc(sessions.seq)] : [asc(column), asc(sessions.seq)];
   const rows = await db
-    .select()
+    .select(SESSION_COLUMNS)
     .from(sessions)
     .where(where.length > 0 ? and(...where) : undefined)
     .orderBy(...order)

@@ -114,6 +114,12 @@ function rawArms(options: {
 }
 
 const num = (value: unknown) => Number(value ?? 0);
+/**
+ * Text leaves SQL as hex(…) and is decoded here: json_group_array would copy stored bytes that
+ * are not valid UTF-8 (an older ingest could store them) into its result, and the libSQL driver
+ * aborts the process on such a result; hex is ASCII, and Buffer turns bad bytes into U+FFFD.
+ */
+const fromHex = (value: unknown) => Buffer.from(String(value ?? ""), "hex").toString("utf8");
 /** Rollup rows and the API use "" and null differently for a session without node or region. */
 const orNull = (value: string) => (value === "" ? null : value);
 
@@ -148,7 +154,7 @@ function add(into: Counts, row: readonly unknown[], at: number): void {
 }
 
 /** The columns of a counts row: series bucket, node, region, then the Counts in order. */
-const COUNT_COLUMNS = "sb, node, region, s, bu, bd, rj, fl, al, bl";
+const COUNT_COLUMNS = "sb, hex(node), hex(region), s, bu, bd, rj, fl, al, bl";
 const COUNT_SUMS =
   "sb, node, region, sum(s) AS s, sum(bu) AS bu, sum(bd) AS bd, sum(rj) AS rj, sum(fl) AS fl, sum(al) AS al, sum(bl) AS bl";
 const sessionCounts = (seriesMs: number) =>
@@ -207,12 +213,14 @@ async function userSummary(
   const where = placeSql(filter, args);
   args.push(top);
   const rows = await read({
-    sql: `WITH u AS MATERIALIZED (SELECT started_at_ms, node, region, destination_host, bytes_up, bytes_down, bytes_total, status, decision FROM sessions WHERE user = ? AND started_at_ms >= ? AND started_at_ms < ?${where}) SELECT (SELECT json_group_array(json_array(${COUNT_COLUMNS})) FROM (SELECT ${COUNT_SUMS} FROM (SELECT ${sessionCounts(seriesMs)} FROM u) GROUP BY sb, node, region)), (SELECT json_group_array(json_array(k, s, b)) FROM (SELECT destination_host AS k, count(*) AS s, sum(bytes_total) AS b FROM u WHERE destination_host IS NOT NULL GROUP BY k ORDER BY s DESC, k LIMIT ?))`,
+    sql: `WITH u AS MATERIALIZED (SELECT started_at_ms, node, region, destination_host, bytes_up, bytes_down, bytes_total, status, decision FROM sessions WHERE user = ? AND started_at_ms >= ? AND started_at_ms < ?${where}) SELECT (SELECT json_group_array(json_array(${COUNT_COLUMNS})) FROM (SELECT ${COUNT_SUMS} FROM (SELECT ${sessionCounts(seriesMs)} FROM u) GROUP BY sb, node, region)), (SELECT json_group_array(json_array(hex(k), s, b)) FROM (SELECT destination_host AS k, count(*) AS s, sum(bytes_total) AS b FROM u WHERE destination_host IS NOT NULL GROUP BY k ORDER BY s DESC, k LIMIT ?))`,
     args,
   });
   return {
     counted: JSON.parse(String(rows[0])) as unknown[][],
-    destinations: JSON.parse(String(rows[1])) as [string, number, number][],
+    destinations: (JSON.parse(String(rows[1])) as [string, number, number][]).map(
+      ([k, s, b]) => [fromHex(k), s, b] as [string, number, number],
+    ),
   };
 }
 
@@ -223,6 +231,7 @@ const TOP_DIMENSIONS = {
 
 /** Sums of sessions and bytes by key (user or host) over the window, for the top lists. */
 interface KeySums {
+  /** Keys are interned as hex of their UTF-8 (see fromHex). */
   ids: number[];
   keys: readonly string[];
   sessions: Float64Array;
@@ -263,7 +272,7 @@ async function sumsByKey(
     let fetched: Map<number, [string, string, string, number, number][]>;
     if (stored.includes(piece.grainMs)) {
       const rows = await read({
-        sql: "SELECT json_group_array(json_array(bucket_ms, rows)) FROM (SELECT bucket_ms, json_group_array(json_array(key, node, region, sessions, bytes_up + bytes_down)) AS rows FROM session_rollups WHERE dimension = ? AND grain_ms = ? AND bucket_ms IN (SELECT value FROM json_each(?)) GROUP BY bucket_ms)",
+        sql: "SELECT json_group_array(json_array(bucket_ms, rows)) FROM (SELECT bucket_ms, json_group_array(json_array(hex(key), hex(node), hex(region), sessions, bytes_up + bytes_down)) AS rows FROM session_rollups WHERE dimension = ? AND grain_ms = ? AND bucket_ms IN (SELECT value FROM json_each(?)) GROUP BY bucket_ms)",
         args: [dimension, piece.grainMs, JSON.stringify(stale)],
       });
       fetched = parseBuckets(rows[0]);
@@ -276,7 +285,7 @@ async function sumsByKey(
         return `SELECT ${bucketSql("started_at_ms", piece.grainMs)} AS bucket_ms, ${key} AS k, coalesce(node, '') AS node, coalesce(region, '') AS region, bytes_total FROM sessions WHERE started_at_ms >= ? AND started_at_ms < ? AND seq <= ?${where}`;
       });
       const rows = await read({
-        sql: `SELECT json_group_array(json_array(bucket_ms, rows)) FROM (SELECT bucket_ms, json_group_array(json_array(k, node, region, s, b)) AS rows FROM (SELECT bucket_ms, k, node, region, count(*) AS s, sum(bytes_total) AS b FROM (${ranges.join(" UNION ALL ")}) GROUP BY 1, 2, 3, 4) GROUP BY bucket_ms)`,
+        sql: `SELECT json_group_array(json_array(bucket_ms, rows)) FROM (SELECT bucket_ms, json_group_array(json_array(hex(k), hex(node), hex(region), s, b)) AS rows FROM (SELECT bucket_ms, k, node, region, count(*) AS s, sum(bytes_total) AS b FROM (${ranges.join(" UNION ALL ")}) GROUP BY 1, 2, 3, 4) GROUP BY bucket_ms)`,
         args,
       });
       fetched = parseBuckets(rows[0]);
@@ -313,7 +322,7 @@ async function sumsByKey(
     args,
   });
   const raw = await read({
-    sql: `SELECT json_group_array(json_array(k, s, b)) FROM (SELECT k, count(*) AS s, sum(b) AS b FROM (${arms.join(" UNION ALL ")}) GROUP BY k)`,
+    sql: `SELECT json_group_array(json_array(hex(k), s, b)) FROM (SELECT k, count(*) AS s, sum(b) AS b FROM (${arms.join(" UNION ALL ")}) GROUP BY k)`,
     args,
   });
   const rawSums = (JSON.parse(String(raw[0])) as [string, number, number][]).map(
@@ -335,7 +344,7 @@ async function sumsByKey(
     }
   };
   const places = cache.places.values.map((place) => {
-    const [node, region] = place.split("\0");
+    const [node, region] = place.split("\0").map(fromHex);
     return (
       (filter.node === undefined || node === filter.node) &&
       (filter.region === undefined || region === filter.region)
@@ -470,7 +479,12 @@ export async function statsSummary(database: Database, input: StatsSummaryInput)
       const byHost = await sumsByKey(read, cache, { ...common, dimension: "host" });
       const top = (sums: KeySums, by: Float64Array) =>
         topIds(sums, by, input.top).map(
-          (id) => [sums.keys[id]!, sums.sessions[id]!, sums.bytes[id]!] as [string, number, number],
+          (id) =>
+            [fromHex(sums.keys[id]), sums.sessions[id]!, sums.bytes[id]!] as [
+              string,
+              number,
+              number,
+            ],
         );
       users = [top(byUser, byUser.bytes), top(byUser, byUser.sessions)].map((list) =>
         list.map(([user, sessions, bytes]) => ({ user, sessions, bytes })),
@@ -489,7 +503,7 @@ export async function statsSummary(database: Database, input: StatsSummaryInput)
     const place = `${row[1]}\0${row[2]}`;
     let node = nodes.get(place);
     if (node === undefined) {
-      node = { node: String(row[1]), region: String(row[2]), ...zero() };
+      node = { node: fromHex(row[1]), region: fromHex(row[2]), ...zero() };
       nodes.set(place, node);
     }
     add(node, row, 3);
