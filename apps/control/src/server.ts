@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ControlPlane } from "@edgesocks/api";
+import { type ControlPlane, MAX_BATCH_CALLS } from "@edgesocks/api";
 import type { Logger, Registry } from "@edgesocks/telemetry";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
@@ -23,6 +23,8 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** Largest WebSocket message, in bytes. @default 4194304 (4 MiB) */
   wsMaxPayloadBytes?: number;
+  /** Most calls in one HTTP batch or WebSocket message; more are refused. @default MAX_BATCH_CALLS (10) */
+  maxBatchCalls?: number;
   /** Server pings after this much quiet on a WebSocket, in ms. @default 15000 */
   keepAlivePingMs?: number;
   /** A WebSocket that does not answer a ping within this is closed, in ms. @default 10000 */
@@ -69,6 +71,7 @@ export async function startServer(options: ServerOptions): Promise<ControlServer
     createContext: controlPlane.createContext,
     basePath: `${TRPC_PREFIX}/`,
     maxBodySize: maxBodyBytes,
+    maxBatchSize: options.maxBatchCalls ?? MAX_BATCH_CALLS,
     onError,
   });
 
@@ -168,6 +171,7 @@ export async function startServer(options: ServerOptions): Promise<ControlServer
     wss,
     router: controlPlane.router,
     createContext: controlPlane.createContext,
+    maxBatchSize: options.maxBatchCalls ?? MAX_BATCH_CALLS,
     keepAlive: {
       enabled: true,
       pingMs: options.keepAlivePingMs ?? 15_000,

@@ -14,3 +14,4 @@ export { type AppRouter, appRouter } from "./router";
 export { CONFIG_STATUSES, type ConfigStatus } from "./services/node-status";
 export { type IngestSource, SESSION_ROWS_INSERT_SQL, sessionRow } from "./services/session-ingest";
 export { generateToken, hashToken } from "./tokens";
+export { MAX_BATCH_CALLS } from "./trpc";

@@ -4,18 +4,35 @@ import { z } from "zod";
 import type { Context } from "./context";
 import { ApiError } from "./errors";
 
+/**
+ * The most calls one HTTP batch or WebSocket message may carry (the server passes it to tRPC's
+ * maxBatchSize): every call costs, so a batch must not multiply one request's cost unbounded.
+ */
+export const MAX_BATCH_CALLS = 10;
+/** tRPC's own message for a batch over maxBatchSize, which does not say the bound. */
+const BATCH_TOO_BIG = "Batch call exceeds maximum size";
+
 const t = initTRPC.context<Context>().create({
   // Stack traces stay in the logs, never in responses.
   isDev: false,
   errorFormatter({ shape, error }) {
     const invalidInput = error.code === "BAD_REQUEST" && error.cause instanceof z.ZodError;
+    const batchTooBig = error.code === "BAD_REQUEST" && error.message === BATCH_TOO_BIG;
     return {
       ...shape,
-      message: invalidInput ? z.prettifyError(error.cause as z.ZodError) : shape.message,
+      message: invalidInput
+        ? z.prettifyError(error.cause as z.ZodError)
+        : batchTooBig
+          ? `a batch holds at most ${MAX_BATCH_CALLS} calls`
+          : shape.message,
       data: {
         ...shape.data,
         appCode:
-          error instanceof ApiError ? error.appCode : invalidInput ? "API_E_BAD_INPUT" : null,
+          error instanceof ApiError
+            ? error.appCode
+            : invalidInput || batchTooBig
+              ? "API_E_BAD_INPUT"
+              : null,
       },
     };
   },

@@ -12,6 +12,8 @@ export function createApi(token: string) {
         url: "/trpc",
         // Batched GETs put every input in the URL; keep it well under proxies' limits.
         maxURLLength: 4000,
+        // The control plane refuses batches of more calls (MAX_BATCH_CALLS).
+        maxItems: 10,
         headers: () => ({ authorization: `Bearer ${token}` }),
       }),
     ],
