@@ -34,7 +34,7 @@ async function refusal(call: Promise<unknown>): Promise<{ appCode: string; messa
   );
   expect(error).toBeInstanceOf(TRPCClientError);
   const { data, message } = error as TRPCClientError<never>;
-  return { appCode: (data as { appCode: string }).appCode, message };
+  return { appCode: (data as unknown as { appCode: string }).appCode, message };
 }
 
 /** The admin app's first two calls must answer whatever has been stored. */

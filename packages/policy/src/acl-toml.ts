@@ -4,6 +4,7 @@ import { parseDestination } from "./acl/destination";
 import { parsePortSpec } from "./acl/ports";
 import { formatIssues } from "./issues";
 import type { AclRule, PolicyGroup, PolicyUser } from "./snapshot";
+import { text } from "./text";
 
 /*
  * RustSocks' acl.toml, loaded unchanged. Its rules (serde defaults in RustSocks):
@@ -18,22 +19,22 @@ import type { AclRule, PolicyGroup, PolicyUser } from "./snapshot";
 
 const Rule = z.looseObject({
   action: z.enum(["allow", "block"]),
-  description: z.string().default(""),
-  destinations: z.array(z.string()).default([]),
+  description: text({ max: 4000 }).default(""),
+  destinations: z.array(text({ max: 300 })).default([]),
   // RustSocks wants strings; bare integers are accepted too, as the obvious meaning.
-  ports: z.array(z.union([z.string(), z.int()]).transform(String)).default([]),
+  ports: z.array(z.union([text({ max: 1000 }), z.int()]).transform(String)).default([]),
   protocols: z.array(z.enum(["tcp", "udp", "both", "*"])).default(["both"]),
   priority: z.int().min(0).max(0xffffffff).default(100),
 });
 
 const User = z.looseObject({
-  username: z.string().min(1),
-  groups: z.array(z.string().min(1)).default([]),
+  username: text({ min: 1, max: 255 }),
+  groups: z.array(text({ min: 1, max: 255 })).default([]),
   rules: z.array(Rule).default([]),
 });
 
 const Group = z.looseObject({
-  name: z.string().min(1),
+  name: text({ min: 1, max: 255 }),
   rules: z.array(Rule).default([]),
 });
 

@@ -4,6 +4,7 @@ import { parseDestination } from "./acl/destination";
 import { parsePortSpec } from "./acl/ports";
 import { canonicalJson } from "./canonical-json";
 import { formatIssues } from "./issues";
+import { text } from "./text";
 
 function utf8Length(text: string): number {
   let bytes = 0;
@@ -15,20 +16,20 @@ function utf8Length(text: string): number {
 }
 
 /** A username or group name: 1 to 255 bytes of UTF-8 (the RFC 1929 limit for usernames). */
-const Name = z
-  .string()
-  .min(1)
-  .refine((name) => utf8Length(name) <= 255, "must be at most 255 bytes of UTF-8");
+const Name = text({ min: 1, max: 255 }).refine(
+  (name) => utf8Length(name) <= 255,
+  "must be at most 255 bytes of UTF-8",
+);
 
 const Count = z.int().min(0);
 const BytesPerSec = z.int().min(1);
 
-const DestinationPattern = z.string().superRefine((pattern, ctx) => {
+const DestinationPattern = text({ max: 300 }).superRefine((pattern, ctx) => {
   const parsed = parseDestination(pattern);
   if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.error });
 });
 
-const PortSpec = z.string().superRefine((spec, ctx) => {
+const PortSpec = text({ max: 1000 }).superRefine((spec, ctx) => {
   const parsed = parsePortSpec(spec);
   if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.error });
 });
@@ -38,10 +39,10 @@ export const Protocol = z.enum(["tcp", "udp", "both"]);
 /** One ACL rule, owned by a user or a group. */
 export const AclRule = z.strictObject({
   /** Stable and unique within the snapshot; decisions and session records name it. */
-  id: z.string().min(1),
+  id: text({ min: 1, max: 1000 }),
   owner: z.strictObject({ kind: z.enum(["user", "group"]), name: Name }),
   action: z.enum(["allow", "block"]),
-  description: z.string().optional(),
+  description: text({ max: 4000 }).optional(),
   /** IPv4/IPv6 address, CIDR, exact domain, `*.domain`, inner wildcard (`api.*.com`) or `*`. */
   destinations: z.array(DestinationPattern).min(1),
   /** "443", "8000-9000", "80,443,8080" or "*". */
@@ -63,12 +64,11 @@ export const Qos = z.strictObject({
 export const PolicyUser = z.strictObject({
   username: Name,
   /** argon2id PHC string. */
-  passwordHash: z
-    .string()
+  passwordHash: text({ max: 1024 })
     .startsWith("$argon2id$", 'must be an argon2id hash ("$argon2id$...")')
     .optional(),
   /** Plaintext, for standalone mode only (a `password = "..."` in rustsocks.toml). */
-  password: z.string().optional(),
+  password: text({ max: 1024 }).optional(),
   /** @default true */
   enabled: z.boolean().default(true),
   /** @default [] */
@@ -119,7 +119,7 @@ export const PolicySnapshot = z
     /** sha256 (hex) of the canonical JSON of everything else; see snapshotHash(). */
     hash: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits (sha256)"),
     /** Identifies the control plane database the versions count in. */
-    epoch: z.string().min(1),
+    epoch: text({ min: 1, max: 100 }),
     createdAt: z.iso.datetime({ offset: true }),
     auth: z.strictObject({
       methods: z.array(z.enum(["none", "userpass"])).min(1),

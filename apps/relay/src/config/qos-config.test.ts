@@ -39,3 +39,15 @@ describe("QoS, limits, egress and pool configuration", () => {
     );
   });
 });
+
+describe("text in the configuration file", () => {
+  it.each([
+    [`[[auth.users]]\nusername = "al\\u0000ice"\npassword = "x"\n`, "auth.users[0].username"],
+    [`[acl]\nanonymous_user = "anon\\u001b[2J"\n`, "acl.anonymous_user"],
+    [`[server]\nbind_address = "${"1".repeat(301)}"\n`, "server.bind_address"],
+  ])("refuses control characters and overlong text: %j", (toml, key) => {
+    expect(() => parseConfigText(toml)).toThrow(
+      new RegExp(`^config: ${key.replace(/[.[\]]/g, "\\$&")}: `),
+    );
+  });
+});

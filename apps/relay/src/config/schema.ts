@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { text } from "@edgesocks/policy/text";
 import { z } from "zod";
 import { DEFAULT_BLOCKED_NETWORKS, parseCidr } from "../net/egress-guard";
 import { parseHostPort } from "../net/upstream-pool";
@@ -7,21 +8,24 @@ const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
 const logLevel = z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
 
+/** A file path: PATH_MAX (4096) at most. */
+const path = text({ min: 1, max: 4096 });
+
 /** `[server.tls]`: SOCKS over TLS, on its own port beside the plain listener when `bind_port` is set. */
 export const TlsConfig = z.object({
   enabled: z.boolean().default(false),
-  certificate_path: z.string().min(1).optional(),
-  private_key_path: z.string().min(1).optional(),
+  certificate_path: path.optional(),
+  private_key_path: path.optional(),
   min_protocol_version: z.enum(["TLSv1.2", "TLSv1.3"]).default("TLSv1.2"),
   require_client_auth: z.boolean().default(false),
-  client_ca_path: z.string().min(1).optional(),
+  client_ca_path: path.optional(),
   /** Serve TLS on this port and keep plain SOCKS on `server.bind_port`; unset: the main port speaks TLS. */
   bind_port: port.optional(),
   /** With mutual TLS, use the client certificate's subject CN as the SOCKS user. */
   tls_client_cert_as_user: z.boolean().default(false),
 });
 
-const hostPort = z.string().refine((text) => parseHostPort(text) !== undefined, {
+const hostPort = text({ max: 300 }).refine((text) => parseHostPort(text) !== undefined, {
   error: 'expected "host:port" (IPv6 as "[::1]:443")',
 });
 
@@ -39,7 +43,7 @@ export const PoolConfig = z.object({
 });
 
 export const ServerConfig = z.object({
-  bind_address: z.string().min(1).default("127.0.0.1"),
+  bind_address: text({ min: 1, max: 300 }).default("127.0.0.1"),
   bind_port: port.default(1080),
   max_connections: positiveInt.default(10000),
   handshake_timeout_ms: positiveInt.default(10000),
@@ -61,10 +65,10 @@ export const ServerConfig = z.object({
 });
 
 export const UserConfig = z.object({
-  username: z.string().min(1).max(255),
-  password_hash: z.string().startsWith("$argon2").optional(),
-  password: z.string().min(1).max(255).optional(),
-  groups: z.array(z.string().min(1)).default([]),
+  username: text({ min: 1, max: 255 }),
+  password_hash: text({ max: 1024 }).startsWith("$argon2").optional(),
+  password: text({ min: 1, max: 255 }).optional(),
+  groups: z.array(text({ min: 1, max: 255 })).default([]),
   enabled: z.boolean().default(true),
   max_connections: positiveInt.optional(),
   bandwidth_bytes_per_sec: positiveInt.optional(),
@@ -85,9 +89,9 @@ export const AuthConfig = z.object({
 
 export const AclConfig = z.object({
   enabled: z.boolean().default(false),
-  config_file: z.string().min(1).optional(),
+  config_file: path.optional(),
   watch: z.boolean().default(true),
-  anonymous_user: z.string().min(1).default("anonymous"),
+  anonymous_user: text({ min: 1, max: 255 }).default("anonymous"),
 });
 
 export const QosConfig = z.object({
@@ -156,20 +160,20 @@ export const DnsConfig = z.object({
   /** Static name → address answers consulted before the system resolver (like gost's hosts). */
   hosts: z
     .record(
-      z.string().min(1),
-      z.string().refine((v) => isIP(v) !== 0, { error: "expected an IPv4 or IPv6 address" }),
+      text({ min: 1, max: 255 }),
+      text({ max: 64 }).refine((v) => isIP(v) !== 0, { error: "expected an IPv4 or IPv6 address" }),
     )
     .default({}),
 });
 
 export const OpsConfig = z.object({
   /** `host:port` of the health and metrics HTTP server; unset: no ops server. */
-  bind: z.string().min(1).optional(),
+  bind: text({ min: 1, max: 300 }).optional(),
   /** Per-user byte counters for this many users (the rest as `_other`); 0 turns them off. */
   user_metrics_limit: z.number().int().min(0).max(10000).default(0),
 });
 
-const cidr = z.string().refine((text) => parseCidr(text).ok, {
+const cidr = text({ max: 64 }).refine((text) => parseCidr(text).ok, {
   error: 'expected an IP address or CIDR, e.g. "169.254.0.0/16"',
 });
 
