@@ -1,3 +1,4 @@
+import { SessionRecord } from "@edgesocks/api/wire";
 import { describe, expect, it } from "vitest";
 import { connectRequestDomain, RawClient } from "./test-support/raw-client";
 import { curlVia } from "./test-support/run";
@@ -94,6 +95,48 @@ describe("malformed and hostile input", () => {
       using client = await RawClient.open(relay.port);
       client.write([5, 1, 0, ...connectRequestDomain(name, 80)]);
       expect([...(await client.readToEnd())]).toEqual([5, 0, ...REFUSED(2)]);
+    }
+  });
+});
+
+describe("hostile text in SOCKS fields", () => {
+  it("refuses control characters in credentials and domains with the right reply; every record is valid wire text", async () => {
+    await using relay = await startTestRelay(
+      `[auth]\nsocks_method = "userpass"\n[[auth.users]]\nusername = "alice"\npassword = "secret"\n`,
+    );
+    const userpass = (user: number[], pass: number[]) => [
+      1,
+      user.length,
+      ...user,
+      pass.length,
+      ...pass,
+    ];
+    const cases: { name: string; bytes: number[]; expect: number[] }[] = [
+      {
+        name: "NUL in the username",
+        bytes: [5, 1, 2, ...userpass([0x61, 0, 0x62], [0x73])],
+        expect: [5, 2, 1, 1],
+      },
+      {
+        name: "ESC in the password",
+        bytes: [5, 1, 2, ...userpass([0x61], [0x1b, 0x5b])],
+        expect: [5, 2, 1, 1],
+      },
+    ];
+    for (const c of cases) {
+      using client = await RawClient.open(relay.port);
+      client.write(c.bytes);
+      const got = await client.readToEnd(3000).catch(() => Buffer.from("timeout"));
+      expect({ name: c.name, reply: [...got] }).toEqual({ name: c.name, reply: c.expect });
+    }
+    using client = await RawClient.open(relay.port);
+    const login = userpass([...Buffer.from("alice")], [...Buffer.from("secret")]);
+    client.write([5, 1, 2, ...login, 5, 1, 0, 3, 3, 0x61, 0x85, 0x62, 0, 80]);
+    expect([...(await client.readToEnd(3000))]).toEqual([5, 2, 1, 0, 5, 4, 0, 1, 0, 0, 0, 0, 0, 0]);
+    const records = await relay.waitForRecords(3);
+    for (const record of records) {
+      expect(record.status).toBe("rejected");
+      expect(SessionRecord.safeParse(record).error).toBeUndefined();
     }
   });
 });

@@ -10,20 +10,33 @@ import { z } from "zod";
 
 const isoDate = z.iso.datetime({ offset: true });
 
+/** Longest text of each text field of a session record (the relay cuts its records to these). */
+export const SESSION_RECORD_TEXT_MAX = {
+  node: 255,
+  region: 255,
+  user: 255,
+  clientAddress: 64,
+  destinationHost: 255,
+  destinationAddress: 64,
+  ruleId: 255,
+  closeReason: 255,
+} as const;
+const max = SESSION_RECORD_TEXT_MAX;
+
 /** One ended session, as a relay records it (DESIGN.md "Session records"). */
 export const SessionRecord = z.object({
   id: z.uuid(),
-  node: text({ max: 255 }).nullable(),
-  region: text({ max: 255 }).nullable(),
-  user: text({ max: 255 }),
-  clientAddress: text({ max: 64 }),
+  node: text({ max: max.node }).nullable(),
+  region: text({ max: max.region }).nullable(),
+  user: text({ max: max.user }),
+  clientAddress: text({ max: max.clientAddress }),
   clientPort: z.int().min(0).max(65535),
   protocol: z.enum(["socks4", "socks4a", "socks5"]).nullable(),
   transport: z.enum(["tcp", "tls"]),
   /** null when the connection never got as far as a valid request. */
   command: z.enum(["connect", "bind", "udp"]).nullable(),
-  destinationHost: text({ max: 255 }).nullable(),
-  destinationAddress: text({ max: 64 }).nullable(),
+  destinationHost: text({ max: max.destinationHost }).nullable(),
+  destinationAddress: text({ max: max.destinationAddress }).nullable(),
   destinationPort: z.int().min(0).max(65535).nullable(),
   startedAt: isoDate,
   endedAt: isoDate,
@@ -35,8 +48,8 @@ export const SessionRecord = z.object({
   packetsDown: z.int().min(0),
   status: z.enum(["closed", "failed", "rejected"]),
   decision: z.enum(["allow", "block"]).nullable(),
-  ruleId: text({ max: 255 }).nullable(),
-  closeReason: text({ max: 255 }),
+  ruleId: text({ max: max.ruleId }).nullable(),
+  closeReason: text({ max: max.closeReason }),
 });
 export type SessionRecord = z.infer<typeof SessionRecord>;
 

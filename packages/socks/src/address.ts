@@ -1,7 +1,23 @@
 import { Buffer } from "node:buffer";
-import { checkInteger, firstNonLatin1, readLatin1, readU16, writeLatin1, writeU16 } from "./bytes";
+import {
+  checkInteger,
+  controlByteAt,
+  firstNonLatin1,
+  readLatin1,
+  readU16,
+  writeLatin1,
+  writeU16,
+} from "./bytes";
 import { Atyp, MAX_FIELD_BYTES, Reply } from "./constants";
-import { checkOffset, type Decoded, INCOMPLETE, type Invalid, invalid, ok } from "./decoded";
+import {
+  checkOffset,
+  controlCharacter,
+  type Decoded,
+  INCOMPLETE,
+  type Invalid,
+  invalid,
+  ok,
+} from "./decoded";
 import { describeByte, SocksProtocolError } from "./errors";
 import { formatIpv4, parseIpv4, writeIpv4 } from "./ipv4";
 import { formatIpv6, parseIpv6 } from "./ipv6";
@@ -53,6 +69,20 @@ export function readAddress(buf: Uint8Array, pos: number): SocksAddress {
     default:
       return { type: "domain", host: readLatin1(buf, pos + 2, pos + 2 + buf[pos + 1]!) };
   }
+}
+
+/**
+ * The invalid result for a domain (at `pos`, which `addressEnd` accepted) that holds a control
+ * byte, or null when the address is not a domain or has none. `start` is where the message starts.
+ */
+export function badDomain(
+  buf: Uint8Array,
+  options: { pos: number; start: number; context: string; reply: number | undefined },
+): Invalid | null {
+  const { pos, start, context, reply } = options;
+  if (buf[pos] !== Atyp.Domain) return null;
+  const at = controlByteAt(buf, pos + 2, pos + 2 + buf[pos + 1]!);
+  return at === -1 ? null : controlCharacter(context, "domain", start, at, reply);
 }
 
 /** The invalid result for an unknown ATYP, named in the terms of the message it sits in. */
@@ -184,5 +214,12 @@ export function decodeAddress(
   if (end === ADDRESS_BAD_ATYP) {
     return badAtyp(buf, offset, context, 0, Reply.AddressTypeNotSupported);
   }
+  const domain = badDomain(buf, {
+    pos: offset,
+    start: offset,
+    context,
+    reply: Reply.HostUnreachable,
+  });
+  if (domain !== null) return domain;
   return ok({ address: readAddress(buf, offset), port: readU16(buf, end - 2) }, end - offset);
 }

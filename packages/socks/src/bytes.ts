@@ -65,3 +65,23 @@ export function checkInteger(value: number, max: number, field: string, offset: 
     { offset },
   );
 }
+
+/**
+ * Offset of the first byte that is a control character in Latin-1 (C0, DEL, C1: 0x00-0x1F,
+ * 0x7F-0x9F), or -1. Domains are Latin-1 here; the control plane refuses such text in records.
+ */
+export function controlByteAt(buf: Uint8Array, start: number, end: number): number {
+  for (let i = start; i < end; i++) {
+    const byte = buf[i]!;
+    if (byte < 0x20 || (byte >= 0x7f && byte <= 0x9f)) return i;
+  }
+  return -1;
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** Index of the first control character (C0 with NUL, DEL, C1) in decoded text, or -1. */
+export function controlCharAt(value: string): number {
+  return CONTROL.exec(value)?.index ?? -1;
+}

@@ -54,3 +54,18 @@ export function badUtf8(
     { offset: start },
   );
 }
+
+/** A text field (username, password, USERID, domain) holding a control character such as NUL. */
+export function controlCharacter(
+  context: string,
+  field: string,
+  offset: number,
+  at: number,
+  reply?: number,
+): Invalid {
+  return invalid(
+    "SOCKS_E_CONTROL_CHARACTER",
+    `${context}: ${field} holds a control character (byte ${at - offset})`,
+    { offset: at, reply },
+  );
+}

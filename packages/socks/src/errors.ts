@@ -17,6 +17,7 @@ export const SOCKS_ERROR_CODES = [
   "SOCKS_E_BAD_ADDRESS",
   "SOCKS_E_BAD_STRING",
   "SOCKS_E_OUT_OF_RANGE",
+  "SOCKS_E_CONTROL_CHARACTER",
 ] as const;
 
 export type SocksErrorCode = (typeof SOCKS_ERROR_CODES)[number];

@@ -109,6 +109,17 @@ describe("SOCKS4 request", () => {
     expect(error.offset).toBe(8);
   });
 
+  it("refuses a USERID or SOCKS4a domain holding a control character", () => {
+    const user = expectInvalid(decodeSocks4Request(bytes(4, 1, 0, 80, 1, 2, 3, 4, "a", 0x1b, 0)));
+    expect(user.code).toBe("SOCKS_E_CONTROL_CHARACTER");
+    expect(user.offset).toBe(9);
+    const domain = expectInvalid(
+      decodeSocks4Request(bytes(4, 1, 0, 80, 0, 0, 0, 1, 0, "a", 0x7f, "b", 0)),
+    );
+    expect(domain.code).toBe("SOCKS_E_CONTROL_CHARACTER");
+    expect(domain.offset).toBe(10);
+  });
+
   it("encodes SOCKS4 and SOCKS4a", () => {
     expect(
       encodeSocks4Request({

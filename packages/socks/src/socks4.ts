@@ -2,6 +2,8 @@ import { Buffer } from "node:buffer";
 import type { SocksAddress } from "./address";
 import {
   checkInteger,
+  controlByteAt,
+  controlCharAt,
   firstNonLatin1,
   readLatin1,
   readU16,
@@ -14,6 +16,7 @@ import { Command, MAX_FIELD_BYTES, SOCKS4_REPLY_VERSION, SOCKS4_VERSION } from "
 import {
   badUtf8,
   checkOffset,
+  controlCharacter,
   type Decoded,
   INCOMPLETE,
   type Invalid,
@@ -118,6 +121,19 @@ export function decodeSocks4Request(buf: Uint8Array, offset = 0): Decoded<Socks4
   // Strings are only built once the whole message is here, not on every partial read.
   const userId = readUtf8(buf, userStart, userEnd);
   if (userId === undefined) return badUtf8(context, "USERID", offset, [userStart, userEnd]);
+  const userControl = controlCharAt(userId);
+  if (userControl !== -1) {
+    return controlCharacter(
+      context,
+      "USERID",
+      offset,
+      userStart + Buffer.byteLength(userId.slice(0, userControl)),
+    );
+  }
+  if (socks4a) {
+    const at = controlByteAt(buf, domainStart, domainEnd);
+    if (at !== -1) return controlCharacter(context, "domain", offset, at);
+  }
   const address: SocksAddress = socks4a
     ? { type: "domain", host: readLatin1(buf, domainStart, domainEnd) }
     : { type: "ipv4", host: formatIpv4(buf, ipAt) };

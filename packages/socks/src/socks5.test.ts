@@ -147,10 +147,20 @@ describe("request", () => {
   });
 
   it("keeps non-ASCII domain bytes losslessly as Latin-1", () => {
-    const result = expectOk(decodeRequest(bytes(5, 1, 0, 3, 2, 0xff, 0x80, 0, 80)));
-    expect(result.value.address.host).toBe("\u00ff\u0080");
-    expect(encodeRequest(result.value)).toEqual(bytes(5, 1, 0, 3, 2, 0xff, 0x80, 0, 80));
+    const result = expectOk(decodeRequest(bytes(5, 1, 0, 3, 2, 0xff, 0xa0, 0, 80)));
+    expect(result.value.address.host).toBe("\u00ff\u00a0");
+    expect(encodeRequest(result.value)).toEqual(bytes(5, 1, 0, 3, 2, 0xff, 0xa0, 0, 80));
   });
+
+  it.each([0x00, 0x0a, 0x1b, 0x7f, 0x80, 0x9f])(
+    "answers a domain holding control byte %i with reply 0x04 (host unreachable)",
+    (control) => {
+      const error = expectInvalid(decodeRequest(bytes(5, 1, 0, 3, 3, "a", control, "b", 0, 80)));
+      expect(error.code).toBe("SOCKS_E_CONTROL_CHARACTER");
+      expect(error.reply).toBe(Reply.HostUnreachable);
+      expect(error.offset).toBe(6);
+    },
+  );
 
   it("answers an unknown CMD with reply 0x07", () => {
     const error = expectInvalid(decodeRequest(bytes(5, 9)));

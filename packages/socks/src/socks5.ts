@@ -4,6 +4,7 @@ import {
   ADDRESS_INCOMPLETE,
   addressEnd,
   badAtyp,
+  badDomain,
   encodedAddressLength,
   readAddress,
   type SocksAddress,
@@ -186,6 +187,13 @@ export function decodeRequest(buf: Uint8Array, offset = 0): Decoded<Request> {
   if (end === ADDRESS_BAD_ATYP) {
     return badAtyp(buf, offset + 3, context, 3, Reply.AddressTypeNotSupported);
   }
+  const domain = badDomain(buf, {
+    pos: offset + 3,
+    start: offset,
+    context,
+    reply: Reply.HostUnreachable,
+  });
+  if (domain !== null) return domain;
   return ok(
     { command, address: readAddress(buf, offset + 3), port: readU16(buf, end - 2) },
     end - offset,

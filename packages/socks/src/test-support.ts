@@ -39,7 +39,10 @@ export const ipv6Address: fc.Arbitrary<SocksAddress> = ipv6Bytes.map((b) => ({
   host: nodeIpv6Text(b),
 }));
 
-export const latin1Char = byte.map((c) => String.fromCharCode(c));
+/** A Latin-1 character that is not a control character (decoders refuse those in text fields). */
+export const latin1Char = byte
+  .filter((c) => c >= 0x20 && (c < 0x7f || c > 0x9f))
+  .map((c) => String.fromCharCode(c));
 
 /** Any Latin-1 string a SOCKS5 domain field can hold, including the empty one. */
 export const latin1Domain = fc.string({ unit: latin1Char, maxLength: 255 });
@@ -52,10 +55,13 @@ export const domainAddress: fc.Arbitrary<SocksAddress> = latin1Domain.map((host)
 export const socksAddress = fc.oneof(ipv4Address, ipv6Address, domainAddress);
 
 /** A string whose UTF-8 form is at most 255 bytes (63 code points of at most 4 bytes each). */
-export const utf8Field = fc.oneof(
-  fc.string({ unit: "binary", maxLength: 63 }),
-  fc.string({ minLength: 200, maxLength: 255 }),
-);
+export const utf8Field = fc
+  .oneof(
+    fc.string({ unit: "binary", maxLength: 63 }),
+    fc.string({ minLength: 200, maxLength: 255 }),
+  )
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: decoders refuse control characters
+  .map((text) => text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "x"));
 
 /** Bytes `junk` + `message` + `tail`, so decoders are exercised away from offset 0 and with data following. */
 export const surroundings = fc.record({

@@ -4,6 +4,7 @@ import {
   ADDRESS_INCOMPLETE,
   addressEnd,
   badAtyp,
+  badDomain,
   encodedAddressLength,
   readAddress,
   type SocksAddress,
@@ -45,6 +46,13 @@ export function decodeUdpHeader(buf: Uint8Array, offset = 0): Decoded<UdpHeader>
   const end = addressEnd(buf, offset + PREFIX_LENGTH);
   if (end === ADDRESS_INCOMPLETE) return INCOMPLETE;
   if (end === ADDRESS_BAD_ATYP) return badAtyp(buf, offset + PREFIX_LENGTH, context, 3, undefined);
+  const domain = badDomain(buf, {
+    pos: offset + PREFIX_LENGTH,
+    start: offset,
+    context,
+    reply: undefined,
+  });
+  if (domain !== null) return domain;
   return ok(
     {
       frag: buf[offset + 2]!,

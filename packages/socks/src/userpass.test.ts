@@ -64,6 +64,20 @@ describe("RFC 1929 request", () => {
     expect(password.offset).toBe(4);
   });
 
+  it("refuses credentials holding a control character (NUL, ESC, C1)", () => {
+    const user = expectInvalid(decodeUserPassRequest(bytes(1, 3, "a", 0, "b", 0)));
+    expect(user.code).toBe("SOCKS_E_CONTROL_CHARACTER");
+    expect(user.offset).toBe(3);
+    expect(user.message).toBe("RFC 1929 request: UNAME holds a control character (byte 3)");
+    // U+0085 is C2 85 in UTF-8: refused as the character, not the byte.
+    const c1 = expectInvalid(decodeUserPassRequest(bytes(1, 4, 0xc3, 0xa9, 0xc2, 0x85, 0)));
+    expect(c1.code).toBe("SOCKS_E_CONTROL_CHARACTER");
+    expect(c1.offset).toBe(4);
+    const password = expectInvalid(decodeUserPassRequest(bytes(1, 1, "a", 2, "x", 0x1b)));
+    expect(password.code).toBe("SOCKS_E_CONTROL_CHARACTER");
+    expect(password.offset).toBe(5);
+  });
+
   it("encodes, and refuses what RFC 1929 cannot carry", () => {
     expect(encodeUserPassRequest({ username: "a", password: "b" })).toEqual(
       bytes(1, 1, "a", 1, "b"),

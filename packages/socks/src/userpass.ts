@@ -1,9 +1,10 @@
 import { Buffer } from "node:buffer";
-import { readUtf8, utf8FieldLength } from "./bytes";
+import { controlCharAt, readUtf8, utf8FieldLength } from "./bytes";
 import { MAX_FIELD_BYTES, USERPASS_VERSION } from "./constants";
 import {
   badUtf8,
   checkOffset,
+  controlCharacter,
   type Decoded,
   INCOMPLETE,
   type Invalid,
@@ -26,7 +27,11 @@ function badAuthVersion(buf: Uint8Array, offset: number, context: string): Inval
   );
 }
 
-/** Decodes VER ULEN UNAME PLEN PASSWD; VER must be 1, ULEN at least 1, both fields valid UTF-8. */
+/**
+ * Decodes VER ULEN UNAME PLEN PASSWD; VER must be 1, ULEN at least 1, both fields valid UTF-8
+ * without control characters (NUL included): such a name could never match a user, and would
+ * poison the session record it lands in.
+ */
 export function decodeUserPassRequest(buf: Uint8Array, offset = 0): Decoded<UserPass> {
   const context = "RFC 1929 request";
   const bad = checkOffset(buf, offset, context);
@@ -56,6 +61,16 @@ export function decodeUserPassRequest(buf: Uint8Array, offset = 0): Decoded<User
   const password = readUtf8(buf, passwordStart, end);
   if (password === undefined) {
     return badUtf8(context, "PASSWD", offset, [passwordStart, end]);
+  }
+  const usernameControl = controlCharAt(username);
+  if (usernameControl !== -1) {
+    const at = usernameStart + Buffer.byteLength(username.slice(0, usernameControl));
+    return controlCharacter(context, "UNAME", offset, at);
+  }
+  const passwordControl = controlCharAt(password);
+  if (passwordControl !== -1) {
+    const at = passwordStart + Buffer.byteLength(password.slice(0, passwordControl));
+    return controlCharacter(context, "PASSWD", offset, at);
   }
   return ok({ username, password }, end - offset);
 }

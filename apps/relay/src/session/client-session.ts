@@ -40,7 +40,7 @@ import type { CompiledPolicy } from "../policy/compiled-policy";
 import type { PolicyStore } from "../policy/policy-store";
 import { connectionLimits } from "../qos/policy-limits";
 import { type Pipe, pipeBothWays, type TrafficCounters } from "./pipe";
-import type { SessionRecord, SessionStatus } from "./record";
+import { type SessionRecord, type SessionStatus, withValidText } from "./record";
 import type { SessionRegistry } from "./session-registry";
 import { UdpAssociation } from "./udp-association";
 
@@ -838,7 +838,7 @@ export class ClientSession implements TrafficCounters {
     if (wasRelaying) deps.metrics.sessionsActive.dec({ command: this.command ?? "connect" });
     deps.registry.delete(this);
     const endedAt = Date.now();
-    const record: SessionRecord = {
+    const record: SessionRecord = withValidText({
       id: this.id,
       node: deps.node.name,
       region: deps.node.region,
@@ -862,7 +862,7 @@ export class ClientSession implements TrafficCounters {
       decision: this.decision?.action ?? null,
       ruleId: this.decision?.ruleId ?? null,
       closeReason: reason,
-    };
+    });
     deps.metrics.sessionsTotal.inc({ command: this.command ?? "none", status });
     deps.metrics.sessionDuration.observe(
       { command: this.command ?? "none" },
