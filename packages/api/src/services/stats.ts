@@ -4,6 +4,7 @@ import type { InValue } from "@libsql/client";
 import { z } from "zod";
 import { SessionFilter, timeRange } from "./session-query";
 import { BucketCache, type CachedBucket } from "./stats-cache";
+import { StatsReadThread } from "./stats-read-thread";
 import { bucketsOf, grainsForSeries, planWindow, type WindowPlan } from "./stats-window";
 
 /** The default window of stats.summary: the last 24 hours. */
@@ -56,6 +57,7 @@ export function bucketFor(windowMs: number): number {
 }
 
 const caches = new WeakMap<Database, BucketCache>();
+const threads = new WeakMap<Database, StatsReadThread>();
 
 interface Filter {
   node?: string | undefined;
@@ -443,8 +445,13 @@ export async function statsSummary(database: Database, input: StatsSummaryInput)
   let users: { user: string; sessions: number; bytes: number }[][] = [];
   let destinations: [string, number, number][];
   // One read transaction: the cursor, the rollups and the sessions past the cursor must agree.
-  const tx = await database.client.transaction("read");
-  const read: Read = async (query) => Array.from((await tx.execute(query)).rows[0] ?? []);
+  let thread = threads.get(database);
+  if (thread === undefined) {
+    thread = new StatsReadThread(database);
+    threads.set(database, thread);
+  }
+  const tx = await thread.transaction();
+  const read: Read = (query) => tx.execute(query);
   try {
     if (input.user !== undefined) {
       ({ counted, destinations } = await userSummary(read, {
