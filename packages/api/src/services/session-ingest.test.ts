@@ -72,6 +72,39 @@ describe("SessionIngest", () => {
   });
 });
 
+describe("SessionIngest text", () => {
+  it("stores quotes, backslashes and even a lone surrogate past the schema as valid UTF-8, in one commit with plain batches", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "edgesocks-ingest-"));
+    dirs.push(dir);
+    await using database = await openDatabase({ url: `file:${join(dir, "c.db")}` });
+    await migrateDatabase(database);
+    const ingest = new SessionIngest({ database, metrics: createControlMetrics(createRegistry()) });
+    const source = { nodeId: 1, node: "n1", region: "r1" };
+    const plain = { ...record(), user: "plain ü 🦊" };
+    const quoted = { ...record(), user: 'say "hi" \\ C:\\temp', closeReason: "a\ud800b" };
+    const results = await Promise.all([
+      ingest.ingest(source, [plain]),
+      ingest.ingest(source, [quoted]),
+      ingest.ingest(source, [quoted, plain]), // retries of both kinds in the same commit
+    ]);
+    expect(results).toEqual([
+      { inserted: 1, duplicates: 0 },
+      { inserted: 1, duplicates: 0 },
+      { inserted: 0, duplicates: 2 },
+    ]);
+    // Reading the text back is what aborted the process when SQLite decoded `\ud800`.
+    const rows = await database.client.execute({
+      sql: "SELECT user, close_reason FROM sessions WHERE id IN (?, ?) ORDER BY seq",
+      args: [plain.id, quoted.id],
+    });
+    expect(rows.rows.map((row) => [row[0], row[1]])).toEqual([
+      ["plain ü 🦊", "done"],
+      ['say "hi" \\ C:\\temp', "a\ufffdb"],
+    ]);
+    ingest.close();
+  });
+});
+
 describe("destinationKey", () => {
   it("matches addressKey for every IPv4 address and falls back for the rest", () => {
     fc.assert(

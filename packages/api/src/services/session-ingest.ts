@@ -33,6 +33,8 @@ export interface SessionIngestOptions {
 interface Pending {
   /** The batch's rows as JSON arrays in COLUMNS order, joined by commas. */
   json: string;
+  /** True when `json` holds hexRow() rows (its plain JSON had escapes). */
+  hex: boolean;
   arrivedMs: number;
   ids: string[];
   resolve: (result: { inserted: number; duplicates: number }) => void;
@@ -69,13 +71,8 @@ const COLUMNS = [
   "ingested_at_ms",
 ] as const;
 
-/**
- * Free-text columns travel hex-encoded UTF-8 and are stored with `CAST(unhex(…) AS TEXT)`: SQLite's
- * JSON functions decode escapes such as `\ud800` into bytes that are not UTF-8, which the libSQL
- * driver aborts the process on when it reads them back. Buffer's UTF-8 encoder never produces
- * such bytes, so stored text is valid even if a value got past the wire schema's text() check.
- */
-const HEX_COLUMNS = new Set<(typeof COLUMNS)[number]>([
+/** The free-text columns: the ones a batch whose JSON needs escapes sends hex-encoded. */
+const TEXT_COLUMNS = new Set<string>([
   "node",
   "region",
   "user",
@@ -85,32 +82,48 @@ const HEX_COLUMNS = new Set<(typeof COLUMNS)[number]>([
   "rule_id",
   "close_reason",
 ]);
+const TEXT_INDEXES = COLUMNS.flatMap((column, i) => (TEXT_COLUMNS.has(column) ? [i] : []));
+
+const insertSql = (value: (column: string, i: number) => string) =>
+  `INSERT INTO sessions (${COLUMNS.join(",")}) WITH r AS MATERIALIZED (SELECT jsonb(value) AS j FROM json_each(?)) SELECT ${COLUMNS.map(value).join(",")} FROM r WHERE true ON CONFLICT(id) DO NOTHING`;
 
 /**
  * Rows travel as one JSON array parameter, unpacked by SQLite's json_each: binding thousands of
  * separate parameters costs more than the inserts themselves in the libSQL driver. Each row is
  * parsed once into JSONB (the MATERIALIZED CTE); `value ->> i` on the text would parse it again
- * for every column. Text never relies on JSON escapes (HEX_COLUMNS; the other columns are
- * numbers, UUIDs, enums and hex keys). (`WHERE true` is how SQLite's grammar tells an upsert's
- * ON CONFLICT from a join constraint.)
+ * for every column. (`WHERE true` is how SQLite's grammar tells an upsert's ON CONFLICT from a
+ * join constraint.)
+ *
+ * Only for a JSON text without a backslash, i.e. without escapes: SQLite's JSON functions decode
+ * an escape such as `\ud800` into bytes that are not UTF-8, and the libSQL driver aborts the
+ * process when it reads them back. Without escapes the strings are stored as the driver encoded
+ * them, which is always valid UTF-8. Rows whose JSON has escapes use SESSION_HEX_ROWS_INSERT_SQL.
  */
-export const SESSION_ROWS_INSERT_SQL = `INSERT INTO sessions (${COLUMNS.join(",")}) WITH r AS MATERIALIZED (SELECT jsonb(value) AS j FROM json_each(?)) SELECT ${COLUMNS.map((column, i) => (HEX_COLUMNS.has(column) ? `CAST(unhex(j ->> ${i}) AS TEXT)` : `j ->> ${i}`)).join(",")} FROM r WHERE true ON CONFLICT(id) DO NOTHING`;
+export const SESSION_ROWS_INSERT_SQL = insertSql((_, i) => `j ->> ${i}`);
+
+/** SESSION_ROWS_INSERT_SQL for rows from hexRow(): text arrives as hex of its UTF-8. */
+export const SESSION_HEX_ROWS_INSERT_SQL = insertSql((column, i) =>
+  TEXT_COLUMNS.has(column) ? `CAST(unhex(j ->> ${i}) AS TEXT)` : `j ->> ${i}`,
+);
 
 /** Room for the UTF-8 of a text field: UTF-8 takes at most 3 bytes per UTF-16 code unit. */
 const scratch = Buffer.allocUnsafe(16_384);
 
-/** A text column's value as SESSION_ROWS_INSERT_SQL takes it: hex of its UTF-8. */
-function hexText(value: string): string;
-function hexText(value: string | null): string | null;
-function hexText(value: string | null): string | null {
-  if (value === null) return null;
-  // One shared buffer instead of a Buffer per field: this runs eight times per record.
+function hexText(value: string): string {
+  // Buffer's encoder never produces invalid UTF-8 (a lone surrogate becomes U+FFFD).
   if (value.length * 3 > scratch.length) return Buffer.from(value, "utf8").toString("hex");
   return scratch.toString("hex", 0, scratch.write(value, 0, "utf8"));
 }
 
+/** A row of sessionRow() with its text columns as hex, for SESSION_HEX_ROWS_INSERT_SQL. */
+export function hexRow(row: unknown[]): unknown[] {
+  const out = row.slice();
+  for (const i of TEXT_INDEXES) if (typeof out[i] === "string") out[i] = hexText(out[i] as string);
+  return out;
+}
+
 /**
- * Runs right after SESSION_ROWS_INSERT_SQL in the same transaction: how many rows it inserted and, only when
+ * Runs right after each INSERT of a commit, in the same transaction: how many rows it inserted and, only when
  * that is fewer than it was given, which ids. A new row gets seq max(seq) + 1, so one INSERT's
  * rows are the seq range ending at last_insert_rowid(); RETURNING would send every id back.
  */
@@ -136,16 +149,16 @@ export function sessionRow(record: SessionRecord, source: IngestSource, nowMs: n
   return [
     record.id,
     source.nodeId,
-    hexText(source.node),
-    hexText(source.region),
-    hexText(record.user),
-    hexText(record.clientAddress),
+    source.node,
+    source.region,
+    record.user,
+    record.clientAddress,
     record.clientPort,
     record.protocol,
     record.transport,
     record.command,
-    hexText(record.destinationHost),
-    hexText(record.destinationAddress),
+    record.destinationHost,
+    record.destinationAddress,
     destinationKey(record.destinationAddress),
     record.destinationPort,
     Date.parse(record.startedAt),
@@ -158,8 +171,8 @@ export function sessionRow(record: SessionRecord, source: IngestSource, nowMs: n
     record.packetsDown,
     record.status,
     record.decision,
-    hexText(record.ruleId),
-    hexText(record.closeReason),
+    record.ruleId,
+    record.closeReason,
     nowMs,
   ];
 }
@@ -214,11 +227,14 @@ export class SessionIngest {
   ): Promise<{ inserted: number; duplicates: number }> {
     const nowMs = Date.now();
     const rows = records.map((record) => sessionRow(record, source, nowMs));
-    const json = JSON.stringify(rows).slice(1, -1);
+    let json = JSON.stringify(rows).slice(1, -1);
+    // Escapes are rare (a quote or backslash in some text): only such batches pay for hex.
+    const hex = json.includes("\\");
+    if (hex) json = JSON.stringify(rows.map(hexRow)).slice(1, -1);
     this.#rollups.busy();
     return new Promise((resolve, reject) => {
       const arrivedMs = performance.now();
-      this.#pending.push({ json, arrivedMs, ids: records.map((r) => r.id), resolve, reject });
+      this.#pending.push({ json, hex, arrivedMs, ids: records.map((r) => r.id), resolve, reject });
       this.#pendingRows += records.length;
       this.#lastArrivalMs = arrivedMs;
       this.#schedule();
@@ -282,30 +298,46 @@ export class SessionIngest {
     this.#pendingRows -= rowCount;
     if (taken.length === 0) return;
     try {
-      const json = `[${taken
-        .map((p) => p.json)
-        .filter((part) => part !== "")
-        .join(",")}]`;
-      const results = await this.#thread.batch([
-        { sql: SESSION_ROWS_INSERT_SQL, args: [json] },
-        { sql: INSERTED_SQL, args: [rowCount] },
-      ]);
-      const [changes, idsJson] = results[1]!.rows[0]! as [number, string | null];
-      // null: every row was new; else the ids that were.
-      const inserted = idsJson === null ? null : new Set(JSON.parse(idsJson) as string[]);
+      // Plain and hex rows need different INSERTs: one of each at most, in one transaction.
+      const groups = [taken.filter((p) => !p.hex), taken.filter((p) => p.hex)].filter(
+        (group) => group.length > 0,
+      );
+      const results = await this.#thread.batch(
+        groups.flatMap((group) => [
+          {
+            sql: group[0]!.hex ? SESSION_HEX_ROWS_INSERT_SQL : SESSION_ROWS_INSERT_SQL,
+            args: [
+              `[${group
+                .map((p) => p.json)
+                .filter((part) => part !== "")
+                .join(",")}]`,
+            ],
+          },
+          { sql: INSERTED_SQL, args: [group.reduce((rows, p) => rows + p.ids.length, 0)] },
+        ]),
+      );
+      let changes = 0;
       this.#metrics.ingestBatchesTotal.inc();
-      for (const pending of taken) {
-        let count = pending.ids.length;
-        if (inserted !== null) {
-          count = 0;
-          // Claim each new id once: a retry queued in the same commit counts as a duplicate.
-          for (const id of pending.ids) if (inserted.delete(id)) count += 1;
+      groups.forEach((group, g) => {
+        const [groupChanges, idsJson] = results[2 * g + 1]!.rows[0]! as [number, string | null];
+        changes += groupChanges;
+        // null: every row was new; else the ids that were.
+        const inserted = idsJson === null ? null : new Set(JSON.parse(idsJson) as string[]);
+        for (const pending of group) {
+          let count = pending.ids.length;
+          if (inserted !== null) {
+            count = 0;
+            // Claim each new id once: a retry queued in the same commit counts as a duplicate.
+            for (const id of pending.ids) if (inserted.delete(id)) count += 1;
+          }
+          const duplicates = pending.ids.length - count;
+          this.#metrics.ingestRowsTotal.inc({ result: "inserted" }, count);
+          if (duplicates > 0) {
+            this.#metrics.ingestRowsTotal.inc({ result: "duplicate" }, duplicates);
+          }
+          pending.resolve({ inserted: count, duplicates });
         }
-        const duplicates = pending.ids.length - count;
-        this.#metrics.ingestRowsTotal.inc({ result: "inserted" }, count);
-        if (duplicates > 0) this.#metrics.ingestRowsTotal.inc({ result: "duplicate" }, duplicates);
-        pending.resolve({ inserted: count, duplicates });
-      }
+      });
       if (changes > 0) this.#rollups.added(changes);
     } catch (error) {
       for (const pending of taken) pending.reject(error);
