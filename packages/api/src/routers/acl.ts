@@ -7,6 +7,7 @@ import { ApiError } from "../errors";
 import { rowToPublished } from "../services/policy-service";
 import { router, viewerProcedure } from "../trpc";
 import { Name } from "./inputs";
+import { AclTestOutput } from "./outputs";
 import { aclSettingsProcedures } from "./settings";
 
 // Compiled ACLs by "epoch:version"; snapshots never change, so entries never go stale.
@@ -45,6 +46,7 @@ export const aclRouter = router({
         version: z.int().min(1).optional(),
       }),
     )
+    .output(AclTestOutput)
     .query(async ({ ctx, input }) => {
       // The newest version in the database: the hub's copy may still be inside its debounce.
       const version = input.version ?? (await ctx.services.policy.latestVersion());

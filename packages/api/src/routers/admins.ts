@@ -8,6 +8,13 @@ import { isUniqueViolation } from "../services/error-text";
 import { generateToken, hashToken } from "../tokens";
 import { adminProcedure, router, viewerProcedure } from "../trpc";
 import { Name } from "./inputs";
+import {
+  AdminCreateOutput,
+  AdminView,
+  TokenCreateOutput,
+  TokenRevokeOutput,
+  WhoamiOutput,
+} from "./outputs";
 
 async function adminByName(ctx: Context, name: string) {
   const row = await ctx.services.database.db
@@ -19,14 +26,14 @@ async function adminByName(ctx: Context, name: string) {
   return row;
 }
 
-export const whoamiProcedure = viewerProcedure.query(({ ctx }) => ({
+export const whoamiProcedure = viewerProcedure.output(WhoamiOutput).query(({ ctx }) => ({
   name: ctx.admin.name,
   role: ctx.admin.role,
 }));
 
 export const adminsRouter = router({
   /** Admins and their tokens (never the tokens themselves). */
-  list: adminProcedure.query(async ({ ctx }) => {
+  list: adminProcedure.output(z.array(AdminView)).query(async ({ ctx }) => {
     const { db } = ctx.services.database;
     const [people, tokens] = await Promise.all([
       db.select().from(admins).orderBy(asc(admins.name)),
@@ -52,6 +59,7 @@ export const adminsRouter = router({
   /** Creates an admin (or viewer) and their first token, shown once. */
   create: adminProcedure
     .input(z.object({ name: Name, role: z.enum(ADMIN_ROLES) }))
+    .output(AdminCreateOutput)
     .mutation(async ({ ctx, input }) => {
       const { db, writes } = ctx.services.database;
       const token = generateToken("esa");
@@ -88,6 +96,7 @@ export const adminsRouter = router({
 
   createToken: adminProcedure
     .input(z.object({ name: Name, label: text({ min: 1, max: 100 }) }))
+    .output(TokenCreateOutput)
     .mutation(async ({ ctx, input }) => {
       const admin = await adminByName(ctx, input.name);
       const { db, writes } = ctx.services.database;
@@ -117,27 +126,30 @@ export const adminsRouter = router({
       return { id: row.id, token };
     }),
 
-  revokeToken: adminProcedure.input(z.object({ id: z.int() })).mutation(async ({ ctx, input }) => {
-    const { db, writes } = ctx.services.database;
-    const nowMs = Date.now();
-    const [revoked] = await writes.run(() =>
-      db.batch([
-        db
-          .update(apiTokens)
-          .set({ revokedAtMs: nowMs })
-          .where(and(eq(apiTokens.id, input.id), isNull(apiTokens.revokedAtMs)))
-          .returning({ id: apiTokens.id }),
-        db.insert(auditLog).values({
-          atMs: nowMs,
-          actor: ctx.admin.name,
-          action: "admins.revokeToken",
-          target: `token ${input.id}`,
-        }),
-      ]),
-    );
-    if (revoked.length === 0)
-      throw new ApiError("API_E_NOT_FOUND", `token ${input.id} is not active`);
-    ctx.services.tokens.invalidate();
-    return { revoked: true as const };
-  }),
+  revokeToken: adminProcedure
+    .input(z.object({ id: z.int() }))
+    .output(TokenRevokeOutput)
+    .mutation(async ({ ctx, input }) => {
+      const { db, writes } = ctx.services.database;
+      const nowMs = Date.now();
+      const [revoked] = await writes.run(() =>
+        db.batch([
+          db
+            .update(apiTokens)
+            .set({ revokedAtMs: nowMs })
+            .where(and(eq(apiTokens.id, input.id), isNull(apiTokens.revokedAtMs)))
+            .returning({ id: apiTokens.id }),
+          db.insert(auditLog).values({
+            atMs: nowMs,
+            actor: ctx.admin.name,
+            action: "admins.revokeToken",
+            target: `token ${input.id}`,
+          }),
+        ]),
+      );
+      if (revoked.length === 0)
+        throw new ApiError("API_E_NOT_FOUND", `token ${input.id} is not active`);
+      ctx.services.tokens.invalidate();
+      return { revoked: true as const };
+    }),
 });

@@ -4,6 +4,7 @@ import { and, desc, eq, lt, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { router, viewerProcedure } from "../trpc";
 import { Limit } from "./inputs";
+import { AuditPage } from "./outputs";
 
 export const auditRouter = router({
   /** Newest first; pass `nextCursor` back as `cursor`. */
@@ -18,6 +19,7 @@ export const auditRouter = router({
         })
         .default({ limit: 50 }),
     )
+    .output(AuditPage)
     .query(async ({ ctx, input }) => {
       const where: SQL[] = [];
       if (input.cursor) where.push(lt(auditLog.id, input.cursor));

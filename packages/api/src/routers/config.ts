@@ -3,6 +3,7 @@ import { tracked } from "@trpc/server";
 import { and, eq } from "drizzle-orm";
 import { nodeProcedure, router } from "../trpc";
 import { ConfigAckInput, type ConfigEvent, ConfigWatchInput } from "../wire";
+import { OkOutput } from "./outputs";
 
 export const configRouter = router({
   /**
@@ -64,39 +65,42 @@ export const configRouter = router({
   }),
 
   /** The relay applied or rejected a version. */
-  ack: nodeProcedure.input(ConfigAckInput).mutation(async ({ ctx, input }) => {
-    const { db, writes } = ctx.services.database;
-    const nowMs = Date.now();
-    if (input.status === "applied") {
-      await writes.run(() =>
-        db
-          .update(nodes)
-          .set({
-            appliedVersion: input.version,
-            appliedEpoch: input.epoch,
-            appliedAtMs: nowMs,
-            rejectedVersion: null,
-            rejectedEpoch: null,
-            rejectionReason: null,
-          })
-          .where(eq(nodes.id, ctx.node.nodeId)),
-      );
-    } else {
-      await writes.run(() =>
-        db
-          .update(nodes)
-          .set({
-            rejectedVersion: input.version,
-            rejectedEpoch: input.epoch,
-            rejectionReason: input.reason,
-          })
-          .where(and(eq(nodes.id, ctx.node.nodeId))),
-      );
-      ctx.services.logger.warn(
-        { node: ctx.node.name, version: input.version, reason: input.reason },
-        "node rejected a snapshot",
-      );
-    }
-    return { ok: true as const };
-  }),
+  ack: nodeProcedure
+    .input(ConfigAckInput)
+    .output(OkOutput)
+    .mutation(async ({ ctx, input }) => {
+      const { db, writes } = ctx.services.database;
+      const nowMs = Date.now();
+      if (input.status === "applied") {
+        await writes.run(() =>
+          db
+            .update(nodes)
+            .set({
+              appliedVersion: input.version,
+              appliedEpoch: input.epoch,
+              appliedAtMs: nowMs,
+              rejectedVersion: null,
+              rejectedEpoch: null,
+              rejectionReason: null,
+            })
+            .where(eq(nodes.id, ctx.node.nodeId)),
+        );
+      } else {
+        await writes.run(() =>
+          db
+            .update(nodes)
+            .set({
+              rejectedVersion: input.version,
+              rejectedEpoch: input.epoch,
+              rejectionReason: input.reason,
+            })
+            .where(and(eq(nodes.id, ctx.node.nodeId))),
+        );
+        ctx.services.logger.warn(
+          { node: ctx.node.name, version: input.version, reason: input.reason },
+          "node rejected a snapshot",
+        );
+      }
+      return { ok: true as const };
+    }),
 });

@@ -3,6 +3,7 @@ import { ApiError } from "../errors";
 import { type GroupState, loadPolicyState, NO_QOS } from "../services/policy-state";
 import { adminProcedure, router, viewerProcedure } from "../trpc";
 import { Name, QosOverrideInput } from "./inputs";
+import { GroupChangeOutput, GroupView, VersionOutput } from "./outputs";
 
 function findGroup(groups: GroupState[], name: string): GroupState {
   const group = groups.find((g) => g.name === name);
@@ -11,7 +12,7 @@ function findGroup(groups: GroupState[], name: string): GroupState {
 }
 
 export const groupsRouter = router({
-  list: viewerProcedure.query(async ({ ctx }) => {
+  list: viewerProcedure.output(z.array(GroupView)).query(async ({ ctx }) => {
     const state = await loadPolicyState(ctx.services.database.db);
     return state.groups.map((group) => ({
       ...group,
@@ -19,14 +20,17 @@ export const groupsRouter = router({
     }));
   }),
 
-  get: viewerProcedure.input(z.object({ name: Name })).query(async ({ ctx, input }) => {
-    const state = await loadPolicyState(ctx.services.database.db);
-    const group = findGroup(state.groups, input.name);
-    return {
-      ...group,
-      members: state.users.filter((u) => u.groups.includes(group.name)).map((u) => u.username),
-    };
-  }),
+  get: viewerProcedure
+    .input(z.object({ name: Name }))
+    .output(GroupView)
+    .query(async ({ ctx, input }) => {
+      const state = await loadPolicyState(ctx.services.database.db);
+      const group = findGroup(state.groups, input.name);
+      return {
+        ...group,
+        members: state.users.filter((u) => u.groups.includes(group.name)).map((u) => u.username),
+      };
+    }),
 
   create: adminProcedure
     .input(
@@ -36,6 +40,7 @@ export const groupsRouter = router({
         qos: QosOverrideInput.default({}),
       }),
     )
+    .output(GroupChangeOutput)
     .mutation(({ ctx, input }) =>
       ctx.services.policy
         .change({
@@ -70,6 +75,7 @@ export const groupsRouter = router({
         }),
       }),
     )
+    .output(GroupChangeOutput)
     .mutation(({ ctx, input }) =>
       ctx.services.policy
         .change({
@@ -110,6 +116,7 @@ export const groupsRouter = router({
    */
   delete: adminProcedure
     .input(z.object({ name: Name, force: z.boolean().default(false) }))
+    .output(VersionOutput)
     .mutation(({ ctx, input }) =>
       ctx.services.policy
         .change({

@@ -14,6 +14,7 @@ import {
   HeartbeatOutput,
   type NodeCommand,
 } from "../wire";
+import { EnrollOutput, NodeView } from "./outputs";
 
 /** Commands waiting for one subscriber at most. */
 const MAX_QUEUED_COMMANDS = 1000;
@@ -41,6 +42,7 @@ export const nodesRouter = router({
         replace: z.boolean().default(false),
       }),
     )
+    .output(EnrollOutput)
     .mutation(async ({ ctx, input }) => {
       const { db, writes } = ctx.services.database;
       const token = generateToken("ese");
@@ -95,22 +97,25 @@ export const nodesRouter = router({
       return { node: nodeView(row, ctx.services), enrollmentToken: token };
     }),
 
-  list: viewerProcedure.query(async ({ ctx }) => {
+  list: viewerProcedure.output(z.array(NodeView)).query(async ({ ctx }) => {
     const rows = await ctx.services.database.db.select().from(nodes).orderBy(asc(nodes.name));
     const nowMs = Date.now();
     return rows.map((row) => nodeView(row, ctx.services, nowMs));
   }),
 
-  get: viewerProcedure.input(z.object({ name: NodeName })).query(async ({ ctx, input }) => {
-    const row = await ctx.services.database.db
-      .select()
-      .from(nodes)
-      .where(eq(nodes.name, input.name))
-      .get();
-    if (row === undefined)
-      throw new ApiError("API_E_NOT_FOUND", `node "${input.name}" does not exist`);
-    return nodeView(row, ctx.services);
-  }),
+  get: viewerProcedure
+    .input(z.object({ name: NodeName }))
+    .output(NodeView)
+    .query(async ({ ctx, input }) => {
+      const row = await ctx.services.database.db
+        .select()
+        .from(nodes)
+        .where(eq(nodes.name, input.name))
+        .get();
+      if (row === undefined)
+        throw new ApiError("API_E_NOT_FOUND", `node "${input.name}" does not exist`);
+      return nodeView(row, ctx.services);
+    }),
 
   /** A relay trades its one-time enrollment token for its node token (no other auth). */
   exchange: publicProcedure

@@ -4,6 +4,7 @@ import { ApiError } from "../errors";
 import { NO_QOS, type PolicyState } from "../services/policy-state";
 import { adminProcedure, router } from "../trpc";
 import { Name, Owner, Protocols, QosOverrideInput, RuleId } from "./inputs";
+import { VersionOutput } from "./outputs";
 import { hashPassword } from "./users";
 
 const ImportUser = z.object({
@@ -64,6 +65,7 @@ export const policyRouter = router({
           .optional(),
       }),
     )
+    .output(VersionOutput)
     .mutation(async ({ ctx, input }) => {
       for (const [i, u] of input.users.entries()) {
         if (u.password && u.passwordHash) {

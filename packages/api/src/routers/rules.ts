@@ -5,6 +5,7 @@ import { ApiError } from "../errors";
 import { loadPolicyState, type RuleState } from "../services/policy-state";
 import { adminProcedure, router, viewerProcedure } from "../trpc";
 import { Owner, Protocols, RuleId } from "./inputs";
+import { RuleChangeOutput, RuleView, VersionOutput } from "./outputs";
 
 const RuleCreateInput = z.object({
   /** Generated (`r-` and 8 hex digits) when absent. */
@@ -43,6 +44,7 @@ function indexOfRule(rules: RuleState[], id: string): number {
 export const rulesRouter = router({
   list: viewerProcedure
     .input(z.object({ owner: Owner.optional() }).default({}))
+    .output(z.array(RuleView))
     .query(async ({ ctx, input }) => {
       const state = await loadPolicyState(ctx.services.database.db);
       return state.rules
@@ -54,35 +56,42 @@ export const rulesRouter = router({
         );
     }),
 
-  get: viewerProcedure.input(z.object({ id: RuleId })).query(async ({ ctx, input }) => {
-    const state = await loadPolicyState(ctx.services.database.db);
-    const index = indexOfRule(state.rules, input.id);
-    return ruleView(state.rules[index]!, index);
-  }),
+  get: viewerProcedure
+    .input(z.object({ id: RuleId }))
+    .output(RuleView)
+    .query(async ({ ctx, input }) => {
+      const state = await loadPolicyState(ctx.services.database.db);
+      const index = indexOfRule(state.rules, input.id);
+      return ruleView(state.rules[index]!, index);
+    }),
 
-  create: adminProcedure.input(RuleCreateInput).mutation(({ ctx, input }) => {
-    const id = input.id ?? `r-${randomBytes(4).toString("hex")}`;
-    return ctx.services.policy
-      .change({
-        actor: ctx.admin.name,
-        action: "rules.create",
-        target: `rule ${id}`,
-        edit: (state) => {
-          if (state.rules.some((r) => r.id === id)) {
-            throw new ApiError("API_E_CONFLICT", `id: rule "${id}" already exists`);
-          }
-          const { position, id: _id, ...fields } = input;
-          const rule: RuleState = { id, ...fields };
-          const at = Math.min(position ?? state.rules.length, state.rules.length);
-          state.rules.splice(at, 0, rule);
-          return { after: ruleView(rule, at), result: ruleView(rule, at) };
-        },
-      })
-      .then(({ version, result }) => ({ version, rule: result }));
-  }),
+  create: adminProcedure
+    .input(RuleCreateInput)
+    .output(RuleChangeOutput)
+    .mutation(({ ctx, input }) => {
+      const id = input.id ?? `r-${randomBytes(4).toString("hex")}`;
+      return ctx.services.policy
+        .change({
+          actor: ctx.admin.name,
+          action: "rules.create",
+          target: `rule ${id}`,
+          edit: (state) => {
+            if (state.rules.some((r) => r.id === id)) {
+              throw new ApiError("API_E_CONFLICT", `id: rule "${id}" already exists`);
+            }
+            const { position, id: _id, ...fields } = input;
+            const rule: RuleState = { id, ...fields };
+            const at = Math.min(position ?? state.rules.length, state.rules.length);
+            state.rules.splice(at, 0, rule);
+            return { after: ruleView(rule, at), result: ruleView(rule, at) };
+          },
+        })
+        .then(({ version, result }) => ({ version, rule: result }));
+    }),
 
   update: adminProcedure
     .input(z.object({ id: RuleId, patch: RulePatch }))
+    .output(RuleChangeOutput)
     .mutation(({ ctx, input }) =>
       ctx.services.policy
         .change({
@@ -110,18 +119,21 @@ export const rulesRouter = router({
         .then(({ version, result }) => ({ version, rule: result })),
     ),
 
-  delete: adminProcedure.input(z.object({ id: RuleId })).mutation(({ ctx, input }) =>
-    ctx.services.policy
-      .change({
-        actor: ctx.admin.name,
-        action: "rules.delete",
-        target: `rule ${input.id}`,
-        edit: (state) => {
-          const index = indexOfRule(state.rules, input.id);
-          const [rule] = state.rules.splice(index, 1);
-          return { before: rule, result: null };
-        },
-      })
-      .then(({ version }) => ({ version })),
-  ),
+  delete: adminProcedure
+    .input(z.object({ id: RuleId }))
+    .output(VersionOutput)
+    .mutation(({ ctx, input }) =>
+      ctx.services.policy
+        .change({
+          actor: ctx.admin.name,
+          action: "rules.delete",
+          target: `rule ${input.id}`,
+          edit: (state) => {
+            const index = indexOfRule(state.rules, input.id);
+            const [rule] = state.rules.splice(index, 1);
+            return { before: rule, result: null };
+          },
+        })
+        .then(({ version }) => ({ version })),
+    ),
 });

@@ -13,6 +13,7 @@ import {
 } from "../services/session-query";
 import { adminProcedure, nodeProcedure, router, viewerProcedure } from "../trpc";
 import { IngestInput, IngestOutput } from "../wire";
+import { ActiveSessionsOutput, SessionPage, SessionView, TerminateOutput } from "./outputs";
 
 export const sessionsRouter = router({
   /** A relay's batch of ended sessions; idempotent by record id. */
@@ -37,6 +38,7 @@ export const sessionsRouter = router({
         })
         .default({ limit: 200 }),
     )
+    .output(ActiveSessionsOutput)
     .query(async ({ ctx, input }) => {
       const rows = await ctx.services.database.db
         .select()
@@ -62,17 +64,22 @@ export const sessionsRouter = router({
   /** Ended sessions with filters, sort and cursor pagination. */
   history: viewerProcedure
     .input(SessionHistoryInput)
+    .output(SessionPage)
     .query(({ ctx, input }) => querySessionHistory(ctx.services.database.db, input)),
 
-  get: viewerProcedure.input(z.object({ id: z.uuid() })).query(async ({ ctx, input }) => {
-    const row = await getSession(ctx.services.database.db, input.id);
-    if (row === undefined) throw new ApiError("API_E_NOT_FOUND", `session ${input.id} not found`);
-    return sessionView(row);
-  }),
+  get: viewerProcedure
+    .input(z.object({ id: z.uuid() }))
+    .output(SessionView)
+    .query(async ({ ctx, input }) => {
+      const row = await getSession(ctx.services.database.db, input.id);
+      if (row === undefined) throw new ApiError("API_E_NOT_FOUND", `session ${input.id} not found`);
+      return sessionView(row);
+    }),
 
   /** Asks the relay holding an active session to close it (nodes.commands). */
   terminate: adminProcedure
     .input(z.object({ id: z.uuid(), node: text({ max: 255 }).optional() }))
+    .output(TerminateOutput)
     .mutation(async ({ ctx, input }) => {
       const rows = await ctx.services.database.db
         .select()

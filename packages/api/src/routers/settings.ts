@@ -2,14 +2,22 @@ import { z } from "zod";
 import { loadPolicyState } from "../services/policy-state";
 import { adminProcedure, router, viewerProcedure } from "../trpc";
 import { Name } from "./inputs";
+import {
+  AclChangeOutput,
+  AclSettings,
+  AuthChangeOutput,
+  AuthSettings,
+  QosChangeOutput,
+  QosSettings,
+} from "./outputs";
 
 const nullableRate = z.int().min(1).nullable().optional();
 const nullableCount = z.int().min(0).nullable().optional();
 
 export const qosRouter = router({
-  get: viewerProcedure.query(
-    async ({ ctx }) => (await loadPolicyState(ctx.services.database.db)).qos,
-  ),
+  get: viewerProcedure
+    .output(QosSettings)
+    .query(async ({ ctx }) => (await loadPolicyState(ctx.services.database.db)).qos),
 
   /** Fleet-wide shaping and limits; null clears a field, absent keeps it. */
   update: adminProcedure
@@ -26,6 +34,7 @@ export const qosRouter = router({
         maxConnectionsPerClient: nullableCount,
       }),
     )
+    .output(QosChangeOutput)
     .mutation(({ ctx, input }) =>
       ctx.services.policy
         .change({
@@ -44,9 +53,9 @@ export const qosRouter = router({
 });
 
 export const authRouter = router({
-  get: viewerProcedure.query(
-    async ({ ctx }) => (await loadPolicyState(ctx.services.database.db)).auth,
-  ),
+  get: viewerProcedure
+    .output(AuthSettings)
+    .query(async ({ ctx }) => (await loadPolicyState(ctx.services.database.db)).auth),
 
   update: adminProcedure
     .input(
@@ -60,6 +69,7 @@ export const authRouter = router({
         anonymousUser: Name.optional(),
       }),
     )
+    .output(AuthChangeOutput)
     .mutation(({ ctx, input }) =>
       ctx.services.policy
         .change({
@@ -78,9 +88,9 @@ export const authRouter = router({
 });
 
 export const aclSettingsProcedures = {
-  settings: viewerProcedure.query(
-    async ({ ctx }) => (await loadPolicyState(ctx.services.database.db)).acl,
-  ),
+  settings: viewerProcedure
+    .output(AclSettings)
+    .query(async ({ ctx }) => (await loadPolicyState(ctx.services.database.db)).acl),
 
   updateSettings: adminProcedure
     .input(
@@ -89,6 +99,7 @@ export const aclSettingsProcedures = {
         defaultPolicy: z.enum(["allow", "block"]).optional(),
       }),
     )
+    .output(AclChangeOutput)
     .mutation(({ ctx, input }) =>
       ctx.services.policy
         .change({

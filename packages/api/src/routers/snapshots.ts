@@ -10,6 +10,12 @@ import { diffSnapshots } from "../services/snapshot-diff";
 import type { Principal } from "../services/token-resolver";
 import { adminProcedure, router, viewerProcedure } from "../trpc";
 import { Limit } from "./inputs";
+import {
+  RollbackOutput,
+  SnapshotDiffOutput,
+  SnapshotGetOutput,
+  SnapshotListOutput,
+} from "./outputs";
 
 async function load(ctx: Context, version: number): Promise<PublishedSnapshot> {
   const row = await ctx.services.database.db
@@ -48,6 +54,7 @@ export const snapshotsRouter = router({
   /** Newest first; pass `nextBefore` back as `before` for the next page. */
   list: viewerProcedure
     .input(z.object({ limit: Limit, before: z.int().min(1).optional() }).default({ limit: 50 }))
+    .output(SnapshotListOutput)
     .query(async ({ ctx, input }) => {
       const rows = await ctx.services.database.db
         .select({
@@ -75,6 +82,7 @@ export const snapshotsRouter = router({
   /** One version (the newest when `version` is absent), with the full snapshot. */
   get: viewerProcedure
     .input(z.object({ version: z.int().min(1).optional() }).default({}))
+    .output(SnapshotGetOutput)
     .query(async ({ ctx, input }) => {
       let snapshot: PublishedSnapshot | null;
       if (input.version === undefined) {
@@ -87,6 +95,7 @@ export const snapshotsRouter = router({
 
   diff: viewerProcedure
     .input(z.object({ from: z.int().min(1), to: z.int().min(1) }))
+    .output(SnapshotDiffOutput)
     .query(async ({ ctx, input }) => {
       const [from, to] = await Promise.all([load(ctx, input.from), load(ctx, input.to)]);
       // Diffed as stored (a viewer sees that a hash changed); the diff shows no hash text.
@@ -96,6 +105,7 @@ export const snapshotsRouter = router({
   /** Publishes a new version whose content equals `version`'s (and restores the tables to it). */
   rollback: adminProcedure
     .input(z.object({ version: z.int().min(1) }))
+    .output(RollbackOutput)
     .mutation(async ({ ctx, input }) => {
       const target = await load(ctx, input.version);
       const restored = snapshotToState(target.snapshot);

@@ -6,6 +6,7 @@ import { loadPolicyState, NO_QOS, type UserState } from "../services/policy-stat
 import { querySessionHistory, SessionHistoryFields, timeRange } from "../services/session-query";
 import { adminProcedure, router, viewerProcedure } from "../trpc";
 import { Name, QosOverrideInput } from "./inputs";
+import { SessionPage, UserChangeOutput, UserView, VersionOutput } from "./outputs";
 
 const PasswordHash = z
   .string()
@@ -59,45 +60,52 @@ function findUser(users: UserState[], username: string): UserState {
 }
 
 export const usersRouter = router({
-  list: viewerProcedure.query(async ({ ctx }) => {
+  list: viewerProcedure.output(z.array(UserView)).query(async ({ ctx }) => {
     const state = await loadPolicyState(ctx.services.database.db);
     return state.users.map(userView);
   }),
 
-  get: viewerProcedure.input(z.object({ username: Name })).query(async ({ ctx, input }) => {
-    const state = await loadPolicyState(ctx.services.database.db);
-    return userView(findUser(state.users, input.username));
-  }),
+  get: viewerProcedure
+    .input(z.object({ username: Name }))
+    .output(UserView)
+    .query(async ({ ctx, input }) => {
+      const state = await loadPolicyState(ctx.services.database.db);
+      return userView(findUser(state.users, input.username));
+    }),
 
-  create: adminProcedure.input(UserCreateInput).mutation(async ({ ctx, input }) => {
-    const passwordHash =
-      input.passwordHash ?? (input.password ? await hashPassword(input.password) : null);
-    const user: UserState = {
-      username: input.username,
-      passwordHash,
-      enabled: input.enabled,
-      groups: input.groups,
-      maxConnections: input.maxConnections,
-      qos: { ...NO_QOS, ...input.qos },
-    };
-    return ctx.services.policy
-      .change({
-        actor: ctx.admin.name,
-        action: "users.create",
-        target: `user ${input.username}`,
-        edit: (state) => {
-          if (state.users.some((u) => u.username === input.username)) {
-            throw new ApiError("API_E_CONFLICT", `username: "${input.username}" already exists`);
-          }
-          state.users.push(user);
-          return { after: userView(user), result: userView(user) };
-        },
-      })
-      .then(({ version, result }) => ({ version, user: result }));
-  }),
+  create: adminProcedure
+    .input(UserCreateInput)
+    .output(UserChangeOutput)
+    .mutation(async ({ ctx, input }) => {
+      const passwordHash =
+        input.passwordHash ?? (input.password ? await hashPassword(input.password) : null);
+      const user: UserState = {
+        username: input.username,
+        passwordHash,
+        enabled: input.enabled,
+        groups: input.groups,
+        maxConnections: input.maxConnections,
+        qos: { ...NO_QOS, ...input.qos },
+      };
+      return ctx.services.policy
+        .change({
+          actor: ctx.admin.name,
+          action: "users.create",
+          target: `user ${input.username}`,
+          edit: (state) => {
+            if (state.users.some((u) => u.username === input.username)) {
+              throw new ApiError("API_E_CONFLICT", `username: "${input.username}" already exists`);
+            }
+            state.users.push(user);
+            return { after: userView(user), result: userView(user) };
+          },
+        })
+        .then(({ version, result }) => ({ version, user: result }));
+    }),
 
   update: adminProcedure
     .input(z.object({ username: Name, patch: UserPatch }))
+    .output(UserChangeOutput)
     .mutation(async ({ ctx, input }) => {
       const { patch } = input;
       const newHash =
@@ -137,30 +145,34 @@ export const usersRouter = router({
     }),
 
   /** Deletes the user and the rules they own. */
-  delete: adminProcedure.input(z.object({ username: Name })).mutation(({ ctx, input }) =>
-    ctx.services.policy
-      .change({
-        actor: ctx.admin.name,
-        action: "users.delete",
-        target: `user ${input.username}`,
-        edit: (state) => {
-          const user = findUser(state.users, input.username);
-          state.users = state.users.filter((u) => u !== user);
-          const owned = state.rules.filter(
-            (r) => r.owner.kind === "user" && r.owner.name === user.username,
-          );
-          state.rules = state.rules.filter((r) => !owned.includes(r));
-          return { before: { user: userView(user), rules: owned }, result: null };
-        },
-      })
-      .then(({ version }) => ({ version })),
-  ),
+  delete: adminProcedure
+    .input(z.object({ username: Name }))
+    .output(VersionOutput)
+    .mutation(({ ctx, input }) =>
+      ctx.services.policy
+        .change({
+          actor: ctx.admin.name,
+          action: "users.delete",
+          target: `user ${input.username}`,
+          edit: (state) => {
+            const user = findUser(state.users, input.username);
+            state.users = state.users.filter((u) => u !== user);
+            const owned = state.rules.filter(
+              (r) => r.owner.kind === "user" && r.owner.name === user.username,
+            );
+            state.rules = state.rules.filter((r) => !owned.includes(r));
+            return { before: { user: userView(user), rules: owned }, result: null };
+          },
+        })
+        .then(({ version }) => ({ version })),
+    ),
 
   /** The user's sessions, newest first by default (sessions.history with `user` set). */
   sessions: viewerProcedure
     .input(
       SessionHistoryFields.omit({ user: true }).extend({ username: Name }).superRefine(timeRange()),
     )
+    .output(SessionPage)
     .query(({ ctx, input }) => {
       const { username, ...rest } = input;
       return querySessionHistory(ctx.services.database.db, { ...rest, user: username });

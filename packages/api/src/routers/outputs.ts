@@ -1,0 +1,257 @@
+import { ADMIN_ROLES } from "@edgesocks/db/schema";
+import { AclRule, PolicySnapshot } from "@edgesocks/policy";
+import { z } from "zod";
+import { CONFIG_STATUSES } from "../services/node-status";
+import { ActiveSession, HeartbeatInput, SessionRecord } from "../wire";
+
+/**
+ * What each procedure returns, as zod schemas: tRPC checks every answer against them (so they
+ * cannot drift from the code) and the OpenAPI document is generated from them. Strict objects:
+ * a field a procedure starts returning must be declared here first.
+ */
+
+const isoDate = z.iso.datetime({ offset: true });
+const Version = z.int().min(0).meta({ description: "The snapshot version the change produced." });
+
+export const VersionOutput = z.strictObject({ version: Version });
+
+export const WhoamiOutput = z.strictObject({ name: z.string(), role: z.enum(ADMIN_ROLES) });
+
+export const AdminView = z.strictObject({
+  name: z.string(),
+  role: z.enum(ADMIN_ROLES),
+  createdAt: isoDate.nullable(),
+  disabled: z.boolean(),
+  tokens: z.array(
+    z.strictObject({
+      id: z.int(),
+      label: z.string(),
+      createdAt: isoDate.nullable(),
+      revokedAt: isoDate.nullable(),
+    }),
+  ),
+});
+export const AdminCreateOutput = z.strictObject({
+  name: z.string(),
+  role: z.enum(ADMIN_ROLES),
+  /** Shown once. */
+  token: z.string(),
+});
+export const TokenCreateOutput = z.strictObject({ id: z.int(), token: z.string() });
+export const TokenRevokeOutput = z.strictObject({ revoked: z.literal(true) });
+
+const QosOverride = z.strictObject({
+  guaranteedBytesPerSec: z.int().nullable(),
+  maxBytesPerSec: z.int().nullable(),
+  burstBytes: z.int().nullable(),
+});
+
+export const UserView = z
+  .strictObject({
+    username: z.string(),
+    enabled: z.boolean(),
+    groups: z.array(z.string()),
+    maxConnections: z.int().nullable(),
+    qos: QosOverride,
+    hasPassword: z.boolean(),
+  })
+  .meta({ id: "User" });
+export const UserChangeOutput = z.strictObject({ version: Version, user: UserView });
+
+export const GroupState = z
+  .strictObject({
+    name: z.string(),
+    maxConnectionsPerUser: z.int().nullable(),
+    qos: QosOverride,
+  })
+  .meta({ id: "Group" });
+export const GroupView = GroupState.extend({ members: z.array(z.string()) }).meta({
+  id: "GroupWithMembers",
+});
+export const GroupChangeOutput = z.strictObject({ version: Version, group: GroupState });
+
+export const RuleView = z
+  .strictObject({
+    id: z.string(),
+    owner: z.strictObject({ kind: z.enum(["user", "group"]), name: z.string() }),
+    action: z.enum(["allow", "block"]),
+    description: z.string().nullable(),
+    destinations: z.array(z.string()),
+    ports: z.array(z.string()),
+    protocols: z.array(z.enum(["tcp", "udp", "both"])),
+    priority: z.int(),
+    /** Index in the rule list. */
+    position: z.int(),
+  })
+  .meta({ id: "Rule" });
+export const RuleChangeOutput = z.strictObject({ version: Version, rule: RuleView });
+
+export const QosSettings = z.strictObject({
+  enabled: z.boolean(),
+  globalBytesPerSec: z.int().nullable(),
+  guaranteedBytesPerSec: z.int().nullable(),
+  maxBytesPerSec: z.int().nullable(),
+  burstBytes: z.int().nullable(),
+  fairSharing: z.boolean(),
+  maxConnectionsPerUser: z.int().nullable(),
+  maxConnectionsGlobal: z.int().nullable(),
+  maxConnectionsPerClient: z.int().nullable(),
+});
+export const QosChangeOutput = z.strictObject({ version: Version, qos: QosSettings });
+
+export const AuthSettings = z.strictObject({
+  methods: z.array(z.enum(["none", "userpass"])),
+  anonymousUser: z.string(),
+});
+export const AuthChangeOutput = z.strictObject({ version: Version, auth: AuthSettings });
+
+export const AclSettings = z.strictObject({
+  enabled: z.boolean(),
+  defaultPolicy: z.enum(["allow", "block"]),
+});
+export const AclChangeOutput = z.strictObject({ version: Version, acl: AclSettings });
+
+export const AclTestOutput = z.strictObject({
+  /** The snapshot version decided against. */
+  version: z.int(),
+  userKnown: z.boolean(),
+  decision: z.strictObject({
+    action: z.enum(["allow", "block"]),
+    ruleId: z.string().nullable(),
+    reason: z.string(),
+  }),
+  rule: AclRule.nullable(),
+  considered: z.array(z.strictObject({ rule: AclRule, matched: z.boolean() })),
+});
+
+const SnapshotMeta = z.strictObject({
+  version: z.int(),
+  epoch: z.string(),
+  hash: z.string(),
+  createdBy: z.string(),
+  summary: z.string(),
+  createdAt: isoDate,
+});
+export const SnapshotListOutput = z.strictObject({
+  items: z.array(SnapshotMeta),
+  nextBefore: z.int().nullable(),
+});
+export const SnapshotGetOutput = SnapshotMeta.extend({ snapshot: PolicySnapshot });
+
+const listDiff = <T extends z.ZodType>(item: T) =>
+  z.strictObject({
+    added: z.array(item),
+    removed: z.array(item),
+    changed: z.array(z.strictObject({ before: item, after: item })),
+  });
+/** A user as a diff shows it: the hash is "set" (or absent), never its text. */
+const DiffUser = PolicySnapshot.shape.users.element
+  .omit({ passwordHash: true })
+  .extend({ passwordHash: z.enum(["set", "changed"]).optional() });
+export const SnapshotDiffOutput = z.strictObject({
+  from: z.int(),
+  to: z.int(),
+  users: listDiff(DiffUser),
+  groups: listDiff(PolicySnapshot.shape.groups.element),
+  rules: listDiff(AclRule),
+  rulesReordered: z.boolean(),
+  settings: z.record(z.string(), z.strictObject({ before: z.unknown(), after: z.unknown() })),
+});
+export const RollbackOutput = z.strictObject({ version: Version, restoredFrom: z.int() });
+
+/** A stored session: the relay's record plus when the control plane ingested it. */
+export const SessionView = SessionRecord.extend({ ingestedAt: isoDate })
+  .strict()
+  .meta({ id: "Session" });
+export const SessionPage = z.strictObject({
+  items: z.array(SessionView),
+  /** Pass back as `cursor` for the next page; null on the last page. */
+  nextCursor: z.string().nullable(),
+});
+export const ActiveSessionsOutput = z.strictObject({
+  items: z.array(ActiveSession.extend({ node: z.string(), region: z.string() }).strict()),
+  total: z.int(),
+  /** Nodes that reported only their biggest sessions. */
+  truncatedNodes: z.array(z.string()),
+});
+export const TerminateOutput = z.strictObject({ node: z.string(), sent: z.literal(true) });
+
+const Ranked = { sessions: z.int(), bytes: z.int() };
+export const StatsSummaryOutput = z.strictObject({
+  from: isoDate,
+  to: isoDate,
+  bucketMs: z.int(),
+  totals: z.strictObject({
+    sessions: z.int(),
+    bytesUp: z.int(),
+    bytesDown: z.int(),
+    rejected: z.int(),
+    failed: z.int(),
+    aclAllow: z.int(),
+    aclBlock: z.int(),
+  }),
+  byNode: z.array(
+    z.strictObject({
+      node: z.string().nullable(),
+      region: z.string().nullable(),
+      ...Ranked,
+      rejected: z.int(),
+    }),
+  ),
+  byRegion: z.array(z.strictObject({ region: z.string(), ...Ranked, rejected: z.int() })),
+  topUsersByBytes: z.array(z.strictObject({ user: z.string(), ...Ranked })),
+  topUsersBySessions: z.array(z.strictObject({ user: z.string(), ...Ranked })),
+  topDestinations: z.array(z.strictObject({ host: z.string(), ...Ranked })),
+  series: z.array(z.strictObject({ at: isoDate, ...Ranked, rejected: z.int() })),
+});
+
+export const NodeView = z
+  .strictObject({
+    id: z.int(),
+    name: z.string(),
+    region: z.string(),
+    enrolled: z.boolean(),
+    enrollmentPending: z.boolean(),
+    createdAt: isoDate.nullable(),
+    enrolledAt: isoDate.nullable(),
+    lastSeenAt: isoDate.nullable(),
+    online: z.boolean(),
+    watching: z.boolean(),
+    softwareVersion: z.string().nullable(),
+    publicAddress: z.string().nullable(),
+    configStatus: z.enum(CONFIG_STATUSES),
+    /** Why the node rejected its last snapshot (status ERROR). */
+    rejectionReason: z.string().nullable(),
+    newestVersion: z.int().nullable(),
+    sentVersion: z.int().nullable(),
+    appliedVersion: z.int().nullable(),
+    appliedEpoch: z.string().nullable(),
+    rejectedVersion: z.int().nullable(),
+    counters: HeartbeatInput.shape.counters.nullable(),
+    activeSessions: z.int(),
+    activeSessionsTruncated: z.boolean(),
+  })
+  .meta({ id: "Node" });
+export const EnrollOutput = z.strictObject({
+  node: NodeView,
+  /** One-time `ese_…` token, shown once. */
+  enrollmentToken: z.string(),
+});
+
+export const OkOutput = z.strictObject({ ok: z.literal(true) });
+
+export const AuditPage = z.strictObject({
+  items: z.array(
+    z.strictObject({
+      id: z.int(),
+      at: isoDate,
+      actor: z.string(),
+      action: z.string(),
+      target: z.string(),
+      before: z.unknown(),
+      after: z.unknown(),
+      snapshotVersion: z.int().nullable(),
+    }),
+  ),
+  nextCursor: z.int().nullable(),
+});
