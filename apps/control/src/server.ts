@@ -5,9 +5,13 @@ import type { Logger, Registry } from "@edgesocks/telemetry";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
 import { WebSocketServer } from "ws";
+import { serveDocs } from "./openapi/docs-page";
+import { openApiDocument } from "./openapi/document";
 import type { PacRequest } from "./pac";
+import { REST_PREFIX, restHandler } from "./rest/handler";
 import { type SlowConsumerOptions, watchSlowConsumers } from "./slow-consumer";
 import { staticFiles } from "./static-files";
+import { VERSION } from "./version";
 
 export interface ServerOptions {
   controlPlane: ControlPlane;
@@ -50,6 +54,10 @@ export interface ControlServer extends AsyncDisposable {
 
 const TRPC_PREFIX = "/trpc";
 
+const isSameOrigin = (req: IncomingMessage) =>
+  req.headers.origin === `http://${req.headers.host}` ||
+  req.headers.origin === `https://${req.headers.host}`;
+
 /** One port: tRPC over HTTP (`/trpc/*`) and WebSocket (`/trpc`), health, metrics, admin app. */
 export async function startServer(options: ServerOptions): Promise<ControlServer> {
   const { controlPlane, logger, registry } = options;
@@ -75,6 +83,9 @@ export async function startServer(options: ServerOptions): Promise<ControlServer
     onError,
   });
 
+  const rest = restHandler(controlPlane, logger);
+  let openApiJson: string | null = null;
+
   const cors = (req: IncomingMessage, res: ServerResponse): boolean => {
     const origin = req.headers.origin;
     if (origin === undefined) return true;
@@ -88,7 +99,8 @@ export async function startServer(options: ServerOptions): Promise<ControlServer
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const pathname = new URL(req.url ?? "/", "http://localhost").pathname;
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const pathname = url.pathname;
     if (pathname === "/health") {
       res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
       return;
@@ -123,12 +135,26 @@ export async function startServer(options: ServerOptions): Promise<ControlServer
         .end(body);
       return;
     }
+    if (pathname === "/openapi.json") {
+      openApiJson ??= JSON.stringify(openApiDocument(controlPlane.router, VERSION));
+      res
+        .writeHead(200, { "content-type": "application/json", "cache-control": "no-cache" })
+        .end(openApiJson);
+      return;
+    }
+    if (serveDocs(req, res, pathname)) return;
+    if (pathname.startsWith(REST_PREFIX)) {
+      // Scripts and curl send no Origin; a browser on another origin is refused as for /trpc.
+      if (req.headers.origin !== undefined && !isSameOrigin(req) && !cors(req, res)) {
+        res.writeHead(403, { "content-type": "text/plain" }).end("origin not allowed\n");
+        return;
+      }
+      await rest(req, res, url);
+      return;
+    }
     if (pathname === TRPC_PREFIX || pathname.startsWith(`${TRPC_PREFIX}/`)) {
       // Same-origin requests from the admin app carry an Origin too; they are allowed.
-      const sameOrigin =
-        req.headers.origin === `http://${req.headers.host}` ||
-        req.headers.origin === `https://${req.headers.host}`;
-      if (!sameOrigin && !cors(req, res)) {
+      if (!isSameOrigin(req) && !cors(req, res)) {
         res.writeHead(403, { "content-type": "text/plain" }).end("origin not allowed\n");
         return;
       }
