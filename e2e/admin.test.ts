@@ -1,7 +1,7 @@
 // The admin app in a real browser (Debian's chromium through playwright-core) against a real
 // control plane and a real relay: every page an operator uses, with a screenshot of each under
-// e2e/.output/admin/.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+// e2e/.output/admin/ (and the API reference at /docs, in .test-results/admin-docs.png).
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
@@ -358,6 +358,18 @@ describe("admin app", () => {
     expect(await page.locator("[data-stale]").count()).toBe(0);
     await row.waitFor();
   }, 60_000);
+
+  it("renders the API reference at /docs from /openapi.json", async () => {
+    await go("/docs");
+    await page.locator(".opblock").first().waitFor({ timeout: 20_000 });
+    const paths = await page.locator(".opblock-summary-path").allTextContents();
+    expect(paths.map((p) => p.replace(/\u200b/g, ""))).toEqual(
+      expect.arrayContaining(["/api/sessions/history", "/api/acl/test", "/trpc/users.list"]),
+    );
+    const results = join(import.meta.dirname, "..", ".test-results");
+    mkdirSync(results, { recursive: true });
+    await page.screenshot({ path: join(results, "admin-docs.png"), fullPage: false });
+  }, 30_000);
 
   it("renders every page under the CSP without a violation", () => {
     expect(cspViolations).toEqual([]);
