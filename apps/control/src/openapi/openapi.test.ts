@@ -159,7 +159,11 @@ describe("/openapi.json", () => {
     const procedures = Object.entries(
       (control.app.controlPlane.router as any)._def.procedures as Record<string, any>,
     ).filter(([, p]) => p._def.type !== "subscription");
-    for (const [path] of procedures) expect(doc.paths[`/trpc/${path}`], path).toBeDefined();
+    for (const [path, procedure] of procedures) {
+      expect(doc.paths[`/trpc/${path}`], path).toBeDefined();
+      // tRPC checks answers only against a declared output: every procedure has one.
+      expect(procedure._def.output, `${path} has no .output()`).toBeDefined();
+    }
   });
 
   it("answers every tRPC query that needs no input as its schema says", async () => {

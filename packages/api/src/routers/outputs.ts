@@ -1,16 +1,81 @@
 import { ADMIN_ROLES } from "@edgesocks/db/schema";
-import { AclRule, PolicySnapshot } from "@edgesocks/policy";
 import { z } from "zod";
 import { CONFIG_STATUSES } from "../services/node-status";
-import { ActiveSession, HeartbeatInput, SessionRecord } from "../wire";
+import { HeartbeatInput } from "../wire";
 
 /**
  * What each procedure returns, as zod schemas: tRPC checks every answer against them (so they
  * cannot drift from the code) and the OpenAPI document is generated from them. Strict objects:
- * a field a procedure starts returning must be declared here first.
+ * a field a procedure starts returning must be declared here first. They state shapes, not the
+ * input rules (text(), patterns): a value an older version stored must still read back.
  */
 
 const isoDate = z.iso.datetime({ offset: true });
+const Protocols = z.array(z.enum(["tcp", "udp", "both"]));
+
+/** An ACL rule as a snapshot holds it (@edgesocks/policy AclRule). */
+const AclRule = z
+  .strictObject({
+    id: z.string(),
+    owner: z.strictObject({ kind: z.enum(["user", "group"]), name: z.string() }),
+    action: z.enum(["allow", "block"]),
+    description: z.string().optional(),
+    destinations: z.array(z.string()),
+    ports: z.array(z.string()),
+    protocols: Protocols,
+    priority: z.int(),
+  })
+  .meta({ id: "SnapshotRule" });
+
+const SnapshotQos = z.strictObject({
+  guaranteedBytesPerSec: z.int().optional(),
+  maxBytesPerSec: z.int().optional(),
+  burstBytes: z.int().optional(),
+});
+const SnapshotUser = z.strictObject({
+  username: z.string(),
+  /** argon2id PHC string; `$argon2id$redacted` for a viewer. */
+  passwordHash: z.string().optional(),
+  password: z.string().optional(),
+  enabled: z.boolean(),
+  groups: z.array(z.string()),
+  maxConnections: z.int().optional(),
+  qos: SnapshotQos.optional(),
+});
+const SnapshotGroup = z.strictObject({
+  name: z.string(),
+  qos: SnapshotQos.optional(),
+  maxConnectionsPerUser: z.int().optional(),
+});
+
+/** A policy snapshot as stored and pushed (@edgesocks/policy PolicySnapshot). */
+const PolicySnapshot = z
+  .strictObject({
+    version: z.int(),
+    hash: z.string(),
+    epoch: z.string(),
+    createdAt: isoDate,
+    auth: z.strictObject({
+      methods: z.array(z.enum(["none", "userpass"])),
+      anonymousUser: z.string(),
+    }),
+    acl: z.strictObject({ enabled: z.boolean(), defaultPolicy: z.enum(["allow", "block"]) }),
+    users: z.array(SnapshotUser),
+    groups: z.array(SnapshotGroup),
+    rules: z.array(AclRule),
+    qos: z.strictObject({
+      enabled: z.boolean(),
+      globalBytesPerSec: z.int().optional(),
+      guaranteedBytesPerSec: z.int().optional(),
+      maxBytesPerSec: z.int().optional(),
+      burstBytes: z.int().optional(),
+      fairSharing: z.boolean(),
+      maxConnectionsPerUser: z.int().optional(),
+      maxConnectionsGlobal: z.int().optional(),
+      maxConnectionsPerClient: z.int().optional(),
+    }),
+  })
+  .meta({ id: "PolicySnapshot" });
 const Version = z.int().min(0).meta({ description: "The snapshot version the change produced." });
 
 export const VersionOutput = z.strictObject({ version: Version });
@@ -78,7 +143,7 @@ export const RuleView = z
     description: z.string().nullable(),
     destinations: z.array(z.string()),
     ports: z.array(z.string()),
-    protocols: z.array(z.enum(["tcp", "udp", "both"])),
+    protocols: Protocols,
     priority: z.int(),
     /** Index in the rule list. */
     position: z.int(),
@@ -145,23 +210,53 @@ const listDiff = <T extends z.ZodType>(item: T) =>
     changed: z.array(z.strictObject({ before: item, after: item })),
   });
 /** A user as a diff shows it: the hash is "set" (or absent), never its text. */
-const DiffUser = PolicySnapshot.shape.users.element
-  .omit({ passwordHash: true })
-  .extend({ passwordHash: z.enum(["set", "changed"]).optional() });
+const DiffUser = SnapshotUser.omit({ passwordHash: true }).extend({
+  passwordHash: z.enum(["set", "changed"]).optional(),
+});
 export const SnapshotDiffOutput = z.strictObject({
   from: z.int(),
   to: z.int(),
   users: listDiff(DiffUser),
-  groups: listDiff(PolicySnapshot.shape.groups.element),
+  groups: listDiff(SnapshotGroup),
   rules: listDiff(AclRule),
   rulesReordered: z.boolean(),
   settings: z.record(z.string(), z.strictObject({ before: z.unknown(), after: z.unknown() })),
 });
 export const RollbackOutput = z.strictObject({ version: Version, restoredFrom: z.int() });
 
-/** A stored session: the relay's record plus when the control plane ingested it. */
-export const SessionView = SessionRecord.extend({ ingestedAt: isoDate })
-  .strict()
+/** What a relay reports of a session open now (wire ActiveSession). */
+const ActiveFields = {
+  id: z.string(),
+  user: z.string(),
+  clientAddress: z.string(),
+  clientPort: z.int(),
+  command: z.enum(["connect", "bind", "udp"]).nullable(),
+  transport: z.enum(["tcp", "tls"]),
+  destinationHost: z.string().nullable(),
+  destinationAddress: z.string().nullable(),
+  destinationPort: z.int().nullable(),
+  startedAt: isoDate,
+  bytesUp: z.int(),
+  bytesDown: z.int(),
+};
+
+/** A stored session: the relay's record (wire SessionRecord) plus when it was ingested. */
+export const SessionView = z
+  .strictObject({
+    ...ActiveFields,
+    node: z.string().nullable(),
+    region: z.string().nullable(),
+    protocol: z.enum(["socks4", "socks4a", "socks5"]).nullable(),
+    endedAt: isoDate,
+    durationMs: z.int(),
+    packetsUp: z.int(),
+    packetsDown: z.int(),
+    status: z.enum(["closed", "failed", "rejected"]),
+    decision: z.enum(["allow", "block"]).nullable(),
+    ruleId: z.string().nullable(),
+    closeReason: z.string(),
+    ingestedAt: isoDate,
+  })
   .meta({ id: "Session" });
 export const SessionPage = z.strictObject({
   items: z.array(SessionView),
@@ -169,7 +264,7 @@ export const SessionPage = z.strictObject({
   nextCursor: z.string().nullable(),
 });
 export const ActiveSessionsOutput = z.strictObject({
-  items: z.array(ActiveSession.extend({ node: z.string(), region: z.string() }).strict()),
+  items: z.array(z.strictObject({ ...ActiveFields, node: z.string(), region: z.string() })),
   total: z.int(),
   /** Nodes that reported only their biggest sessions. */
   truncatedNodes: z.array(z.string()),
