@@ -149,6 +149,10 @@ export async function startServer(options: ServerOptions): Promise<ControlServer
         res.writeHead(403, { "content-type": "text/plain" }).end("origin not allowed\n");
         return;
       }
+      if (req.method === "OPTIONS") {
+        res.writeHead(204).end();
+        return;
+      }
       await rest(req, res, url);
       return;
     }

@@ -20,7 +20,7 @@ const compiled = REST_ROUTES.map((route) => {
   return { route, names, pattern: new RegExp(`^${source}$`) };
 });
 
-class RestError extends Error {
+class RestFailure extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
@@ -44,7 +44,7 @@ function sendError(res: ServerResponse, status: number, error: string, message: 
 function parse<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    throw new RestError(400, "API_E_BAD_INPUT", `${where}: ${z.prettifyError(parsed.error)}`);
+    throw new RestFailure(400, "API_E_BAD_INPUT", `${where}: ${z.prettifyError(parsed.error)}`);
   }
   return parsed.data;
 }
@@ -52,7 +52,7 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, where: string): z
 function queryObject(url: URL): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of url.searchParams) {
-    if (key in out) throw new RestError(400, "API_E_BAD_INPUT", `query: ${key} is given twice`);
+    if (key in out) throw new RestFailure(400, "API_E_BAD_INPUT", `query: ${key} is given twice`);
     out[key] = value;
   }
   return out;
@@ -65,18 +65,22 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > MAX_REST_BODY_BYTES) {
-      throw new RestError(413, "API_E_BAD_INPUT", `body: over ${MAX_REST_BODY_BYTES} bytes`);
+      throw new RestFailure(413, "API_E_BAD_INPUT", `body: over ${MAX_REST_BODY_BYTES} bytes`);
     }
     chunks.push(chunk);
   }
   if (size === 0) return undefined;
   if (!/^application\/json\b/i.test(type)) {
-    throw new RestError(415, "API_E_BAD_INPUT", "body: send JSON (content-type: application/json)");
+    throw new RestFailure(
+      415,
+      "API_E_BAD_INPUT",
+      "body: send JSON (content-type: application/json)",
+    );
   }
   try {
     return JSON.parse(Buffer.concat(chunks).toString("utf8"));
   } catch {
-    throw new RestError(400, "API_E_BAD_INPUT", "body: not valid JSON");
+    throw new RestFailure(400, "API_E_BAD_INPUT", "body: not valid JSON");
   }
 }
 
@@ -103,7 +107,7 @@ export function restHandler(controlPlane: ControlPlane, logger: Logger) {
         try {
           value = decodeURIComponent(groups[i]!);
         } catch {
-          throw new RestError(400, "API_E_BAD_INPUT", `${name}: not a valid path segment`);
+          throw new RestFailure(400, "API_E_BAD_INPUT", `${name}: not a valid path segment`);
         }
         params[name] = parse(route.params![name]!.schema, value, name);
       }
@@ -121,7 +125,7 @@ export function restHandler(controlPlane: ControlPlane, logger: Logger) {
       });
       send(res, 200, result);
     } catch (error) {
-      if (error instanceof RestError) sendError(res, error.status, error.code, error.message);
+      if (error instanceof RestFailure) sendError(res, error.status, error.code, error.message);
       else if (error instanceof TRPCError) {
         const appCode = (error as { appCode?: string }).appCode;
         const invalid = error.code === "BAD_REQUEST" && error.cause instanceof z.ZodError;
@@ -144,7 +148,8 @@ export function restHandler(controlPlane: ControlPlane, logger: Logger) {
 }
 
 function noBody(raw: unknown): undefined {
-  if (raw !== undefined) throw new RestError(400, "API_E_BAD_INPUT", "body: this path takes none");
+  if (raw !== undefined)
+    throw new RestFailure(400, "API_E_BAD_INPUT", "body: this path takes none");
   return undefined;
 }
 

@@ -48,10 +48,6 @@ const ACTIVE_LIMIT = 5000;
 const USER_SESSIONS_DEFAULT = 1000;
 const PAGE = 500;
 
-function activeToRest(s: Outputs["sessions"]["active"]["items"][number]) {
-  return toRestSession({ ...s, node: s.node, region: s.region });
-}
-
 const SessionId = z.uuid("must be a session id (UUID)");
 const UserName = z.string().min(1).max(255);
 
@@ -66,7 +62,7 @@ export const REST_ROUTES: readonly RestRoute[] = [
     response: z.array(RestSession),
     async run({ caller }) {
       const active = await caller.sessions.active({ limit: ACTIVE_LIMIT });
-      return active.items.map(activeToRest);
+      return active.items.map(toRestSession);
     },
   },
   {
@@ -142,7 +138,7 @@ export const REST_ROUTES: readonly RestRoute[] = [
       const active = await caller.sessions.active({ limit: ACTIVE_LIMIT });
       const open = active.items.find((s) => s.id === id);
       if (open === undefined) throw new ApiError("API_E_NOT_FOUND", `session ${id} not found`);
-      return activeToRest(open);
+      return toRestSession(open);
     },
   },
   {
