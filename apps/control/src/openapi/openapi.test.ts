@@ -319,6 +319,14 @@ describe("REST paths", () => {
       expect(errorSchema(answer.body)).toBe(true);
       expect(JSON.stringify(answer.body)).not.toMatch(/stack|at .*\.ts:/);
     }
+    // tRPC's own errors over HTTP carry no stack either.
+    const trpc = await curl(
+      "GET",
+      `/trpc/users.get?input=${encodeURIComponent('{"username":"nobody"}')}`,
+    );
+    expect(trpc.status).toBe(404);
+    expect(trpc.body.error.data.appCode).toBe("API_E_NOT_FOUND");
+    expect(JSON.stringify(trpc.body)).not.toMatch(/stack|at .*\.ts:/);
     // A viewer reads.
     expect((await curl("GET", "/api/acl/rules", { token: viewerToken })).status).toBe(200);
   });

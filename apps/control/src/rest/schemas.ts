@@ -42,7 +42,7 @@ export const HistoryQuery = z.strictObject({
   user: z.string().min(1).max(255).optional(),
   /** Sessions that ended in the last this many hours. */
   hours: WholeNumber.optional(),
-  /** Exact host or IP as asked for, an IP of the resolved address, or a CIDR. */
+  /** The host or IP as the client asked for it, or the resolved IP (exact match). */
   dest_ip: z.string().min(1).max(255).optional(),
   status: z.enum(["closed", "failed", "rejected", "rejected_by_acl"]).optional(),
   /** @default 1 */
