@@ -258,9 +258,15 @@ export class ClientSession implements TrafficCounters {
         this.#linger("rejected", `protocol_error:${decoded.error.code}`);
         return false;
       }
-      // A malformed SOCKS5 greeting gets no reply (there is no field for one);
-      // a malformed request gets the code the codec chose, e.g. 0x07 or 0x08.
+      // A malformed SOCKS5 greeting gets no reply (there is no field for one),
+      // except one offering no methods: RFC 1928 answers that with 0xFF.
+      // A malformed request gets the code the codec chose, e.g. 0x07 or 0x08.
       const socks5Greeting = this.#state === "greeting" && this.protocol === "socks5";
+      if (socks5Greeting && decoded.error.code === "SOCKS_E_NO_METHODS") {
+        this.#write(encodeMethodSelection(AuthMethod.NoAcceptable));
+        this.#linger("rejected", `protocol_error:${decoded.error.code}`);
+        return false;
+      }
       this.#refuse(
         socks5Greeting ? null : (decoded.error.reply ?? Reply.GeneralFailure),
         `protocol_error:${decoded.error.code}`,
