@@ -140,7 +140,8 @@ export function parseCli(argv: string[], env: { EDGESOCKS_NODE_TOKEN?: string } 
   const port = str("port");
   if (port !== undefined) options.port = parsePort("--port", port);
   const opsBind = str("ops-bind");
-  if (opsBind !== undefined) options.opsBind = parseHostPort("--ops-bind", opsBind);
+  // Checked with the config schema, as the key it overrides (ops.bind).
+  if (opsBind !== undefined) options.opsBind = opsBind;
   const workers = str("workers");
   if (workers !== undefined) {
     const n = Number(workers);

@@ -1,7 +1,9 @@
 /** The commented file `--generate-config` writes; it must load as it is (a test checks). */
 export const EXAMPLE_CONFIG = `# EdgeSocks relay configuration (standalone mode).
-# RustSocks' rustsocks.toml layout is accepted: keys EdgeSocks does not
-# support are ignored with one warning line each.
+# RustSocks' rustsocks.toml layout is accepted. An unknown key is an error
+# (a typo must not leave a default such as "no authentication" in force);
+# only RustSocks keys EdgeSocks leaves out ([sessions], [metrics], ...) are
+# ignored, with one warning line each.
 
 [server]
 bind_address = "127.0.0.1"     # "0.0.0.0" or "::" to serve other hosts

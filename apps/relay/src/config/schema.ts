@@ -21,6 +21,20 @@ export const TlsConfig = z.object({
   tls_client_cert_as_user: z.boolean().default(false),
 });
 
+/** An address to listen on: an IP literal (a name could resolve to anything, or to nothing). */
+const listenAddress = z.string().refine((v) => isIP(v) !== 0, {
+  error: 'expected an IP address to listen on, e.g. "127.0.0.1", "0.0.0.0" or "::"',
+});
+
+/** `ip:port` to listen on, IPv6 in brackets; port 0 picks a free one. */
+const listenHostPort = z.string().refine(
+  (text) => {
+    const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+    return match !== null && isIP((match[1] ?? match[2])!) !== 0 && Number(match[3]) <= 65535;
+  },
+  { error: 'expected "IP:PORT" to listen on, e.g. "127.0.0.1:9100" or "[::1]:9100"' },
+);
+
 const hostPort = z.string().refine((text) => parseHostPort(text) !== undefined, {
   error: 'expected "host:port" (IPv6 as "[::1]:443")',
 });
@@ -39,7 +53,7 @@ export const PoolConfig = z.object({
 });
 
 export const ServerConfig = z.object({
-  bind_address: z.string().min(1).default("127.0.0.1"),
+  bind_address: listenAddress.default("127.0.0.1"),
   bind_port: port.default(1080),
   max_connections: positiveInt.default(10000),
   handshake_timeout_ms: positiveInt.default(10000),
@@ -72,6 +86,13 @@ export const UserConfig = z.object({
 });
 
 export const AuthConfig = z.object({
+  /** RustSocks' client-address authentication: only "none" (no such step) exists here. */
+  client_method: z
+    .literal("none", {
+      error: (issue) =>
+        `expected "none", got ${JSON.stringify(issue.input)} (PAM is not supported by EdgeSocks)`,
+    })
+    .optional(),
   socks_method: z
     .enum(["none", "userpass"], {
       error: (issue) =>
@@ -164,7 +185,7 @@ export const DnsConfig = z.object({
 
 export const OpsConfig = z.object({
   /** `host:port` of the health and metrics HTTP server; unset: no ops server. */
-  bind: z.string().min(1).optional(),
+  bind: listenHostPort.optional(),
   /** Per-user byte counters for this many users (the rest as `_other`); 0 turns them off. */
   user_metrics_limit: z.number().int().min(0).max(10000).default(0),
 });
