@@ -97,6 +97,7 @@ cache_max_entries = 10000
 timeout_ms = 5000
 # [dns.hosts]                  # static answers, consulted before the system resolver
 # "intranet.example" = "10.0.0.5"
+# "dual.example" = ["2001:db8::5", "10.0.0.5"]   # several: tried with Happy Eyeballs
 
 [ops]
 bind = "127.0.0.1:9100"        # GET /health, /ready, /metrics, /sessions/active

@@ -170,17 +170,19 @@ export const BindConfig = z.object({
     .optional(),
 });
 
+const ipAddress = z
+  .string()
+  .refine((v) => isIP(v) !== 0, { error: "expected an IPv4 or IPv6 address" });
+
 export const DnsConfig = z.object({
   cache_ttl_secs: z.number().int().min(0).default(30),
   cache_max_entries: positiveInt.default(10000),
   timeout_ms: positiveInt.default(5000),
-  /** Static name → address answers consulted before the system resolver (like gost's hosts). */
-  hosts: z
-    .record(
-      z.string().min(1),
-      z.string().refine((v) => isIP(v) !== 0, { error: "expected an IPv4 or IPv6 address" }),
-    )
-    .default({}),
+  /**
+   * Static name → address answers consulted before the system resolver (like
+   * gost's hosts); a list gives a name several addresses, tried as DNS answers are.
+   */
+  hosts: z.record(z.string().min(1), z.union([ipAddress, z.array(ipAddress).min(1)])).default({}),
 });
 
 export const OpsConfig = z.object({
