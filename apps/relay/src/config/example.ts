@@ -57,6 +57,7 @@ anonymous_user = "anonymous"   # the user clients without credentials are evalua
 
 # Bandwidth shaping (hierarchical token buckets, each direction on its own) and
 # session limits. Unset rates mean no limit; users and groups may override.
+# enabled switches the defaults below; a user's own limits always apply.
 [qos]
 enabled = false
 
