@@ -41,6 +41,7 @@ import type { PolicyStore } from "../policy/policy-store";
 import { connectionLimits } from "../qos/policy-limits";
 import { type Pipe, pipeBothWays, type TrafficCounters } from "./pipe";
 import type { SessionRecord, SessionStatus } from "./record";
+import { resetSocket } from "./reset-socket";
 import type { SessionRegistry } from "./session-registry";
 import { UdpAssociation } from "./udp-association";
 
@@ -177,15 +178,19 @@ export class ClientSession implements TrafficCounters {
     return this.#state === "closed";
   }
 
-  /** Ends the session now (shutdown, revocation, an admin's terminate). */
+  /**
+   * Ends the session now (shutdown, revocation, an admin's terminate) with an
+   * RST: what the relay already queued for the client is discarded, not
+   * trickled out to a slow reader long after the session was closed.
+   */
   close(reason: string): void {
     if (this.#pipe) {
-      this.#pipe.destroy(reason);
+      this.#pipe.reset(reason);
       return;
     }
     this.#closeReason ??= reason;
     this.#releaseResources();
-    this.client.destroy();
+    resetSocket(this.client);
     this.#finish("closed", reason);
   }
 
