@@ -83,7 +83,10 @@ export class QosManager {
       this.#shareTimer.unref();
     }
     if (options.policy.loaded) this.#apply(options.policy.current.snapshot);
-    this.#unsubscribe = options.policy.onChange((next) => this.#apply(next.snapshot));
+    this.#unsubscribe = options.policy.onChange(
+      (next) => this.#apply(next.snapshot),
+      "QoS re-apply to open sessions",
+    );
   }
 
   /** Client → destination and destination → client trees (for tests and the ops API). */
