@@ -3,11 +3,19 @@ import type { Socket } from "node:net";
 /**
  * Ends `socket` at once with an RST, discarding what the kernel still has
  * queued for the peer: a plain destroy() closes gracefully, and a slow reader
- * would keep receiving that queue for minutes after a terminate. A TLS socket
- * has no TCP handle of its own to reset, so it is destroyed.
+ * would keep receiving that queue for minutes after a terminate.
+ *
+ * Falls back to destroy() where libuv cannot reset: a TLS socket (no TCP
+ * handle of its own), and a socket whose end() is still being carried out
+ * (uv_tcp_close_reset() refuses while a shutdown is pending, and Node then
+ * never closes the handle).
  */
 export function resetSocket(socket: Socket): void {
   if (socket.destroyed) return;
+  if (socket.writableEnded && !socket.writableFinished) {
+    socket.destroy();
+    return;
+  }
   try {
     socket.resetAndDestroy();
   } catch {
