@@ -12,7 +12,7 @@ import type { Socket } from "node:net";
  */
 export function resetSocket(socket: Socket): void {
   if (socket.destroyed) return;
-  if (socket.writableEnded && !socket.writableFinished) {
+  if (shutdownPending(socket)) {
     socket.destroy();
     return;
   }
@@ -22,4 +22,16 @@ export function resetSocket(socket: Socket): void {
     // ERR_INVALID_HANDLE_TYPE: not a TCP handle (TLS); thrown before anything changed.
     socket.destroy();
   }
+}
+
+/**
+ * Node issues the shutdown (its `_final`) only once every queued write has
+ * reached libuv; until then, end() leaves the socket resettable. Where the
+ * stream state does not say, any end() not yet finished counts as pending.
+ */
+function shutdownPending(socket: Socket): boolean {
+  if (!socket.writableEnded || socket.writableFinished) return false;
+  const state = (socket as unknown as { _writableState?: { finalCalled?: boolean } })
+    ._writableState;
+  return state?.finalCalled ?? true;
 }
