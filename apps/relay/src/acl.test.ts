@@ -155,6 +155,23 @@ groups = ["developers"]
     s.relay.writeAcl(acl(s.target.port));
     expect(s.relay.relay.reload()).toBe(true);
   });
+
+  it("a reload whose block rule misspells a field is rejected and the block stays in force", async () => {
+    await using s = await setup();
+    expect((await s.get("alice:alice-pw", "127.0.0.2", s.target2.port)).code).not.toBe(0);
+    const version = s.relay.relay.policy.current.snapshot.version;
+    // RustSocks would drop the rule's destinations (an empty list matches nothing).
+    s.relay.writeAcl(
+      acl(s.target.port).replace(
+        'destinations = ["127.0.0.2/32"]',
+        'destination = ["127.0.0.2/32"]',
+      ),
+    );
+    expect(s.relay.relay.reload()).toBe(false);
+    expect(s.relay.relay.policy.current.snapshot.version).toBe(version);
+    expect((await s.get("alice:alice-pw", "127.0.0.2", s.target2.port)).code).not.toBe(0);
+    expect((await s.get("alice:alice-pw", "api.dev.example")).stdout).toBe("ok");
+  });
 });
 
 describe("ACL by name and address", () => {

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseAclToml } from "@edgesocks/policy";
 import { describe, expect, it } from "vitest";
 import { EXAMPLE_CONFIG } from "./config/example";
 import { parseConfigText } from "./config/load";
@@ -59,11 +60,24 @@ describe("edgesocks-relay command line", () => {
   it("names the bad key of a config file and exits 2 without starting", async () => {
     const dir = mkdtempSync(join(tmpdir(), "edgesocks-cli-"));
     const cases: [string, string][] = [
-      ["[server]\nbind_port = 70000\n", "server.bind_port:"],
+      ["[server]\nmax_connections = 0\n", "server.max_connections:"],
       ['[auth]\nsocks_method = "pam.username"\n', "PAM is not supported"],
       ["[server\n", "not valid TOML"],
       ["[acl]\nenabled = true\n", "acl.config_file: required"],
       ['[acl]\nenabled = true\nconfig_file = "missing.toml"\n', "missing.toml: cannot read"],
+      // A typo must not leave the default (no authentication) in force.
+      [
+        '[auth]\nsocks_methd = "userpass"\n',
+        'auth.socks_methd: unknown key "socks_methd" (did you mean "socks_method"?)',
+      ],
+      ['[auth]\nclient_method = "pam.address"\n', 'auth.client_method: expected "none"'],
+      ['[auth.pam]\nusername_service = "rustsocks"\n', "auth.pam: PAM is not supported"],
+      ['[ops]\nbind = "nonsense"\n', 'ops.bind: expected "IP:PORT"'],
+      ['[ops]\nbind = "127.0.0.1:99999"\n', 'ops.bind: expected "IP:PORT"'],
+      [
+        '[server]\nbind_address = "not an address"\n',
+        "server.bind_address: expected an IP address",
+      ],
     ];
     for (const [text, message] of cases) {
       const path = join(dir, "relay.toml");
@@ -73,6 +87,37 @@ describe("edgesocks-relay command line", () => {
       expect(result.stderr).toContain(message);
       expect(result.stderr.trim().split("\n")).toHaveLength(1);
     }
+  });
+
+  it("validates flags as the keys they override, naming the flag, before anything is bound", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "edgesocks-cli-"));
+    const path = join(dir, "relay.toml");
+    writeFileSync(path, "[server]\nbind_port = 0\n");
+    const cases: [string[], string][] = [
+      [["--bind", "localhost-ish"], "server.bind_address: expected an IP address"],
+      [["--ops-bind", "nonsense:9100"], 'ops.bind: expected "IP:PORT"'],
+    ];
+    for (const [flags, message] of cases) {
+      const result = await relayCli(["--config", path, ...flags]);
+      expect({ flags, code: result.code }).toEqual({ flags, code: 2 });
+      expect(result.stderr.trim().split("\n")).toEqual([
+        expect.stringContaining(`${message}`) as unknown as string,
+      ]);
+      expect(result.stderr).toContain(`(from ${flags[0]})`);
+      expect(result.stdout).not.toContain("relay listening");
+    }
+  });
+
+  it("hands out a frozen configuration: nothing can change it after validation", () => {
+    const { config } = parseConfigText("[server]\nbind_port = 1081\n", "relay.toml", [
+      { key: ["server", "bind_port"], value: 2000, flag: "--port" },
+    ]);
+    expect(config.server.bind_port).toBe(2000);
+    expect(Object.isFrozen(config.server)).toBe(true);
+    expect(Object.isFrozen(config.auth.users)).toBe(true);
+    expect(() => {
+      (config.server as { bind_port: number }).bind_port = 1;
+    }).toThrow(TypeError);
   });
 
   it("--generate-config writes a commented example that loads as it is", async () => {
@@ -85,7 +130,18 @@ describe("edgesocks-relay command line", () => {
     expect((await relayCli(["--generate-config", path])).code).toBe(2);
   });
 
-  it("loads a RustSocks rustsocks.toml, warning once per unsupported key", () => {
+  it("the example files in examples/ load without a warning", () => {
+    const examples = new URL("../../../examples/", import.meta.url).pathname;
+    expect(parseConfigText(readFileSync(join(examples, "relay.toml"), "utf8")).warnings).toEqual(
+      [],
+    );
+    expect(parseAclToml(readFileSync(join(examples, "acl.toml"), "utf8"))).toMatchObject({
+      ok: true,
+      warnings: [],
+    });
+  });
+
+  it("loads a RustSocks rustsocks.toml, warning once per key on the list of unsupported RustSocks keys", () => {
     const rustsocks = `
 [server]
 bind_address = "127.0.0.1"
@@ -103,12 +159,15 @@ format = "pretty"
 [sessions]
 enabled = true
 storage = "sqlite"
+
+[qos.htb]
+refill_interval_ms = 50
 `;
     const { config, warnings } = parseConfigText(rustsocks, "rustsocks.toml");
     expect(config.server.bind_port).toBe(1080);
     expect(warnings).toEqual([
-      "rustsocks.toml: auth.client_method is not supported by EdgeSocks and is ignored",
-      "rustsocks.toml: sessions is not supported by EdgeSocks and is ignored",
+      "rustsocks.toml: sessions is a RustSocks key EdgeSocks does not support; ignored",
+      "rustsocks.toml: qos.htb.refill_interval_ms is a RustSocks key EdgeSocks does not support; ignored",
     ]);
   });
 

@@ -41,7 +41,8 @@ Signals:
                             an invalid file is rejected and the old policy stays)
   SIGINT, SIGTERM           stop accepting, drain sessions up to server.shutdown_grace_ms, exit
 
-Exit codes: 0 normal exit, 1 runtime failure, 2 bad flags or configuration (nothing started).
+Exit codes: 0 normal exit, 1 runtime failure, 2 bad flags or configuration, an unknown
+key included (nothing started). Flags are validated as the keys they override.
 Docs: docs/relay.md (configuration), docs/operations.md (monitoring).`;
 
 const LogLevel = z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
@@ -140,7 +141,8 @@ export function parseCli(argv: string[], env: { EDGESOCKS_NODE_TOKEN?: string } 
   const port = str("port");
   if (port !== undefined) options.port = parsePort("--port", port);
   const opsBind = str("ops-bind");
-  if (opsBind !== undefined) options.opsBind = parseHostPort("--ops-bind", opsBind);
+  // Checked with the config schema, as the key it overrides (ops.bind).
+  if (opsBind !== undefined) options.opsBind = opsBind;
   const workers = str("workers");
   if (workers !== undefined) {
     const n = Number(workers);

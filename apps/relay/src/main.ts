@@ -7,8 +7,8 @@ import { resolveNodeToken } from "./agent/node-token";
 import { loadCachedSnapshot } from "./agent/snapshot-cache";
 import { type CliOptions, HELP, parseCli } from "./cli";
 import { EXAMPLE_CONFIG } from "./config/example";
-import { type LoadedConfig, loadConfigFile } from "./config/load";
-import { RelayConfig } from "./config/schema";
+import { loadConfigFile, parseConfigText } from "./config/load";
+import { cliOverrides } from "./config/overrides";
 import { readEnv } from "./env";
 import { RelayError } from "./errors";
 import { createRelayMetrics, type RelayMetrics } from "./metrics";
@@ -55,8 +55,12 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
+  // Flags are set on the file's keys before validation: a bad --bind is refused like a bad file.
+  const overrides = cliOverrides(options);
   const load = () =>
-    withOverrides(options, options.config ? loadConfigFile(options.config) : defaults());
+    options.config
+      ? loadConfigFile(options.config, overrides)
+      : { ...parseConfigText("", "flags", overrides), baseDir: process.cwd() };
   const loaded = load();
   const { config } = loaded;
   // Decided before anything is bound or written, so a bad --user exits 2 with nothing started.
@@ -188,21 +192,6 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
-}
-
-function defaults(): LoadedConfig {
-  return { config: RelayConfig.parse({}), baseDir: process.cwd(), warnings: [] };
-}
-
-function withOverrides(options: CliOptions, loaded: LoadedConfig): LoadedConfig {
-  const { server, ops, logging } = loaded.config;
-  if (options.bind !== undefined) server.bind_address = options.bind;
-  if (options.port !== undefined) server.bind_port = options.port;
-  if (options.opsBind !== undefined) ops.bind = options.opsBind;
-  if (options.workers !== undefined) server.workers = options.workers;
-  if (options.logLevel !== undefined) logging.level = options.logLevel;
-  if (options.logFormat !== undefined) logging.format = options.logFormat;
-  return loaded;
 }
 
 /** Resolves the node token (exchanging an enrollment token, with retries), then starts the agent. */

@@ -19,7 +19,8 @@ describe("malformed and hostile input", () => {
         bytes: [...Buffer.from("GET / HTTP/1.1\r\n\r\n")],
         expect: [],
       },
-      { name: "zero methods", bytes: [5, 0], expect: [] },
+      { name: "zero methods (RFC 1928: no acceptable method)", bytes: [5, 0], expect: [5, 0xff] },
+      { name: "zero methods, then more bytes", bytes: [5, 0, 5, 1, 0], expect: [5, 0xff] },
       { name: "no acceptable method", bytes: [5, 1, 0x80], expect: [5, 0xff] },
       {
         name: "unknown command",

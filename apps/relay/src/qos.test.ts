@@ -103,10 +103,10 @@ describe("bandwidth shaping over real loopback transfers", () => {
     expect(rate(a! + bob, 2000) / MB).toBeLessThan(2.3);
   });
 
-  it("applies a reloaded policy to sessions already relaying: fast path to shaped and back", async () => {
+  it("applies a user's own limit while [qos] enabled = false, also to a session already relaying", async () => {
     await using source = await startSourceTarget();
-    const users = { alice: "bandwidth_bytes_per_sec = 500000" };
-    await using relay = await startTestRelay(config(`[qos]\nenabled = false\n`, users));
+    const off = `[qos]\nenabled = false\n`;
+    await using relay = await startTestRelay(config(off, { alice: "" }));
     const socket = await socksConnect({
       proxyPort: relay.port,
       user: "alice",
@@ -116,16 +116,32 @@ describe("bandwidth shaping over real loopback transfers", () => {
     const downloadRate = meter(socket);
     expect(await downloadRate.over(300)).toBeGreaterThan(5 * MB);
 
-    const shaped = parseConfigText(config(`[qos]\nenabled = true\n`, users)).config;
-    expect(relay.relay.reload(shaped)).toBe(true);
+    // The switch stays off: it governs the fleet defaults, not alice's own limit.
+    const limited = config(off, { alice: "bandwidth_bytes_per_sec = 500000" });
+    expect(relay.relay.reload(parseConfigText(limited).config)).toBe(true);
     await new Promise((r) => setTimeout(r, 200));
     const capped = await downloadRate.over(1500);
     expect(capped / MB).toBeGreaterThan(0.4);
     expect(capped / MB).toBeLessThan(0.6);
 
-    const open = parseConfigText(config(`[qos]\nenabled = false\n`, users)).config;
-    expect(relay.relay.reload(open)).toBe(true);
+    expect(relay.relay.reload(parseConfigText(config(off, { alice: "" })).config)).toBe(true);
     expect(await downloadRate.over(300)).toBeGreaterThan(5 * MB);
+    socket.destroy();
+  });
+
+  it("shapes nobody by the fleet defaults while [qos] enabled = false", async () => {
+    await using source = await startSourceTarget();
+    const defaults = `[qos.htb]\nmax_bandwidth_bytes_per_sec = 500000\nglobal_bandwidth_bytes_per_sec = 500000\n`;
+    await using relay = await startTestRelay(
+      config(`[qos]\nenabled = false\n${defaults}`, { alice: "" }),
+    );
+    const socket = await socksConnect({
+      proxyPort: relay.port,
+      user: "alice",
+      password: "alice",
+      ...source,
+    });
+    expect(await meter(socket).over(300)).toBeGreaterThan(5 * MB);
     socket.destroy();
   });
 });

@@ -132,7 +132,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       return now === undefined || !now.enabled;
     }, "revoked");
     if (revoked > 0) logger.info({ sessions: revoked }, "closed sessions of revoked users");
-  });
+  }, "revocation of disabled users' sessions");
   // Node-wide (records of every worker thread, for heartbeats); the metrics count this thread's.
   const totals: RelayTotals = { sessionsTotal: 0, rejectedTotal: 0, bytesUp: 0, bytesDown: 0 };
   const closedBytes = { up: 0, down: 0 };

@@ -225,23 +225,25 @@ name = "g"
     ]);
   });
 
-  it("warns about unknown keys, which RustSocks ignores", () => {
-    const text = `
+  it("refuses unknown keys, naming the closest known one, where RustSocks ignores them", () => {
+    const result = parseAclToml(`
 [global]
 default_policy = "allow"
 watch = true
 [[users]]
 username = "alice"
   [[users.rules]]
-  action = "allow"
-  destinations = ["*"]
+  action = "block"
+  destination = ["10.0.0.0/8"]
   ports = ["*"]
-  port = "22"
-`;
-    expect(load(text).warnings).toEqual([
-      "global.watch: unknown key ignored (known keys: default_policy)",
-      "users[0] (alice).rules[0].port: unknown key ignored (known keys: action, description, destinations, ports, protocols, priority)",
-    ]);
+`);
+    expect(result).toEqual({
+      ok: false,
+      error: [
+        'global.watch: unknown key "watch" (known keys: default_policy)',
+        'users[0] (alice).rules[0].destination: unknown key "destination" (did you mean "destinations"?)',
+      ].join("\n"),
+    });
   });
 });
 

@@ -2,6 +2,7 @@ import { parse, TomlError } from "smol-toml";
 import { z } from "zod";
 import { parseDestination } from "./acl/destination";
 import { parsePortSpec } from "./acl/ports";
+import { unknownKeyMessage } from "./did-you-mean";
 import { formatIssues } from "./issues";
 import type { AclRule, PolicyGroup, PolicyUser } from "./snapshot";
 import { text } from "./text";
@@ -13,8 +14,9 @@ import { text } from "./text";
  * - a rule: action (required), description (""), destinations ([]), ports ([]),
  *   protocols (["both"]; "tcp" | "udp" | "both", "*" is an alias of "both"), priority (100, u32);
  * - an empty destinations, ports or protocols list matches nothing;
- * - unknown keys are ignored; duplicate users or groups, and a user naming a group that is not
- *   defined, are errors.
+ * - duplicate users or groups, and a user naming a group that is not defined, are errors.
+ * RustSocks ignores unknown keys; here they are errors (with the closest known key), because an
+ * ignored `destination = [...]` drops a block rule without a word.
  */
 
 const Rule = z.looseObject({
@@ -96,13 +98,13 @@ function displayPath(doc: Raw, path: readonly PropertyKey[]): string {
   return text;
 }
 
-function unknownKeys(doc: Raw, warn: (path: PropertyKey[], message: string) => void): void {
+function unknownKeys(doc: Raw, report: (path: PropertyKey[], message: string) => void): void {
   const check = (value: unknown, known: readonly string[], path: PropertyKey[]) => {
     const record = asRecord(value);
     if (!record) return;
     for (const key of Object.keys(record)) {
       if (!known.includes(key)) {
-        warn([...path, key], `unknown key ignored (known keys: ${known.join(", ")})`);
+        report([...path, key], unknownKeyMessage(key, known));
       }
     }
   };
@@ -125,8 +127,8 @@ function unknownKeys(doc: Raw, warn: (path: PropertyKey[], message: string) => v
 
 /**
  * Parses the text of a RustSocks `acl.toml`. Errors name the entry and field, e.g.
- * `users[0] (alice).rules[2].ports[0]: "70000" is not a port (0-65535)`; warnings report what
- * was accepted but has no effect (unknown keys, rules that can never match).
+ * `users[0] (alice).rules[2].ports[0]: "70000" is not a port (0-65535)`; an unknown key is an
+ * error; warnings report what was accepted but has no effect (rules that can never match).
  */
 export function parseAclToml(text: string): ParseAclTomlResult {
   let doc: Raw;
@@ -150,12 +152,14 @@ export function parseAclToml(text: string): ParseAclTomlResult {
         "write them as [[users.rules]] or [[groups.rules]]",
     };
   }
+  const unknown: string[] = [];
+  unknownKeys(doc, (path, message) => unknown.push(`${show(path)}: ${message}`));
+  if (unknown.length > 0) return { ok: false, error: unknown.join("\n") };
   const parsed = AclFile.safeParse(doc);
   if (!parsed.success) return { ok: false, error: formatIssues(parsed.error.issues, show) };
   const file = parsed.data;
 
   const warnings: string[] = [];
-  unknownKeys(doc, (path, message) => warnings.push(`${show(path)}: ${message}`));
   const errors: string[] = [];
   const fail = (path: PropertyKey[], message: string) => errors.push(`${show(path)}: ${message}`);
 

@@ -10,6 +10,7 @@ export {
   parseAclToml,
   type SnapshotAclParts,
 } from "./acl-toml";
+export { closestKey, unknownKeyMessage } from "./did-you-mean";
 export { POLICY_ERROR_CODES, PolicyError, type PolicyErrorCode } from "./errors";
 export {
   AclRule,

@@ -19,7 +19,8 @@ export function QosFields({
   return (
     <fieldset>
       <legend className="field-label" style={{ marginBottom: 6 }}>
-        Bandwidth (empty inherits)
+        Bandwidth (always applies; empty inherits the group's, then the fleet default while
+        Bandwidth shaping is on)
       </legend>
       <div className="form-row">
         {fields.map((f) => (

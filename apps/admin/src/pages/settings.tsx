@@ -189,7 +189,7 @@ function QosCard() {
   return (
     <Card
       title="Fleet limits"
-      description="Bandwidth shaping and connection limits; users and groups can override."
+      description="Fleet defaults for bandwidth and connections. Limits set on a user or group always apply; Bandwidth shaping switches on only these defaults and the per-relay bandwidth."
     >
       <QueryView query={qos}>
         {() => (

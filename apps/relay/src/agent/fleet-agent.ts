@@ -4,7 +4,7 @@ import { validateSnapshot } from "@edgesocks/policy";
 import type { Logger } from "@edgesocks/telemetry";
 import { createTRPCClient, createWSClient, type TRPCClient, wsLink } from "@trpc/client";
 import type { RelayMetrics } from "../metrics";
-import type { PolicyStore } from "../policy/policy-store";
+import { describeFailures, type ListenerFailure, type PolicyStore } from "../policy/policy-store";
 import type { Relay } from "../relay";
 import { backoffDelayMs } from "../retry";
 import type { Spool } from "../spool/spool";
@@ -151,15 +151,31 @@ export class FleetAgent {
       if (current && current.epoch === snapshot.epoch && current.version > snapshot.version) {
         return reject(`version ${snapshot.version} is older than the applied ${current.version}`);
       }
+      let failures: ListenerFailure[];
       try {
-        store.apply(snapshot);
+        ({ failures } = store.apply(snapshot));
       } catch (error) {
-        return reject(`does not compile: ${(error as Error).message}`);
+        return reject((error as Error).message);
       }
-      saveCachedSnapshot(stateDir, snapshot);
+      // From here the version is in force: whatever fails next is reported as
+      // what it is, and the ack says applied.
       metrics.policyVersion.set(snapshot.version);
-      metrics.policyReloads.inc({ result: "applied" });
-      logger.info({ version: snapshot.version, epoch: snapshot.epoch }, "snapshot applied");
+      try {
+        saveCachedSnapshot(stateDir, snapshot);
+      } catch (error) {
+        failures.push({ listener: "snapshot cache write", error: error as Error });
+      }
+      const fields = { version: snapshot.version, epoch: snapshot.epoch };
+      if (failures.length > 0) {
+        metrics.policyReloads.inc({ result: "applied_with_errors" });
+        logger.error(
+          { ...fields, failures: describeFailures(failures) },
+          "snapshot applied and in force, but carrying it out failed in part",
+        );
+      } else {
+        metrics.policyReloads.inc({ result: "applied" });
+        logger.info(fields, "snapshot applied");
+      }
     }
     await this.#client.config.ack.mutate({
       status: "applied",

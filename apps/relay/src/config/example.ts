@@ -1,7 +1,9 @@
 /** The commented file `--generate-config` writes; it must load as it is (a test checks). */
 export const EXAMPLE_CONFIG = `# EdgeSocks relay configuration (standalone mode).
-# RustSocks' rustsocks.toml layout is accepted: keys EdgeSocks does not
-# support are ignored with one warning line each.
+# RustSocks' rustsocks.toml layout is accepted. An unknown key is an error
+# (a typo must not leave a default such as "no authentication" in force);
+# only RustSocks keys EdgeSocks leaves out ([sessions], [metrics], ...) are
+# ignored, with one warning line each.
 
 [server]
 bind_address = "127.0.0.1"     # "0.0.0.0" or "::" to serve other hosts
@@ -55,6 +57,7 @@ anonymous_user = "anonymous"   # the user clients without credentials are evalua
 
 # Bandwidth shaping (hierarchical token buckets, each direction on its own) and
 # session limits. Unset rates mean no limit; users and groups may override.
+# enabled switches the defaults below; a user's own limits always apply.
 [qos]
 enabled = false
 
@@ -95,6 +98,7 @@ cache_max_entries = 10000
 timeout_ms = 5000
 # [dns.hosts]                  # static answers, consulted before the system resolver
 # "intranet.example" = "10.0.0.5"
+# "dual.example" = ["2001:db8::5", "10.0.0.5"]   # several: tried with Happy Eyeballs
 
 [ops]
 bind = "127.0.0.1:9100"        # GET /health, /ready, /metrics, /sessions/active

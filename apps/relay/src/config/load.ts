@@ -1,21 +1,31 @@
 import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { unknownKeyMessage } from "@edgesocks/policy";
 import { parse as parseToml } from "smol-toml";
 import type { z } from "zod";
 import { RelayError } from "../errors";
+import { deepFreeze } from "./deep-freeze";
+import { applyOverrides, type ConfigOverride } from "./overrides";
 import { RelayConfig } from "./schema";
-import { unknownKeys } from "./unknown-keys";
+import { isIgnoredRustSocksKey, unknownKeys } from "./unknown-keys";
 
 export interface LoadedConfig {
+  /** Validated and deep-frozen. */
   config: RelayConfig;
   /** Directory of the file: relative paths inside it are resolved from here. */
   baseDir: string;
-  /** One line per key we read past (RustSocks keys EdgeSocks does not support). */
+  /** One line per key we read past (RustSocks keys EdgeSocks deliberately does not support). */
   warnings: string[];
 }
 
-/** Reads and validates a relay TOML file; throws RelayError RELAY_E_CONFIG with one clear line. */
-export function loadConfigFile(path: string): LoadedConfig {
+/**
+ * Reads and validates a relay TOML file, with `overrides` (command-line flags)
+ * set before validation; throws RelayError RELAY_E_CONFIG with one clear line.
+ */
+export function loadConfigFile(
+  path: string,
+  overrides: readonly ConfigOverride[] = [],
+): LoadedConfig {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -24,29 +34,53 @@ export function loadConfigFile(path: string): LoadedConfig {
       cause,
     });
   }
-  return { ...parseConfigText(text, path), baseDir: dirname(path) };
+  return { ...parseConfigText(text, path, overrides), baseDir: dirname(path) };
 }
 
-export function parseConfigText(text: string, source = "config"): Omit<LoadedConfig, "baseDir"> {
+/** Keys that are unknown for a reason worth saying. */
+const UNKNOWN_KEY_HINTS: Record<string, string> = {
+  "auth.pam": "PAM is not supported by EdgeSocks; remove [auth.pam]",
+  "auth.gssapi": "GSS-API is not supported by EdgeSocks; remove [auth.gssapi]",
+};
+
+export function parseConfigText(
+  text: string,
+  source = "config",
+  overrides: readonly ConfigOverride[] = [],
+): Omit<LoadedConfig, "baseDir"> {
   let raw: unknown;
   try {
-    raw = parseToml(text);
+    raw = applyOverrides(parseToml(text), overrides);
   } catch (cause) {
     const message = (cause as Error).message.split("\n")[0];
     throw new RelayError("RELAY_E_CONFIG", `${source}: not valid TOML: ${message}`, { cause });
   }
+  // An unknown key is refused: a typo such as `socks_methd` would otherwise
+  // leave its default in force (there: no authentication).
+  const warnings: string[] = [];
+  for (const unknown of unknownKeys(RelayConfig, raw)) {
+    if (isIgnoredRustSocksKey(unknown.path)) {
+      warnings.push(
+        `${source}: ${unknown.path} is a RustSocks key EdgeSocks does not support; ignored`,
+      );
+      continue;
+    }
+    const hint = UNKNOWN_KEY_HINTS[unknown.path] ?? unknownKeyMessage(unknown.key, unknown.known);
+    throw new RelayError("RELAY_E_CONFIG", `${source}: ${unknown.path}: ${hint}`);
+  }
   const parsed = RelayConfig.safeParse(raw);
   if (!parsed.success) {
-    throw new RelayError("RELAY_E_CONFIG", `${source}: ${firstIssue(parsed.error)}`, {
-      cause: parsed.error,
-    });
+    const issue = firstIssue(parsed.error);
+    const from = overrides.find(({ key }) => issue.startsWith(`${key.join(".")}:`));
+    throw new RelayError(
+      "RELAY_E_CONFIG",
+      `${source}: ${issue}${from ? ` (from ${from.flag})` : ""}`,
+      { cause: parsed.error },
+    );
   }
   const config = parsed.data;
   const semantic = checkSemantics(config);
   if (semantic) throw new RelayError("RELAY_E_CONFIG", `${source}: ${semantic}`);
-  const warnings = unknownKeys(RelayConfig, raw).map(
-    (key) => `${source}: ${key} is not supported by EdgeSocks and is ignored`,
-  );
   config.auth.users.forEach((user, i) => {
     if (user.password !== undefined && user.password_hash === undefined) {
       warnings.push(
@@ -54,7 +88,7 @@ export function parseConfigText(text: string, source = "config"): Omit<LoadedCon
       );
     }
   });
-  return { config, warnings };
+  return { config: deepFreeze(config), warnings };
 }
 
 /** Formats a zod issue as `key.path: problem`. */

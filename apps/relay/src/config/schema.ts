@@ -25,6 +25,20 @@ export const TlsConfig = z.object({
   tls_client_cert_as_user: z.boolean().default(false),
 });
 
+/** An address to listen on: an IP literal (a name could resolve to anything, or to nothing). */
+const listenAddress = text({ max: 300 }).refine((v) => isIP(v) !== 0, {
+  error: 'expected an IP address to listen on, e.g. "127.0.0.1", "0.0.0.0" or "::"',
+});
+
+/** `ip:port` to listen on, IPv6 in brackets; port 0 picks a free one. */
+const listenHostPort = text({ max: 300 }).refine(
+  (text) => {
+    const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+    return match !== null && isIP((match[1] ?? match[2])!) !== 0 && Number(match[3]) <= 65535;
+  },
+  { error: 'expected "IP:PORT" to listen on, e.g. "127.0.0.1:9100" or "[::1]:9100"' },
+);
+
 const hostPort = text({ max: 300 }).refine((text) => parseHostPort(text) !== undefined, {
   error: 'expected "host:port" (IPv6 as "[::1]:443")',
 });
@@ -43,7 +57,7 @@ export const PoolConfig = z.object({
 });
 
 export const ServerConfig = z.object({
-  bind_address: text({ min: 1, max: 300 }).default("127.0.0.1"),
+  bind_address: listenAddress.default("127.0.0.1"),
   bind_port: port.default(1080),
   max_connections: positiveInt.default(10000),
   handshake_timeout_ms: positiveInt.default(10000),
@@ -76,6 +90,13 @@ export const UserConfig = z.object({
 });
 
 export const AuthConfig = z.object({
+  /** RustSocks' client-address authentication: only "none" (no such step) exists here. */
+  client_method: z
+    .literal("none", {
+      error: (issue) =>
+        `expected "none", got ${JSON.stringify(issue.input)} (PAM is not supported by EdgeSocks)`,
+    })
+    .optional(),
   socks_method: z
     .enum(["none", "userpass"], {
       error: (issue) =>
@@ -153,22 +174,26 @@ export const BindConfig = z.object({
     .optional(),
 });
 
+const ipAddress = text({ max: 64 }).refine((v) => isIP(v) !== 0, {
+  error: "expected an IPv4 or IPv6 address",
+});
+
 export const DnsConfig = z.object({
   cache_ttl_secs: z.number().int().min(0).default(30),
   cache_max_entries: positiveInt.default(10000),
   timeout_ms: positiveInt.default(5000),
-  /** Static name → address answers consulted before the system resolver (like gost's hosts). */
+  /**
+   * Static name → address answers consulted before the system resolver (like
+   * gost's hosts); a list gives a name several addresses, tried as DNS answers are.
+   */
   hosts: z
-    .record(
-      text({ min: 1, max: 255 }),
-      text({ max: 64 }).refine((v) => isIP(v) !== 0, { error: "expected an IPv4 or IPv6 address" }),
-    )
+    .record(text({ min: 1, max: 255 }), z.union([ipAddress, z.array(ipAddress).min(1)]))
     .default({}),
 });
 
 export const OpsConfig = z.object({
   /** `host:port` of the health and metrics HTTP server; unset: no ops server. */
-  bind: text({ min: 1, max: 300 }).optional(),
+  bind: listenHostPort.optional(),
   /** Per-user byte counters for this many users (the rest as `_other`); 0 turns them off. */
   user_metrics_limit: z.number().int().min(0).max(10000).default(0),
 });

@@ -19,8 +19,8 @@ export interface ResolverOptions {
   maxEntries?: number;
   /** A lookup that takes longer fails with ETIMEOUT. @default 5000 (ms) */
   timeoutMs?: number;
-  /** Static answers, consulted first (names lower-case). */
-  hosts?: Record<string, string>;
+  /** Static answers, consulted first: one address or several, in the order given. */
+  hosts?: Readonly<Record<string, string | readonly string[]>>;
   metrics?: RelayMetrics;
 }
 
@@ -38,9 +38,12 @@ export class Resolver {
 
   constructor(options: ResolverOptions = {}) {
     this.#hosts = new Map(
-      Object.entries(options.hosts ?? {}).map(([name, address]) => [
+      Object.entries(options.hosts ?? {}).map(([name, answer]) => [
         name.toLowerCase(),
-        [{ address, family: isIPv6(address) ? 6 : 4 }],
+        (typeof answer === "string" ? [answer] : answer).map((address) => ({
+          address,
+          family: isIPv6(address) ? 6 : 4,
+        })),
       ]),
     );
     this.#cache = new LRUCache({

@@ -9,62 +9,112 @@ export type UpstreamResult =
 
 export interface ConnectOptions {
   port: number;
-  /** Budget for all attempts together. */
+  /** Budget for all attempts together (ms). */
   timeoutMs: number;
   /** Source address for outgoing connections, when the operator pins one. */
   localAddress?: string;
+  /**
+   * How long an attempt runs alone before the next address is tried beside it
+   * (RFC 8305 §5 "Connection Attempt Delay"); never more than the budget's
+   * share per address, so every address is tried within the budget.
+   * @default 250 (ms)
+   */
+  attemptDelayMs?: number;
 }
 
-/** Tries each address in turn until one accepts or the budget is spent. */
-export async function connectUpstream(
+/** RFC 8305 §5 recommends 250 ms. */
+const ATTEMPT_DELAY_MS = 250;
+
+/**
+ * Happy Eyeballs (RFC 8305) over addresses the caller has already checked:
+ * families interleaved, a new attempt every `attemptDelayMs` or as soon as
+ * one fails, the first to connect wins and the others are dropped. An
+ * unreachable AAAA therefore costs the A record a quarter of a second, not
+ * the whole budget. Only the given addresses are ever connected to.
+ */
+export function connectUpstream(
   addresses: readonly ResolvedAddress[],
   options: ConnectOptions,
 ): Promise<UpstreamResult> {
-  const deadline = performance.now() + options.timeoutMs;
-  let last: UpstreamResult = { ok: false, reply: Reply.HostUnreachable, code: "ENOADDRESS" };
-  for (const address of addresses) {
-    const remaining = deadline - performance.now();
-    if (remaining <= 0) return { ok: false, reply: Reply.TtlExpired, code: "ETIMEDOUT" };
-    last = await attempt(address, options, remaining);
-    if (last.ok) return last;
+  const ordered = interleaveFamilies(addresses);
+  if (ordered.length === 0) {
+    return Promise.resolve({ ok: false, reply: Reply.HostUnreachable, code: "ENOADDRESS" });
   }
-  return last;
-}
-
-function attempt(
-  target: ResolvedAddress,
-  options: ConnectOptions,
-  timeoutMs: number,
-): Promise<UpstreamResult> {
+  const delayMs = Math.min(
+    options.attemptDelayMs ?? ATTEMPT_DELAY_MS,
+    options.timeoutMs / ordered.length,
+  );
   const started = performance.now();
   return new Promise((resolve) => {
-    const reads = new InPlaceReads();
-    const socket = connect({
-      host: target.address,
-      port: options.port,
-      family: target.family,
-      allowHalfOpen: true,
-      noDelay: true,
-      onread: reads.onread,
-      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
-    });
-    reads.adopt(socket);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve({ ok: false, reply: Reply.TtlExpired, code: "ETIMEDOUT" });
-    }, timeoutMs);
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      socket.removeAllListeners("error");
-      resolve({ ok: true, socket, address: target, connectMs: performance.now() - started });
-    });
-    socket.once("error", (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      socket.destroy();
-      const code = error.code ?? "EUNKNOWN";
-      resolve({ ok: false, reply: replyForErrno(code), code });
-    });
+    const attempts = new Set<Socket>();
+    let next = 0;
+    let settled = false;
+    let lastFailure: UpstreamResult = { ok: false, reply: Reply.TtlExpired, code: "ETIMEDOUT" };
+    let stagger: NodeJS.Timeout | undefined;
+    const finish = (result: UpstreamResult) => {
+      settled = true;
+      clearTimeout(stagger);
+      clearTimeout(budget);
+      for (const socket of attempts) socket.destroy();
+      attempts.clear();
+      resolve(result);
+    };
+    const budget = setTimeout(
+      () => finish({ ok: false, reply: Reply.TtlExpired, code: "ETIMEDOUT" }),
+      options.timeoutMs,
+    );
+    const startNext = () => {
+      clearTimeout(stagger);
+      const target = ordered[next++];
+      if (settled || !target) return;
+      const socket = open(target, options);
+      attempts.add(socket);
+      if (next < ordered.length) stagger = setTimeout(startNext, delayMs);
+      socket.once("connect", () => {
+        attempts.delete(socket);
+        socket.removeAllListeners("error");
+        finish({ ok: true, socket, address: target, connectMs: performance.now() - started });
+      });
+      socket.once("error", (error: NodeJS.ErrnoException) => {
+        attempts.delete(socket);
+        socket.destroy();
+        const code = error.code ?? "EUNKNOWN";
+        lastFailure = { ok: false, reply: replyForErrno(code), code };
+        if (settled) return;
+        if (next < ordered.length) startNext();
+        else if (attempts.size === 0) finish(lastFailure);
+      });
+    };
+    startNext();
   });
+}
+
+function open(target: ResolvedAddress, options: ConnectOptions): Socket {
+  const reads = new InPlaceReads();
+  const socket = connect({
+    host: target.address,
+    port: options.port,
+    family: target.family,
+    allowHalfOpen: true,
+    noDelay: true,
+    onread: reads.onread,
+    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+  });
+  reads.adopt(socket);
+  return socket;
+}
+
+/** RFC 8305 §4: alternate the families, starting with the family of the first address. */
+export function interleaveFamilies(addresses: readonly ResolvedAddress[]): ResolvedAddress[] {
+  const first = addresses[0]?.family;
+  const primary = addresses.filter((a) => a.family === first);
+  const secondary = addresses.filter((a) => a.family !== first);
+  const ordered: ResolvedAddress[] = [];
+  for (let i = 0; i < Math.max(primary.length, secondary.length); i++) {
+    if (primary[i]) ordered.push(primary[i]!);
+    if (secondary[i]) ordered.push(secondary[i]!);
+  }
+  return ordered;
 }
 
 /** Maps a connect errno to the SOCKS5 reply RFC 1928 has for it. */

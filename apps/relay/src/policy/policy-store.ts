@@ -1,7 +1,21 @@
 import type { PolicySnapshot } from "@edgesocks/policy";
+import { RelayError } from "../errors";
 import { type CompiledPolicy, compilePolicy } from "./compiled-policy";
 
 export type PolicyListener = (next: CompiledPolicy, previous: CompiledPolicy | undefined) => void;
+
+/** A listener that threw while a policy already in force was being carried out. */
+export interface ListenerFailure {
+  /** What the listener does, e.g. "QoS re-apply", "revocation". */
+  listener: string;
+  error: Error;
+}
+
+export interface Applied {
+  policy: CompiledPolicy;
+  /** Empty when every listener ran; the policy is in force either way. */
+  failures: ListenerFailure[];
+}
 
 /**
  * The policy in force. A new snapshot is compiled off to the side and swapped
@@ -10,7 +24,7 @@ export type PolicyListener = (next: CompiledPolicy, previous: CompiledPolicy | u
  */
 export class PolicyStore {
   #current: CompiledPolicy | undefined;
-  readonly #listeners = new Set<PolicyListener>();
+  readonly #listeners = new Map<PolicyListener, string>();
 
   get current(): CompiledPolicy {
     if (!this.#current) throw new Error("no policy loaded yet");
@@ -21,17 +35,46 @@ export class PolicyStore {
     return this.#current !== undefined;
   }
 
-  /** Compiles and swaps in `snapshot` (already validated); throws if it does not compile. */
-  apply(snapshot: PolicySnapshot): CompiledPolicy {
-    const next = compilePolicy(snapshot);
+  /**
+   * Compiles and swaps in `snapshot` (already validated). Throws RelayError
+   * RELAY_E_SNAPSHOT, with nothing changed, if it does not compile. Once it is
+   * swapped in, every listener runs; one that throws does not stop the others
+   * and does not undo the swap: its failure is returned, for the caller to
+   * report as what it is.
+   */
+  apply(snapshot: PolicySnapshot): Applied {
+    let next: CompiledPolicy;
+    try {
+      next = compilePolicy(snapshot);
+    } catch (cause) {
+      throw new RelayError("RELAY_E_SNAPSHOT", `does not compile: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
     const previous = this.#current;
     this.#current = next;
-    for (const listener of this.#listeners) listener(next, previous);
-    return next;
+    const failures: ListenerFailure[] = [];
+    for (const [listener, label] of this.#listeners) {
+      try {
+        listener(next, previous);
+      } catch (error) {
+        failures.push({
+          listener: label,
+          error: error instanceof Error ? error : new Error(String(error)),
+        });
+      }
+    }
+    return { policy: next, failures };
   }
 
-  onChange(listener: PolicyListener): () => void {
-    this.#listeners.add(listener);
+  /** `label` names the listener in a failure report. */
+  onChange(listener: PolicyListener, label = "policy listener"): () => void {
+    this.#listeners.set(listener, label);
     return () => this.#listeners.delete(listener);
   }
+}
+
+/** `QoS re-apply: boom; revocation: ...`, for one log line or ack. */
+export function describeFailures(failures: readonly ListenerFailure[]): string {
+  return failures.map((f) => `${f.listener}: ${f.error.message}`).join("; ");
 }

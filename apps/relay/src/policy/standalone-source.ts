@@ -11,7 +11,7 @@ import type { Logger } from "@edgesocks/telemetry";
 import type { RelayConfig } from "../config/schema";
 import { RelayError } from "../errors";
 import type { RelayMetrics } from "../metrics";
-import type { PolicyStore } from "./policy-store";
+import { describeFailures, type ListenerFailure, type PolicyStore } from "./policy-store";
 
 export interface StandaloneSourceOptions {
   config: RelayConfig;
@@ -38,6 +38,7 @@ export class StandalonePolicySource {
   /** First load: any problem is fatal (RelayError RELAY_E_ACL_FILE). */
   start(): void {
     const snapshot = this.#build();
+    // Nothing listens yet at start, so there is nothing that could fail in part.
     this.options.store.apply(snapshot);
     this.options.metrics.policyVersion.set(snapshot.version);
     if (this.options.config.acl.enabled && this.options.config.acl.watch && this.options.aclPath) {
@@ -53,13 +54,11 @@ export class StandalonePolicySource {
   reload(config?: RelayConfig): boolean {
     if (config) this.options = { ...this.options, config };
     const { store, logger, metrics } = this.options;
+    let snapshot: PolicySnapshot;
+    let failures: ListenerFailure[];
     try {
-      const snapshot = this.#build();
-      store.apply(snapshot);
-      metrics.policyVersion.set(snapshot.version);
-      metrics.policyReloads.inc({ result: "applied" });
-      logger.info({ version: snapshot.version, rules: snapshot.rules.length }, "policy reloaded");
-      return true;
+      snapshot = this.#build();
+      ({ failures } = store.apply(snapshot));
     } catch (error) {
       metrics.policyReloads.inc({ result: "rejected" });
       logger.error(
@@ -68,6 +67,20 @@ export class StandalonePolicySource {
       );
       return false;
     }
+    metrics.policyVersion.set(snapshot.version);
+    const fields = { version: snapshot.version, rules: snapshot.rules.length };
+    if (failures.length > 0) {
+      // In force all the same: say so, and what did not happen.
+      metrics.policyReloads.inc({ result: "applied_with_errors" });
+      logger.error(
+        { ...fields, failures: describeFailures(failures) },
+        "policy reloaded and in force, but carrying it out failed in part",
+      );
+    } else {
+      metrics.policyReloads.inc({ result: "applied" });
+      logger.info(fields, "policy reloaded");
+    }
+    return true;
   }
 
   close(): void {

@@ -68,10 +68,22 @@ describe("per-user rates from the policy", () => {
     expect(classLimits(fleet, "anonymous")).toEqual(classLimits(fleet, "dave"));
   });
 
-  it("shapes nobody while QoS is off", () => {
+  it("keeps users' and groups' own rates while QoS is off, and drops only the defaults", () => {
     const off = snapshot({ ...fleet, qos: { ...fleet.qos, enabled: false } });
     expect(treeSettings(off)).toBeNull();
-    expect(classLimits(off, "alice")).toBeNull();
+    expect(classLimits(off, "alice")).toEqual({
+      guaranteedBytesPerSec: 300_000,
+      maxBytesPerSec: 300_000,
+      burstBytes: undefined,
+    });
+    expect(classLimits(off, "carol")).toEqual({
+      guaranteedBytesPerSec: 0,
+      maxBytesPerSec: 2_000_000,
+      burstBytes: 1,
+    });
+    // Only the fleet defaults would shape dave: nothing does while the switch is off.
+    expect(classLimits(off, "dave")).toBeNull();
+    expect(classLimits(off, "anonymous")).toBeNull();
   });
 
   it("leaves a user without a ceiling unshaped when there is no global rate either", () => {

@@ -41,7 +41,10 @@ function groupsOf(snapshot: PolicySnapshot, username: string) {
   return { user, memberOf };
 }
 
-/** The root of both directions' trees; null when QoS is off (nothing is shaped). */
+/**
+ * The root of both directions' trees; null when QoS is off: then there is no
+ * global rate, but users and groups with their own rates are still shaped.
+ */
 export function treeSettings(snapshot: PolicySnapshot): TreeSettings | null {
   const { qos } = snapshot;
   if (!qos.enabled) return null;
@@ -55,18 +58,20 @@ export function treeSettings(snapshot: PolicySnapshot): TreeSettings | null {
 /**
  * A user's rates: each value from the user's own `qos`, else from the first of
  * the user's groups (in the user's order) that sets it, else the relay-wide
- * default. Null: the user is not shaped at all (QoS off, or neither a ceiling
- * nor a global rate applies), so its sessions take the fast path.
+ * default. The user's and groups' own rates always apply, as their connection
+ * limits do; the `qos.enabled` switch governs only the relay-wide defaults and
+ * the global rate. Null: the user is not shaped at all (neither a ceiling nor
+ * a global rate applies), so its sessions take the fast path.
  */
 export function classLimits(snapshot: PolicySnapshot, username: string): ClassLimits | null {
-  if (!snapshot.qos.enabled) return null;
+  const { qos } = snapshot;
   const { user, memberOf } = groupsOf(snapshot, username);
   const pick = (key: QosKey): number | undefined =>
     user?.qos?.[key] ??
     memberOf.find((g) => g.qos?.[key] !== undefined)?.qos?.[key] ??
-    snapshot.qos[key];
+    (qos.enabled ? qos[key] : undefined);
   const max = pick("maxBytesPerSec");
-  if (max === undefined && snapshot.qos.globalBytesPerSec === undefined) return null;
+  if (max === undefined && (!qos.enabled || qos.globalBytesPerSec === undefined)) return null;
   const guaranteed = pick("guaranteedBytesPerSec") ?? 0;
   return {
     guaranteedBytesPerSec: max === undefined ? guaranteed : Math.min(guaranteed, max),

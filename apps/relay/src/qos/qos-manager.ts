@@ -83,7 +83,10 @@ export class QosManager {
       this.#shareTimer.unref();
     }
     if (options.policy.loaded) this.#apply(options.policy.current.snapshot);
-    this.#unsubscribe = options.policy.onChange((next) => this.#apply(next.snapshot));
+    this.#unsubscribe = options.policy.onChange(
+      (next) => this.#apply(next.snapshot),
+      "QoS re-apply to open sessions",
+    );
   }
 
   /** Client → destination and destination → client trees (for tests and the ops API). */
@@ -167,12 +170,12 @@ export class QosManager {
   #rebalance(): void {
     const share = this.#share!;
     const snapshot = this.#snapshot;
-    if (!snapshot?.qos.enabled && this.#published.size === 0) return;
+    if (!snapshot) return;
     const weights = new Map<string, number>();
     for (const user of this.#published) weights.set(user, 0);
     let busy = 0;
     for (const [user, sessions] of this.#sessions) {
-      if (!snapshot || !classLimits(snapshot, user)) continue;
+      if (!classLimits(snapshot, user)) continue;
       const offered = this.#up.takeOffered(user) + this.#down.takeOffered(user);
       const weight = offered > 0 ? sessions.size : 0;
       weights.set(user, weight);

@@ -41,6 +41,7 @@ import type { PolicyStore } from "../policy/policy-store";
 import { connectionLimits } from "../qos/policy-limits";
 import { type Pipe, pipeBothWays, type TrafficCounters } from "./pipe";
 import { type SessionRecord, type SessionStatus, withValidText } from "./record";
+import { resetSocket } from "./reset-socket";
 import type { SessionRegistry } from "./session-registry";
 import { UdpAssociation } from "./udp-association";
 
@@ -177,15 +178,19 @@ export class ClientSession implements TrafficCounters {
     return this.#state === "closed";
   }
 
-  /** Ends the session now (shutdown, revocation, an admin's terminate). */
+  /**
+   * Ends the session now (shutdown, revocation, an admin's terminate) with an
+   * RST: what the relay already queued for the client is discarded, not
+   * trickled out to a slow reader long after the session was closed.
+   */
   close(reason: string): void {
     if (this.#pipe) {
-      this.#pipe.destroy(reason);
+      this.#pipe.reset(reason);
       return;
     }
     this.#closeReason ??= reason;
     this.#releaseResources();
-    this.client.destroy();
+    resetSocket(this.client);
     this.#finish("closed", reason);
   }
 
@@ -258,9 +263,15 @@ export class ClientSession implements TrafficCounters {
         this.#linger("rejected", `protocol_error:${decoded.error.code}`);
         return false;
       }
-      // A malformed SOCKS5 greeting gets no reply (there is no field for one);
-      // a malformed request gets the code the codec chose, e.g. 0x07 or 0x08.
+      // A malformed SOCKS5 greeting gets no reply (there is no field for one),
+      // except one offering no methods: RFC 1928 answers that with 0xFF.
+      // A malformed request gets the code the codec chose, e.g. 0x07 or 0x08.
       const socks5Greeting = this.#state === "greeting" && this.protocol === "socks5";
+      if (socks5Greeting && decoded.error.code === "SOCKS_E_NO_METHODS") {
+        this.#write(encodeMethodSelection(AuthMethod.NoAcceptable));
+        this.#linger("rejected", `protocol_error:${decoded.error.code}`);
+        return false;
+      }
       this.#refuse(
         socks5Greeting ? null : (decoded.error.reply ?? Reply.GeneralFailure),
         `protocol_error:${decoded.error.code}`,

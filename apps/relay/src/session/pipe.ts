@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import { InPlaceReads } from "../net/in-place-reads";
+import { resetSocket } from "./reset-socket";
 
 export interface TrafficCounters {
   bytesUp: number;
@@ -45,6 +46,8 @@ export interface PipeOptions {
 export interface Pipe {
   /** Tears both sides down now; `reason` becomes the session's close reason. */
   destroy(reason: string): void;
+  /** destroy(), but with an RST: data queued for either peer is discarded (terminate, revoke). */
+  reset(reason: string): void;
 }
 
 /**
@@ -266,6 +269,12 @@ class BothWays implements Pipe {
     this.settle(why);
     this.client.destroy();
     this.upstream.destroy();
+  }
+
+  reset(why: string): void {
+    this.settle(why);
+    resetSocket(this.client);
+    resetSocket(this.upstream);
   }
 
   socketClosed(): void {

@@ -78,7 +78,10 @@ export class ShardHub implements ShardPeers {
   /** Starts the other threads once the main relay listens; rejects if one cannot start. */
   async start(relay: Relay): Promise<void> {
     this.#relay = relay;
-    relay.policy.onChange((next) => this.#broadcast({ type: "policy", snapshot: next.snapshot }));
+    relay.policy.onChange(
+      (next) => this.#broadcast({ type: "policy", snapshot: next.snapshot }),
+      "hand-off to worker threads",
+    );
     const started: Promise<void>[] = [];
     for (let index = 1; index < this.#options.threads; index++) started.push(this.#spawn(index));
     await Promise.all(started);

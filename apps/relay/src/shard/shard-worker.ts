@@ -1,7 +1,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { createLogger, createRegistry } from "@edgesocks/telemetry";
 import { createRelayMetrics } from "../metrics";
-import { PolicyStore } from "../policy/policy-store";
+import { describeFailures, PolicyStore } from "../policy/policy-store";
 import { startRelay } from "../relay";
 import type { FromShard, ShardWorkerData, ToShard } from "./messages";
 import { SharedRelayState } from "./shared-state";
@@ -43,7 +43,13 @@ try {
       case "policy":
         // The main thread compiled this snapshot before sending it; a failure here is a bug.
         try {
-          policy.apply(message.snapshot);
+          const { failures } = policy.apply(message.snapshot);
+          if (failures.length > 0) {
+            logger.error(
+              { version: message.snapshot.version, failures: describeFailures(failures) },
+              "policy in force, but carrying it out failed in part",
+            );
+          }
         } catch (error) {
           logger.error({ err: (error as Error).message }, "shard could not apply the policy");
         }

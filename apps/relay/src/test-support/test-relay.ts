@@ -29,9 +29,11 @@ export async function startTestRelay(toml = "", acl?: string): Promise<TestRelay
   const aclPath = join(dir, "acl.toml");
   if (acl !== undefined) writeFileSync(aclPath, acl);
   writeFileSync(configPath, toml);
-  const loaded = loadConfigFile(configPath);
-  loaded.config.server.bind_address = "127.0.0.1";
-  loaded.config.server.bind_port = 0;
+  // As --bind and --port would: set before validation (the result is frozen).
+  const loaded = loadConfigFile(configPath, [
+    { key: ["server", "bind_address"], value: "127.0.0.1", flag: "test" },
+    { key: ["server", "bind_port"], value: 0, flag: "test" },
+  ]);
   const records: SessionRecord[] = [];
   let waiters: (() => void)[] = [];
   const relay = await startRelay({
