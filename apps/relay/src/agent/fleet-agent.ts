@@ -30,8 +30,6 @@ export interface FleetAgentOptions {
   heartbeatIntervalMs?: number;
   /** Shipper batching age. @default 1000 (ms) */
   batchAgeMs?: number;
-  /** First wait before a failed subscription is opened again (then doubling, jittered), in ms. @default 500 */
-  resubscribeBaseMs?: number;
 }
 
 type Unsubscribable = { unsubscribe(): void };
@@ -116,12 +114,13 @@ export class FleetAgent {
   #keepSubscribed(
     name: string,
     open: (handlers: {
+      /** The subscription works (started, or an event arrived): the back-off starts over. */
       onData: () => void;
       onError: (error: Error) => void;
       onComplete: () => void;
     }) => Unsubscribable,
   ): void {
-    const { logger, resubscribeBaseMs = 500 } = this.#options;
+    const { logger } = this.#options;
     let attempt = 0;
     let current: Unsubscribable | null = null;
     let timer: NodeJS.Timeout | undefined;
@@ -129,7 +128,7 @@ export class FleetAgent {
       current?.unsubscribe();
       current = null;
       if (this.#closing) return;
-      const delayMs = backoffDelayMs(attempt++, { baseMs: resubscribeBaseMs, maxMs: 30_000 });
+      const delayMs = backoffDelayMs(attempt++, { baseMs: 500, maxMs: 30_000 });
       logger.warn(
         { err: error?.message ?? "ended", delayMs: Math.round(delayMs) },
         `${name} stopped; subscribing again`,
