@@ -323,16 +323,19 @@ export const nodesRouter = router({
   /** Stops a node: its token stops working, its sockets close, it leaves /proxy.pac and alerts. */
   disable: adminProcedure
     .input(z.object({ name: NodeName }))
+    .output(NodeView)
     .mutation(({ ctx, input }) => changeNode(ctx, input.name, "disable")),
 
   /** Lets a disabled node's token work again. */
   enable: adminProcedure
     .input(z.object({ name: NodeName }))
+    .output(NodeView)
     .mutation(({ ctx, input }) => changeNode(ctx, input.name, "enable")),
 
   /** Deletes a node (its session history stays); its token stops working, its sockets close. */
   remove: adminProcedure
     .input(z.object({ name: NodeName }))
+    .output(NodeView)
     .mutation(({ ctx, input }) => changeNode(ctx, input.name, "remove")),
 
   /** Commands for this relay (terminate a session, ...), from any control-plane instance. */
