@@ -306,6 +306,24 @@ describe("admin app", () => {
     await screenshot(page, "nodes");
   }, 60_000);
 
+  it("disables and enables a node from the Nodes page and removes an abandoned one", async () => {
+    await api.nodes.enroll.mutate({ name: "abandoned", region: REGION });
+    await go("/nodes");
+    const row = page.locator(`tr[data-node="${NODE}"]`);
+    await row.getByRole("button", { name: "Disable" }).click();
+    await row.filter({ hasText: "disabled" }).waitFor();
+    expect((await api.nodes.get.query({ name: NODE })).disabled).toBe(true);
+    await screenshot(page, "nodes-disabled");
+    await row.getByRole("button", { name: "Enable" }).click();
+    await expectNodeApplied(await newestVersion());
+
+    const abandoned = page.locator('tr[data-node="abandoned"]');
+    await abandoned.getByRole("button", { name: "Remove" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Remove node" }).click();
+    await abandoned.waitFor({ state: "detached" });
+    expect((await api.nodes.list.query()).map((n) => n.name)).toEqual([NODE]);
+  }, 60_000);
+
   it("a viewer token sees everything with every write control disabled", async () => {
     const viewer = await api.admins.create.mutate({ name: "auditor", role: "viewer" });
     await expect(
@@ -329,6 +347,10 @@ describe("admin app", () => {
     await go("/nodes");
     await page.locator(`tr[data-node="${NODE}"]`).waitFor();
     expect(await page.getByRole("button", { name: "Enroll a node" }).isDisabled()).toBe(true);
+    const nodeRow = page.locator(`tr[data-node="${NODE}"]`);
+    for (const name of ["Re-enroll", "Disable", "Remove"]) {
+      expect(await nodeRow.getByRole("button", { name }).isDisabled()).toBe(true);
+    }
     await go("/snapshots");
     await page.locator("tr[data-version]").first().waitFor();
     const rollbacks = page.getByRole("button", { name: "Roll back" });

@@ -90,7 +90,13 @@ if (!existsSync(nodeTokenFile)) {
   // No node token on disk (first start, or ./data/relay was removed): (re-)enroll.
   const enrolled = await mutation<{ enrollmentToken: string }>(
     "nodes.enroll",
-    { name: "local-1", region: "local", replace: true },
+    // Loopback is not a public address unless the enrollment pins it.
+    {
+      name: "local-1",
+      region: "local",
+      replace: true,
+      publicAddresses: [`127.0.0.1:${relayPort}`],
+    },
     adminToken,
   );
   relayTokenFile = join(relayState, "enrollment-token");

@@ -105,8 +105,6 @@ export async function startAdminRelay(options: {
       String(socksPort),
       "--ops-bind",
       `127.0.0.1:${opsPort}`,
-      "--public-address",
-      `127.0.0.1:${socksPort}`,
       ...(process.getuid?.() === 0 ? ["--allow-root"] : []),
     ],
   });

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { type ControlPlane, startControlPlane } from "@edgesocks/api";
+import { type ControlPlane, type ControlPlaneOptions, startControlPlane } from "@edgesocks/api";
 import { type Database, migrateDatabase, openDatabase } from "@edgesocks/db";
 import { createRegistry, type Logger, type Registry } from "@edgesocks/telemetry";
 import { createPac } from "./pac";
@@ -23,6 +23,15 @@ export interface ControlAppOptions {
   /** Where the first admin token is printed once. @default process.stdout */
   announce?: (line: string) => void;
   corsOrigins?: readonly string[];
+  /** Extra names clients reach the server by (Host header); see ServerOptions.allowedHosts. */
+  allowedHosts?: readonly string[];
+  /** Proxies whose X-Forwarded-For names the client. @default none */
+  trustedProxies?: readonly string[];
+  /** Control-plane tuning the server does not need (tests, mostly). */
+  controlPlane?: Pick<
+    ControlPlaneOptions,
+    "exchangeLimit" | "maxSubscriptionsPerSocket" | "tokenRecheckMs" | "tokenCacheTtlMs"
+  >;
   /** Client networks/countries → region order of `GET /proxy.pac` (parsePacRegions). @default none: by name */
   pacRegions?: PacRegions;
   adminDistDir?: string | null;
@@ -65,6 +74,8 @@ export async function startControlApp(options: ControlAppOptions): Promise<Contr
       ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }),
       ...(options.pushDebounceMs === undefined ? {} : { pushDebounceMs: options.pushDebounceMs }),
       ...(options.authLimit === undefined ? {} : { authLimit: options.authLimit }),
+      ...(options.trustedProxies === undefined ? {} : { trustedProxies: options.trustedProxies }),
+      ...options.controlPlane,
     });
     const { adminToken, publishedVersion, epoch } = controlPlane.bootstrapped;
     if (adminToken !== null) {
@@ -105,6 +116,7 @@ export async function startControlApp(options: ControlAppOptions): Promise<Contr
         "host",
         "port",
         "corsOrigins",
+        "allowedHosts",
         "adminDistDir",
         "maxBodyBytes",
         "wsMaxPayloadBytes",

@@ -90,6 +90,9 @@ const CASES: Record<string, (run: Run) => Promise<unknown>> = {
       rules: [],
     }),
   "snapshots.rollback": (run) => run.control.admin.snapshots.rollback.mutate({ version: 1 }),
+  "nodes.disable": (run) => run.control.admin.nodes.disable.mutate({ name: "relay-a" }),
+  "nodes.enable": (run) => run.control.admin.nodes.enable.mutate({ name: "relay-a" }),
+  "nodes.remove": (run) => run.control.admin.nodes.remove.mutate({ name: "relay-a" }),
 };
 
 /** Every mutation of the router, by path (`users.create`), walked from its definition. */

@@ -38,6 +38,8 @@ describe("parseCli", () => {
       "SESSION_RETENTION_DAYS",
       "EDGESOCKS_ADMIN_TOKEN_FILE",
       "EDGESOCKS_CORS_ORIGINS",
+      "EDGESOCKS_ALLOWED_HOSTS",
+      "EDGESOCKS_TRUSTED_PROXIES",
     ]) {
       expect(HELP).toContain(word);
     }
@@ -63,6 +65,21 @@ describe("readEnv", () => {
     expect(() => readEnv({ EDGESOCKS_ADMIN_TOKEN: "short" })).toThrow(
       expect.objectContaining({ code: "CONTROL_E_ENV" }),
     );
+    expect(
+      readEnv({
+        EDGESOCKS_ALLOWED_HOSTS: "control.example.com, admin.example.com",
+        EDGESOCKS_TRUSTED_PROXIES: "10.0.0.0/8,::1",
+      }),
+    ).toMatchObject({
+      EDGESOCKS_ALLOWED_HOSTS: ["control.example.com", "admin.example.com"],
+      EDGESOCKS_TRUSTED_PROXIES: ["10.0.0.0/8", "::1"],
+    });
+    expect(() => readEnv({ EDGESOCKS_TRUSTED_PROXIES: "10.0.0.0/8,proxy.local" })).toThrow(
+      /^EDGESOCKS_TRUSTED_PROXIES: expected comma-separated IP addresses or CIDRs/,
+    );
+    expect(() => readEnv({ EDGESOCKS_TRUSTED_PROXIES: "10.0.0.0/33" })).toThrow(
+      /^EDGESOCKS_TRUSTED_PROXIES: /,
+    );
   });
 });
 
@@ -87,6 +104,8 @@ describe("binaries", () => {
       "rules add",
       "acl test",
       "nodes enroll",
+      "nodes disable",
+      "nodes remove",
       "snapshots rollback",
       "sessions list",
       "stats",

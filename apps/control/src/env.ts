@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { ControlError } from "./errors";
@@ -7,6 +8,21 @@ export const DEFAULT_ADMIN_DIST = fileURLToPath(new URL("../../admin/dist", impo
 
 const MiB = 1024 * 1024;
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+function isAddressOrCidr(entry: string): boolean {
+  const [address = "", bits, ...rest] = entry.split("/");
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/** Comma-separated, blanks dropped. */
+const list = z.string().transform((text) =>
+  text
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== ""),
+);
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 
 /** Every environment variable edgesocks-control reads, with its default. */
@@ -25,6 +41,18 @@ const Env = z.object({
     .optional(),
   /** Comma-separated browser origins allowed to call the API (the admin app's own origin needs none). */
   EDGESOCKS_CORS_ORIGINS: z.string().default(""),
+  /**
+   * Names clients may reach the control plane by (the Host header), besides the listen address;
+   * `*` allows any (no DNS-rebinding protection).
+   */
+  EDGESOCKS_ALLOWED_HOSTS: list.default([]),
+  /** Proxy addresses or CIDRs whose X-Forwarded-For names the client; default none. */
+  EDGESOCKS_TRUSTED_PROXIES: list
+    .refine(
+      (entries) => entries.every(isAddressOrCidr),
+      "expected comma-separated IP addresses or CIDRs such as 10.0.0.0/8",
+    )
+    .default([]),
   EDGESOCKS_ADMIN_DIST: z.string().min(1).default(DEFAULT_ADMIN_DIST),
   EDGESOCKS_MAX_BODY_BYTES: int(1024, 256 * MiB).default(4 * MiB),
   EDGESOCKS_WS_MAX_PAYLOAD_BYTES: int(1024, 256 * MiB).default(4 * MiB),
@@ -51,6 +79,14 @@ export const ENV_HELP: [string, string][] = [
   ],
   ["EDGESOCKS_ADMIN_TOKEN", "use this esa_… token as the first admin token of an empty database"],
   ["EDGESOCKS_CORS_ORIGINS", "comma-separated origins allowed to call the API from a browser"],
+  [
+    "EDGESOCKS_ALLOWED_HOSTS",
+    "comma-separated names clients use for this server (Host header), besides the listen address; * = any",
+  ],
+  [
+    "EDGESOCKS_TRUSTED_PROXIES",
+    "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed (default none)",
+  ],
   ["EDGESOCKS_ADMIN_DIST", "admin app folder served at / (default apps/admin/dist, if present)"],
   ["EDGESOCKS_MAX_BODY_BYTES", "largest HTTP request body (default 4 MiB)"],
   ["EDGESOCKS_WS_MAX_PAYLOAD_BYTES", "largest WebSocket message (default 4 MiB)"],

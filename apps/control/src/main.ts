@@ -51,6 +51,8 @@ async function main(argv: string[]): Promise<void> {
     corsOrigins: env.EDGESOCKS_CORS_ORIGINS.split(",")
       .map((origin) => origin.trim())
       .filter((origin) => origin !== ""),
+    allowedHosts: env.EDGESOCKS_ALLOWED_HOSTS,
+    trustedProxies: env.EDGESOCKS_TRUSTED_PROXIES,
     adminDistDir: env.EDGESOCKS_ADMIN_DIST,
     pacRegions: parsePacRegions(env.EDGESOCKS_PAC_REGIONS),
   });

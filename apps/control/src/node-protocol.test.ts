@@ -62,7 +62,7 @@ describe("enrollment", () => {
     const first = await anonymous.nodes.exchange.mutate({
       enrollmentToken,
       softwareVersion: "1.0.0",
-      publicAddress: "192.0.2.10",
+      publicAddress: "192.0.2.10:1080",
     });
     expect(first).toMatchObject({ name: "relay-once", region: "us-east" });
     expect(first.nodeToken).toMatch(/^esn_/);

@@ -5,6 +5,7 @@ import type { Logger, Registry } from "@edgesocks/telemetry";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
 import { WebSocketServer } from "ws";
+import { hostAllowed, hostAllowList } from "./host-check";
 import { serveDocs } from "./openapi/docs-page";
 import { openApiDocument } from "./openapi/document";
 import type { PacRequest } from "./pac";
@@ -23,6 +24,12 @@ export interface ServerOptions {
   port?: number;
   /** Browser origins allowed to call /trpc (exact match, e.g. `https://admin.example.com`). */
   corsOrigins?: readonly string[];
+  /**
+   * Names clients reach this server by, checked against `Host` on everything but /health,
+   * /ready and /metrics (DNS-rebinding protection); the listen address is always allowed, `*`
+   * allows any. @default []
+   */
+  allowedHosts?: readonly string[];
   /** Largest HTTP request body, in bytes. @default 4194304 (4 MiB) */
   maxBodyBytes?: number;
   /** Largest WebSocket message, in bytes. @default 4194304 (4 MiB) */
@@ -54,6 +61,7 @@ export interface ControlServer extends AsyncDisposable {
 
 const TRPC_PREFIX = "/trpc";
 
+/** An Origin of this server itself (safe to trust once the Host header passed the allow-list). */
 const isSameOrigin = (req: IncomingMessage) =>
   req.headers.origin === `http://${req.headers.host}` ||
   req.headers.origin === `https://${req.headers.host}`;
@@ -63,6 +71,9 @@ export async function startServer(options: ServerOptions): Promise<ControlServer
   const { controlPlane, logger, registry } = options;
   const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
   const corsOrigins = new Set(options.corsOrigins ?? []);
+  const hosts = hostAllowList(options.host ?? "127.0.0.1", options.allowedHosts ?? []);
+  const hostRefusal = (req: IncomingMessage) =>
+    `host "${req.headers.host ?? ""}" not allowed (add it to EDGESOCKS_ALLOWED_HOSTS)\n`;
   const admin = options.adminDistDir ? staticFiles(options.adminDistDir) : null;
   const onError = ({
     error,
@@ -117,6 +128,10 @@ export async function startServer(options: ServerOptions): Promise<ControlServer
       res.writeHead(200, { "content-type": registry.contentType }).end(body);
       return;
     }
+    if (!hostAllowed(hosts, req.headers.host)) {
+      res.writeHead(421, { "content-type": "text/plain" }).end(hostRefusal(req));
+      return;
+    }
     if (pathname === "/proxy.pac" && options.pac) {
       if (req.method !== "GET" && req.method !== "HEAD") {
         res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain" }).end();
@@ -157,7 +172,9 @@ export async function startServer(options: ServerOptions): Promise<ControlServer
       return;
     }
     if (pathname === TRPC_PREFIX || pathname.startsWith(`${TRPC_PREFIX}/`)) {
-      // Same-origin requests from the admin app carry an Origin too; they are allowed.
+      // Same-origin requests from the admin app carry an Origin too; they are allowed (the Host
+      // they name was checked above). Requests without Origin come from no browser page: the API
+      // takes no cookies, so they carry no ambient credentials.
       if (!isSameOrigin(req) && !cors(req, res)) {
         res.writeHead(403, { "content-type": "text/plain" }).end("origin not allowed\n");
         return;
@@ -212,11 +229,13 @@ export async function startServer(options: ServerOptions): Promise<ControlServer
   server.on("upgrade", (req, socket, head) => {
     const pathname = new URL(req.url ?? "/", "http://localhost").pathname;
     const origin = req.headers.origin;
-    const originOk =
-      origin === undefined ||
-      corsOrigins.has(origin) ||
-      origin === `http://${req.headers.host}` ||
-      origin === `https://${req.headers.host}`;
+    if (!hostAllowed(hosts, req.headers.host)) {
+      socket.end(
+        `HTTP/1.1 421 Misdirected Request\r\nconnection: close\r\n\r\n${hostRefusal(req)}`,
+      );
+      return;
+    }
+    const originOk = origin === undefined || corsOrigins.has(origin) || isSameOrigin(req);
     if (pathname !== TRPC_PREFIX || !originOk) {
       socket.end(
         `HTTP/1.1 ${originOk ? "404 Not Found" : "403 Forbidden"}\r\nconnection: close\r\n\r\n`,

@@ -1,11 +1,14 @@
 import type { Database } from "@edgesocks/db";
 import { nodes } from "@edgesocks/db/schema";
 import type { Logger, Registry } from "@edgesocks/telemetry";
+import { isNull } from "drizzle-orm";
 import { type Context, createContextFactory, type Services } from "./context";
 import { createControlMetrics } from "./metrics";
 import { appRouter } from "./router";
 import { AuthLimiter, type AuthLimiterOptions } from "./services/auth-limiter";
 import { type BootstrapResult, bootstrap } from "./services/bootstrap";
+import { TrustedProxies } from "./services/client-address";
+import { ConnectionGuard } from "./services/connection-guard";
 import { NodeCommandBus } from "./services/node-commands";
 import { configStatus } from "./services/node-status";
 import { PolicyService } from "./services/policy-service";
@@ -24,6 +27,17 @@ export interface ControlPlaneOptions {
   /** How often other instances' snapshot versions and node commands are looked for, in ms. @default 1000 */
   pollIntervalMs?: number;
   authLimit?: AuthLimiterOptions;
+  /**
+   * Failed `nodes.exchange` guesses allowed per enrollment-token prefix, and fleet-wide
+   * (`globalMaxFailures`), within `windowMs`. @default { maxFailures: 20, globalMaxFailures: 200, windowMs: 60000 }
+   */
+  exchangeLimit?: { maxFailures?: number; globalMaxFailures?: number; windowMs?: number };
+  /** Proxies (addresses or CIDRs) whose X-Forwarded-For names the client. @default none */
+  trustedProxies?: readonly string[];
+  /** Subscriptions one WebSocket may hold. @default 16 */
+  maxSubscriptionsPerSocket?: number;
+  /** How often open WebSockets' tokens are re-checked, in ms. @default 1000 */
+  tokenRecheckMs?: number;
   /** How long a node enrollment token is valid, in ms. @default 86400000 (1 day) */
   enrollmentTtlMs?: number;
   /** A node not heard from for this long is offline (its active sessions are dropped), in ms. @default 30000 */
@@ -62,7 +76,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const metrics = createControlMetrics(options.registry, {
     writeQueueDepth: () => database.writes.depth,
     nodeStatuses: async () => {
-      const rows = await database.db.select().from(nodes);
+      // A disabled node is not expected to connect: it raises no NOT SENT alert.
+      const rows = await database.db.select().from(nodes).where(isNull(nodes.disabledAtMs));
       const newest = hub?.current() ?? null;
       return rows.map((row) => ({
         node: row.name,
@@ -86,6 +101,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     metrics,
     ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }),
   });
+  const tokens = new TokenResolver({
+    database,
+    ...(options.tokenCacheTtlMs === undefined ? {} : { cacheTtlMs: options.tokenCacheTtlMs }),
+  });
+  const exchangeLimit = options.exchangeLimit ?? {};
+  const exchangeWindowMs = exchangeLimit.windowMs ?? 60_000;
   const services: Services = {
     database,
     logger,
@@ -95,10 +116,22 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     ingest: new SessionIngest({ database, metrics }),
     commands,
     authLimiter: new AuthLimiter(options.authLimit),
-    tokens: new TokenResolver({
-      database,
-      ...(options.tokenCacheTtlMs === undefined ? {} : { cacheTtlMs: options.tokenCacheTtlMs }),
+    exchangeLimiter: new AuthLimiter({
+      maxFailures: exchangeLimit.maxFailures ?? 20,
+      windowMs: exchangeWindowMs,
     }),
+    exchangeGlobalLimiter: new AuthLimiter({
+      maxFailures: exchangeLimit.globalMaxFailures ?? 200,
+      windowMs: exchangeWindowMs,
+    }),
+    tokens,
+    guard: new ConnectionGuard({
+      tokens,
+      logger,
+      ...(options.tokenRecheckMs === undefined ? {} : { intervalMs: options.tokenRecheckMs }),
+    }),
+    trustedProxies: new TrustedProxies(options.trustedProxies ?? []),
+    maxSubscriptionsPerSocket: options.maxSubscriptionsPerSocket ?? 16,
     watching: new Map(),
     enrollmentTtlMs: options.enrollmentTtlMs ?? 86_400_000,
     heartbeatStaleMs: options.heartbeatStaleMs ?? 30_000,
@@ -111,6 +144,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   });
   await snapshotHub.start();
   commands.start();
+  services.guard.start();
 
   const retentionDays = options.sessionRetentionDays ?? null;
   const runRetention = async () => {
@@ -140,6 +174,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       if (retentionTimer !== null) clearInterval(retentionTimer);
       snapshotHub.close();
       commands.close();
+      services.guard.close();
       services.ingest.close();
     })();
     return closed;

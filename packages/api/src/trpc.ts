@@ -66,16 +66,77 @@ const observed = t.middleware(async ({ ctx, path, type, next }) => {
   return result;
 });
 
-export const publicProcedure = t.procedure.use(observed);
+/**
+ * Subscriptions run over WebSockets only, at most `maxSubscriptionsPerSocket` on one; the slot is
+ * freed when the subscription ends, however it ends.
+ */
+const subscriptionCap = t.middleware(async ({ ctx, type, next }) => {
+  const socket = ctx.socket;
+  if (type !== "subscription") return next();
+  if (socket === null) {
+    // Over HTTP (SSE) no socket can be closed on revocation: subscriptions need the WebSocket.
+    throw new ApiError(
+      "API_E_BAD_INPUT",
+      "subscriptions are served over the WebSocket (/trpc) only",
+    );
+  }
+  const max = ctx.services.maxSubscriptionsPerSocket;
+  if (socket.subscriptions >= max) {
+    throw new ApiError(
+      "API_E_TOO_MANY_SUBSCRIPTIONS",
+      `this WebSocket already holds ${max} subscriptions (the most one socket may); stop one first`,
+    );
+  }
+  socket.subscriptions += 1;
+  let held = true;
+  const free = () => {
+    if (held) socket.subscriptions -= 1;
+    held = false;
+  };
+  const result = await next().catch((error: unknown) => {
+    free();
+    throw error;
+  });
+  if (!result.ok || !isAsyncIterable(result.data)) {
+    free();
+    return result;
+  }
+  const inner = result.data;
+  async function* counted() {
+    try {
+      yield* inner;
+    } finally {
+      free();
+    }
+  }
+  return { ...result, data: counted() };
+});
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
+}
+
+export const publicProcedure = t.procedure.use(observed).use(subscriptionCap);
+
+/**
+ * The caller's principal, looked up again for this call (the token resolver caches for a
+ * second), so a socket never keeps rights its token lost.
+ */
+async function currentPrincipal(ctx: Context) {
+  return ctx.token === null ? null : ctx.services.tokens.resolve(ctx.token);
+}
 
 function refuse(ctx: Context, kind: "admin" | "node"): never {
   const { authLimiter, metrics } = ctx.services;
-  if (authLimiter.isLimited(ctx.clientAddress)) {
-    metrics.rateLimitedTotal.inc();
-    throw new ApiError("API_E_RATE_LIMITED", "too many failed authentications; retry later");
+  // No token is not a failed authentication: it neither counts nor gets rate limited.
+  if (ctx.token !== null) {
+    if (authLimiter.isLimited(ctx.clientAddress)) {
+      metrics.rateLimitedTotal.inc();
+      throw new ApiError("API_E_RATE_LIMITED", "too many failed authentications; retry later");
+    }
+    authLimiter.recordFailure(ctx.clientAddress);
+    metrics.authFailuresTotal.inc({ kind });
   }
-  authLimiter.recordFailure(ctx.clientAddress);
-  metrics.authFailuresTotal.inc({ kind });
   throw new ApiError(
     "API_E_UNAUTHORIZED",
     kind === "admin"
@@ -85,8 +146,8 @@ function refuse(ctx: Context, kind: "admin" | "node"): never {
 }
 
 /** Admin API, read: any admin token (`viewer` or `admin`). */
-export const viewerProcedure = publicProcedure.use(({ ctx, next }) => {
-  const principal = ctx.principal;
+export const viewerProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  const principal = await currentPrincipal(ctx);
   if (principal?.kind !== "admin") refuse(ctx, "admin");
   return next({ ctx: { admin: principal } });
 });
@@ -103,8 +164,8 @@ export const adminProcedure = viewerProcedure.use(({ ctx, next }) => {
 });
 
 /** Relay procedures: a node token. */
-export const nodeProcedure = publicProcedure.use(({ ctx, next }) => {
-  const principal = ctx.principal;
+export const nodeProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  const principal = await currentPrincipal(ctx);
   if (principal?.kind !== "node") refuse(ctx, "node");
   return next({ ctx: { node: principal } });
 });

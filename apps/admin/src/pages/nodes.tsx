@@ -4,9 +4,10 @@ import { useCanWrite } from "../components/access";
 import { Button } from "../components/button";
 import { Badge, Card, PageHeader, type Tone } from "../components/card";
 import { CopyBlock } from "../components/copy-button";
-import { Dialog } from "../components/dialog";
+import { ConfirmDialog, Dialog } from "../components/dialog";
 import { Checkbox, Field, Input } from "../components/field";
 import { EmptyState, QueryView } from "../components/states";
+import { useToast } from "../components/toast";
 import { errorText } from "../lib/api";
 import type { NodeInfo } from "../lib/api-types";
 import { useApi } from "../lib/auth";
@@ -23,6 +24,7 @@ const STATUS_TONE: Record<string, Tone> = {
 const REFRESH_MS = 3_000;
 
 function health(node: NodeInfo): { tone: Tone; label: string } {
+  if (node.disabled) return { tone: "gray", label: "disabled" };
   if (!node.enrolled)
     return { tone: "gray", label: node.enrollmentPending ? "awaiting enrollment" : "not enrolled" };
   if (!node.online) return { tone: "red", label: "offline" };
@@ -34,11 +36,33 @@ function health(node: NodeInfo): { tone: Tone; label: string } {
 export function NodesPage() {
   const api = useApi();
   const now = useNow(1000);
+  const notify = useToast();
+  const queryClient = useQueryClient();
   const [enrolling, setEnrolling] = useState<{ name: string; region: string } | "new" | null>(null);
+  const [removing, setRemoving] = useState<NodeInfo | null>(null);
   const nodes = useQuery({
     queryKey: ["nodes.list"],
     queryFn: () => api.nodes.list.query(),
     refetchInterval: REFRESH_MS,
+  });
+  const toggle = useMutation({
+    mutationFn: (node: NodeInfo) =>
+      node.disabled
+        ? api.nodes.enable.mutate({ name: node.name })
+        : api.nodes.disable.mutate({ name: node.name }),
+    onSuccess: (node) => {
+      notify(`${node.disabled ? "Disabled" : "Enabled"} ${node.name}`);
+      void queryClient.invalidateQueries({ queryKey: ["nodes.list"] });
+    },
+    onError: (error) => notify(errorText(error), "error"),
+  });
+  const remove = useMutation({
+    mutationFn: (node: NodeInfo) => api.nodes.remove.mutate({ name: node.name }),
+    onSuccess: (node) => {
+      notify(`Removed ${node.name}`);
+      setRemoving(null);
+      void queryClient.invalidateQueries({ queryKey: ["nodes.list"] });
+    },
   });
   return (
     <div className="page">
@@ -155,13 +179,34 @@ export function NodesPage() {
                           ) : null}
                         </td>
                         <td className="actions">
-                          <Button
-                            size="sm"
-                            write
-                            onClick={() => setEnrolling({ name: n.name, region: n.region })}
-                          >
-                            Re-enroll
-                          </Button>
+                          <div className="btn-group">
+                            <Button
+                              size="sm"
+                              write
+                              onClick={() => setEnrolling({ name: n.name, region: n.region })}
+                            >
+                              Re-enroll
+                            </Button>
+                            <Button
+                              size="sm"
+                              write
+                              busy={toggle.isPending && toggle.variables?.name === n.name}
+                              onClick={() => toggle.mutate(n)}
+                            >
+                              {n.disabled ? "Enable" : "Disable"}
+                            </Button>
+                            <Button
+                              size="sm"
+                              variant="danger"
+                              write
+                              onClick={() => {
+                                remove.reset();
+                                setRemoving(n);
+                              }}
+                            >
+                              Remove
+                            </Button>
+                          </div>
                         </td>
                       </tr>
                     );
@@ -188,6 +233,21 @@ export function NodesPage() {
           onDone={() => setEnrolling(null)}
         />
       </Dialog>
+      <ConfirmDialog
+        open={removing !== null}
+        title={`Remove node ${removing?.name ?? ""}?`}
+        confirmLabel="Remove node"
+        danger
+        busy={remove.isPending}
+        error={remove.isError ? errorText(remove.error) : null}
+        onClose={() => setRemoving(null)}
+        onConfirm={() => removing && remove.mutate(removing)}
+      >
+        <p>
+          Its token stops working at once and its connections close; its session history stays. To
+          bring it back, enroll it again.
+        </p>
+      </ConfirmDialog>
     </div>
   );
 }
@@ -208,7 +268,17 @@ function EnrollForm({
   const [region, setRegion] = useState(existing?.region ?? "");
   const [hours, setHours] = useState("24");
   const [replace, setReplace] = useState(existing !== null);
-  const [errors, setErrors] = useState<{ name?: string; region?: string; hours?: string }>({});
+  const [addresses, setAddresses] = useState("");
+  const [errors, setErrors] = useState<{
+    name?: string;
+    region?: string;
+    hours?: string;
+    addresses?: string;
+  }>({});
+  const addressList = addresses
+    .split(",")
+    .map((a) => a.trim())
+    .filter((a) => a !== "");
   const enroll = useMutation({
     mutationFn: () =>
       api.nodes.enroll.mutate({
@@ -216,6 +286,7 @@ function EnrollForm({
         region: region.trim(),
         expiresInSec: Math.round(Number(hours) * 3600),
         replace,
+        publicAddresses: addressList.length > 0 ? addressList : null,
       }),
     onSuccess: () => void queryClient.invalidateQueries({ queryKey: ["nodes.list"] }),
   });
@@ -227,6 +298,10 @@ function EnrollForm({
     if (!NODE_NAME.test(region.trim())) next.region = rule;
     const h = Number(hours);
     if (!(h >= 1 / 60 && h <= 720)) next.hours = "between 0.02 (1 minute) and 720 hours";
+    const badAddress = addressList.find(
+      (a) => !/^(?:\[[0-9A-Fa-f:.]+\]|[^:[\]\s]+):\d{1,5}$/.test(a),
+    );
+    if (badAddress !== undefined) next.addresses = `"${badAddress}" is not HOST:PORT`;
     setErrors(next);
     if (Object.keys(next).length === 0) enroll.mutate();
   };
@@ -304,6 +379,21 @@ function EnrollForm({
             )}
           </Field>
         </div>
+        <Field
+          label="Allowed public addresses (optional)"
+          error={errors.addresses}
+          hint="Comma-separated HOST:PORT the relay may announce for /proxy.pac; needed for loopback or link-local ones. Empty: any routable address."
+        >
+          {(c) => (
+            <Input
+              {...c}
+              name="node-public-addresses"
+              value={addresses}
+              placeholder="relay-eu-1.example.com:1080"
+              onChange={(e) => setAddresses(e.target.value)}
+            />
+          )}
+        </Field>
         {existing ? (
           <Checkbox
             label="Replace: the node's current token stops working"

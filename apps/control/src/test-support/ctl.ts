@@ -78,6 +78,8 @@ export async function registerRelay(
   const { enrollmentToken } = await control.admin.nodes.enroll.mutate({
     name: options.name,
     region: options.region,
+    // Pinned, as an operator would for loopback or test addresses.
+    publicAddresses: [options.publicAddress],
   });
   const { nodeToken } = await control.http(null).nodes.exchange.mutate({
     enrollmentToken,

@@ -32,6 +32,8 @@ export interface FleetAgentOptions {
   batchAgeMs?: number;
 }
 
+type Unsubscribable = { unsubscribe(): void };
+
 /**
  * Fleet mode: keeps the relay's policy in step with the control plane and
  * delivers its session records, over one WebSocket. Nothing here is on the
@@ -43,9 +45,10 @@ export class FleetAgent {
   readonly #wsClient: ReturnType<typeof createWSClient>;
   readonly #client: TRPCClient<AppRouter>;
   readonly #shipper: SessionShipper;
-  #subscriptions: { unsubscribe(): void }[] = [];
+  #subscriptions: Unsubscribable[] = [];
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #connected = false;
+  #closing = false;
 
   constructor(options: FleetAgentOptions) {
     this.#options = options;
@@ -96,29 +99,85 @@ export class FleetAgent {
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     clearTimeout(this.#heartbeatTimer);
     for (const s of this.#subscriptions) s.unsubscribe();
     await this.#shipper.close();
     await this.#wsClient.close();
   }
 
+  /**
+   * Keeps one subscription open for the agent's life: whatever ends it (an error such as a
+   * refused or rate-limited token, or the server completing it) opens it again after a capped,
+   * jittered back-off, so a relay never silently stays on an old policy or misses commands.
+   */
+  #keepSubscribed(
+    name: string,
+    open: (handlers: {
+      /** The subscription works (started, or an event arrived): the back-off starts over. */
+      onData: () => void;
+      onError: (error: Error) => void;
+      onComplete: () => void;
+    }) => Unsubscribable,
+  ): void {
+    const { logger } = this.#options;
+    let attempt = 0;
+    let current: Unsubscribable | null = null;
+    let timer: NodeJS.Timeout | undefined;
+    const ended = (error: Error | null) => {
+      current?.unsubscribe();
+      current = null;
+      if (this.#closing) return;
+      const delayMs = backoffDelayMs(attempt++, { baseMs: 500, maxMs: 30_000 });
+      logger.warn(
+        { err: error?.message ?? "ended", delayMs: Math.round(delayMs) },
+        `${name} stopped; subscribing again`,
+      );
+      timer = setTimeout(start, delayMs);
+      timer.unref();
+    };
+    const start = () => {
+      if (this.#closing) return;
+      current = open({
+        onData: () => {
+          attempt = 0;
+        },
+        onError: (error) => ended(error),
+        onComplete: () => ended(null),
+      });
+    };
+    start();
+    this.#subscriptions.push({
+      unsubscribe: () => {
+        clearTimeout(timer);
+        current?.unsubscribe();
+      },
+    });
+  }
+
   #watchConfig(): void {
     const { store, logger } = this.#options;
-    const held = store.loaded ? store.current.snapshot : undefined;
-    const subscription = this.#client.config.watch.subscribe(
-      { version: held?.version ?? null, epoch: held?.epoch ?? null },
-      {
-        onData: (event) => {
-          // tracked() events arrive as { id, data }.
-          const data = (event as { data?: ConfigEvent }).data ?? (event as unknown as ConfigEvent);
-          this.#onSnapshot(data).catch((error: unknown) =>
-            logger.error({ err: error }, "handling a snapshot failed"),
-          );
+    this.#keepSubscribed("config.watch", (handlers) => {
+      // Each (re)subscription says what the relay holds now.
+      const held = store.loaded ? store.current.snapshot : undefined;
+      return this.#client.config.watch.subscribe(
+        { version: held?.version ?? null, epoch: held?.epoch ?? null },
+        {
+          onStarted: handlers.onData,
+          onData: (event) => {
+            handlers.onData();
+            // tracked() events arrive as { id, data }.
+            const data =
+              (event as { data?: ConfigEvent }).data ?? (event as unknown as ConfigEvent);
+            this.#onSnapshot(data).catch((error: unknown) =>
+              logger.error({ err: error }, "handling a snapshot failed"),
+            );
+          },
+          onError: handlers.onError,
+          onComplete: handlers.onComplete,
         },
-        onError: (error) => logger.warn({ err: error.message }, "config.watch failed; retrying"),
-      },
-    );
-    this.#subscriptions.push(subscription);
+      );
+    });
   }
 
   async #onSnapshot(event: ConfigEvent): Promise<void> {
@@ -186,23 +245,27 @@ export class FleetAgent {
 
   #watchCommands(): void {
     const { sessions, logger } = this.#options;
-    const subscription = this.#client.nodes.commands.subscribe(
-      {},
-      {
-        onData: (command) => {
-          if (command.type === "terminate") {
-            // Another worker thread may run it: the relay passes the command on.
-            sessions.terminate(command.sessionId, `terminated by ${command.by}`);
-            logger.info(
-              { session: command.sessionId, by: command.by },
-              "session terminate command from the control plane",
-            );
-          }
+    this.#keepSubscribed("nodes.commands", (handlers) =>
+      this.#client.nodes.commands.subscribe(
+        {},
+        {
+          onStarted: handlers.onData,
+          onData: (command) => {
+            handlers.onData();
+            if (command.type === "terminate") {
+              // Another worker thread may run it: the relay passes the command on.
+              sessions.terminate(command.sessionId, `terminated by ${command.by}`);
+              logger.info(
+                { session: command.sessionId, by: command.by },
+                "session terminate command from the control plane",
+              );
+            }
+          },
+          onError: handlers.onError,
+          onComplete: handlers.onComplete,
         },
-        onError: (error) => logger.warn({ err: error.message }, "nodes.commands failed; retrying"),
-      },
+      ),
     );
-    this.#subscriptions.push(subscription);
   }
 
   #scheduleHeartbeat(): void {

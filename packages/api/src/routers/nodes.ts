@@ -1,10 +1,12 @@
 import { auditLog, nodes } from "@edgesocks/db/schema";
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, asc, eq, gt, isNull } from "drizzle-orm";
 import { z } from "zod";
+import type { Context } from "../context";
 import { ApiError } from "../errors";
 import { auditRow } from "../services/audit";
 import { isUniqueViolation } from "../services/error-text";
 import { nodeView } from "../services/node-view";
+import { publicAddressProblem } from "../services/public-address";
 import { generateToken, hashToken } from "../tokens";
 import { adminProcedure, nodeProcedure, publicProcedure, router, viewerProcedure } from "../trpc";
 import {
@@ -23,6 +25,69 @@ const NodeName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "letters, digits, . _ - (at most 63)");
 
+/** An enrollment token as generateToken("ese") makes them; anything else is refused unread. */
+const ENROLLMENT_TOKEN = /^ese_[A-Za-z0-9_-]{43}$/;
+
+/** Throws API_E_BAD_INPUT when the node may not report `address` (see publicAddressProblem). */
+function checkPublicAddress(address: string | null, allowed: readonly string[] | null): void {
+  if (address === null) return;
+  const problem = publicAddressProblem(address, allowed);
+  if (problem !== null) throw new ApiError("API_E_BAD_INPUT", problem);
+}
+
+function refuseExchange(ctx: Context, keys: string[], message: string): never {
+  const { authLimiter, exchangeLimiter, exchangeGlobalLimiter, metrics } = ctx.services;
+  authLimiter.recordFailure(ctx.clientAddress);
+  for (const key of keys) exchangeLimiter.recordFailure(key);
+  exchangeGlobalLimiter.recordFailure("*");
+  metrics.authFailuresTotal.inc({ kind: "enrollment" });
+  throw new ApiError("API_E_UNAUTHORIZED", message);
+}
+
+/** Disables, enables or removes one node, audited; its token stops working at once. */
+async function changeNode(
+  ctx: Context & { admin: { name: string } },
+  name: string,
+  action: "disable" | "enable" | "remove",
+) {
+  const { db, writes } = ctx.services.database;
+  const where = eq(nodes.name, name);
+  const before = await db.select().from(nodes).where(where).get();
+  if (before === undefined) throw new ApiError("API_E_NOT_FOUND", `node "${name}" does not exist`);
+  const wasDisabled = before.disabledAtMs !== null;
+  // Already so: nothing to change or audit.
+  if (action !== "remove" && wasDisabled === (action === "disable")) {
+    return nodeView(before, ctx.services);
+  }
+  const nowMs = Date.now();
+  const change =
+    action === "remove"
+      ? db.delete(nodes).where(where).returning()
+      : db
+          .update(nodes)
+          .set({ disabledAtMs: action === "disable" ? nowMs : null })
+          .where(where)
+          .returning();
+  const [rows] = await writes.run(() =>
+    db.batch([
+      change,
+      db.insert(auditLog).values(
+        auditRow({
+          atMs: nowMs,
+          actor: ctx.admin.name,
+          action: `nodes.${action}`,
+          target: `node ${name}`,
+          before: { disabled: wasDisabled },
+          ...(action === "remove" ? {} : { after: { disabled: action === "disable" } }),
+        }),
+      ),
+    ]),
+  );
+  ctx.services.tokens.invalidate();
+  ctx.services.logger.info({ node: name, by: ctx.admin.name }, `node: ${action}`);
+  return nodeView(rows[0] ?? before, ctx.services);
+}
+
 export const nodesRouter = router({
   /**
    * Creates a node and a one-time enrollment token (`ese_…`) for it. With `replace`, an existing
@@ -40,6 +105,17 @@ export const nodesRouter = router({
           .max(30 * 86400)
           .optional(),
         replace: z.boolean().default(false),
+        /**
+         * The only public addresses (exact HOST:PORT) this node may report for /proxy.pac; needed
+         * for loopback or link-local ones. @default null: any well-formed routable HOST:PORT
+         */
+        publicAddresses: z
+          .array(
+            z.string().refine((a) => publicAddressProblem(a, [a]) === null, "expected HOST:PORT"),
+          )
+          .max(16)
+          .nullable()
+          .default(null),
       }),
     )
     .output(EnrollOutput)
@@ -49,6 +125,7 @@ export const nodesRouter = router({
       const nowMs = Date.now();
       const values = {
         region: input.region,
+        publicAddresses: input.publicAddresses,
         enrollmentTokenHash: hashToken(token),
         enrollmentExpiresAtMs:
           nowMs + (input.expiresInSec ? input.expiresInSec * 1000 : ctx.services.enrollmentTtlMs),
@@ -75,7 +152,14 @@ export const nodesRouter = router({
               ? insert
                   .onConflictDoUpdate({
                     target: nodes.name,
-                    set: { ...values, nodeTokenHash: null, enrolledAtMs: null },
+                    // Re-enrolling is how a disabled node comes back, with a new token.
+                    set: {
+                      ...values,
+                      nodeTokenHash: null,
+                      enrolledAtMs: null,
+                      publicAddress: null,
+                      disabledAtMs: null,
+                    },
                   })
                   .returning()
               : insert.returning(),
@@ -122,14 +206,43 @@ export const nodesRouter = router({
     .input(ExchangeInput)
     .output(ExchangeOutput)
     .mutation(async ({ ctx, input }) => {
-      const { authLimiter, metrics, database } = ctx.services;
-      if (authLimiter.isLimited(ctx.clientAddress)) {
+      const { authLimiter, exchangeLimiter, exchangeGlobalLimiter, metrics, database } =
+        ctx.services;
+      // Guesses are limited per address, per token prefix (a leaked prefix cannot be finished
+      // from many addresses) and fleet-wide, before any database work.
+      const prefixKey = input.enrollmentToken.slice(0, 12);
+      if (
+        authLimiter.isLimited(ctx.clientAddress) ||
+        exchangeLimiter.isLimited(prefixKey) ||
+        exchangeGlobalLimiter.isLimited("*")
+      ) {
         metrics.rateLimitedTotal.inc();
-        throw new ApiError("API_E_RATE_LIMITED", "too many failed authentications; retry later");
+        throw new ApiError(
+          "API_E_RATE_LIMITED",
+          "too many failed enrollment-token exchanges; retry later",
+        );
       }
-      const nodeToken = generateToken("esn");
+      if (!ENROLLMENT_TOKEN.test(input.enrollmentToken)) {
+        refuseExchange(ctx, [prefixKey], "enrollmentToken: not an ese_… token");
+      }
       const nowMs = Date.now();
       const { db, writes } = database;
+      const pending = await db
+        .select({ publicAddresses: nodes.publicAddresses })
+        .from(nodes)
+        .where(
+          and(
+            eq(nodes.enrollmentTokenHash, hashToken(input.enrollmentToken)),
+            gt(nodes.enrollmentExpiresAtMs, nowMs),
+            isNull(nodes.disabledAtMs),
+          ),
+        )
+        .get();
+      if (pending === undefined) {
+        refuseExchange(ctx, [prefixKey], "enrollmentToken: unknown, expired or already exchanged");
+      }
+      checkPublicAddress(input.publicAddress, pending.publicAddresses);
+      const nodeToken = generateToken("esn");
       // One statement: two concurrent exchanges of one token cannot both succeed.
       const row = await writes.run(() =>
         db
@@ -146,18 +259,14 @@ export const nodesRouter = router({
             and(
               eq(nodes.enrollmentTokenHash, hashToken(input.enrollmentToken)),
               gt(nodes.enrollmentExpiresAtMs, nowMs),
+              isNull(nodes.disabledAtMs),
             ),
           )
           .returning({ name: nodes.name, region: nodes.region })
           .get(),
       );
       if (row === undefined) {
-        authLimiter.recordFailure(ctx.clientAddress);
-        metrics.authFailuresTotal.inc({ kind: "enrollment" });
-        throw new ApiError(
-          "API_E_UNAUTHORIZED",
-          "enrollmentToken: unknown, expired or already exchanged",
-        );
+        refuseExchange(ctx, [prefixKey], "enrollmentToken: unknown, expired or already exchanged");
       }
       await writes.run(() =>
         db.insert(auditLog).values(
@@ -174,6 +283,7 @@ export const nodesRouter = router({
           }),
         ),
       );
+      ctx.services.tokens.invalidate();
       ctx.services.logger.info({ node: row.name, region: row.region }, "node enrolled");
       return { nodeToken, name: row.name, region: row.region };
     }),
@@ -184,6 +294,12 @@ export const nodesRouter = router({
     .mutation(async ({ ctx, input }) => {
       const { db, writes } = ctx.services.database;
       const nowMs = Date.now();
+      const enrolled = await db
+        .select({ publicAddresses: nodes.publicAddresses })
+        .from(nodes)
+        .where(eq(nodes.id, ctx.node.nodeId))
+        .get();
+      checkPublicAddress(input.publicAddress, enrolled?.publicAddresses ?? null);
       await writes.run(() =>
         db
           .update(nodes)
@@ -198,10 +314,29 @@ export const nodesRouter = router({
               ? { appliedVersion: input.appliedVersion, appliedEpoch: input.epoch }
               : {}),
           })
-          .where(eq(nodes.id, ctx.node.nodeId)),
+          // The token's own row only: a token replaced meanwhile changes nothing.
+          .where(and(eq(nodes.id, ctx.node.nodeId), eq(nodes.nodeTokenHash, ctx.node.tokenHash))),
       );
       return { serverTime: new Date(nowMs).toISOString() };
     }),
+
+  /** Stops a node: its token stops working, its sockets close, it leaves /proxy.pac and alerts. */
+  disable: adminProcedure
+    .input(z.object({ name: NodeName }))
+    .output(NodeView)
+    .mutation(({ ctx, input }) => changeNode(ctx, input.name, "disable")),
+
+  /** Lets a disabled node's token work again. */
+  enable: adminProcedure
+    .input(z.object({ name: NodeName }))
+    .output(NodeView)
+    .mutation(({ ctx, input }) => changeNode(ctx, input.name, "enable")),
+
+  /** Deletes a node (its session history stays); its token stops working, its sockets close. */
+  remove: adminProcedure
+    .input(z.object({ name: NodeName }))
+    .output(NodeView)
+    .mutation(({ ctx, input }) => changeNode(ctx, input.name, "remove")),
 
   /** Commands for this relay (terminate a session, ...), from any control-plane instance. */
   commands: nodeProcedure.input(z.object({}).optional()).subscription(async function* ({

@@ -307,6 +307,10 @@ export const NodeView = z
     region: z.string(),
     enrolled: z.boolean(),
     enrollmentPending: z.boolean(),
+    /** Disabled: its token does not work; it is left out of /proxy.pac and config alerts. */
+    disabled: z.boolean(),
+    /** The only public addresses it may report (enrollment); null: any routable HOST:PORT. */
+    publicAddresses: z.array(z.string()).nullable(),
     createdAt: isoDate.nullable(),
     enrolledAt: isoDate.nullable(),
     lastSeenAt: isoDate.nullable(),

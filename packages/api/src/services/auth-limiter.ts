@@ -1,3 +1,5 @@
+import ipaddr from "ipaddr.js";
+
 export interface AuthLimiterOptions {
   /** Failed authentications from one address allowed within `windowMs`. @default 20 */
   maxFailures?: number;
@@ -8,8 +10,21 @@ export interface AuthLimiterOptions {
 }
 
 /**
- * Rate limit on failed authentication per client address, so a token cannot be guessed at
- * line rate. Successful requests are never limited.
+ * The bucket an address counts in: an IPv4 address itself (also when IPv4-mapped), an IPv6
+ * address by its /64 (one host usually holds a whole /64), any other text as is.
+ */
+export function limiterKey(address: string): string {
+  if (!ipaddr.isValid(address)) return address;
+  const parsed = ipaddr.process(address.split("%")[0]!);
+  if (parsed.kind() === "ipv4") return parsed.toString();
+  const parts = (parsed as ipaddr.IPv6).parts.slice(0, 4);
+  return `${parts.map((p) => p.toString(16)).join(":")}::/64`;
+}
+
+/**
+ * Rate limit on failed authentication per key (a client address, bucketed by limiterKey, or
+ * any other text such as a token prefix), so tokens cannot be guessed at line rate. Callers
+ * record only presented-and-wrong credentials, and never refuse a valid one for it.
  */
 export class AuthLimiter {
   readonly maxFailures: number;
@@ -34,10 +49,11 @@ export class AuthLimiter {
 
   /** True when `key` has used up its failures for now. */
   isLimited(key: string, nowMs = Date.now()): boolean {
-    return this.#recent(key, nowMs).length >= this.maxFailures;
+    return this.#recent(limiterKey(key), nowMs).length >= this.maxFailures;
   }
 
-  recordFailure(key: string, nowMs = Date.now()): void {
+  recordFailure(address: string, nowMs = Date.now()): void {
+    const key = limiterKey(address);
     const times = this.#recent(key, nowMs);
     if (times.length === 0) {
       if (this.#failures.size >= this.maxTracked) {

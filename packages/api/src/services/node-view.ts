@@ -24,6 +24,10 @@ export function nodeView(row: NodeRow, services: Services, nowMs = Date.now()) {
     name: row.name,
     region: row.region,
     enrolled: row.enrolledAtMs !== null,
+    /** Disabled: its token does not work; it is left out of /proxy.pac and config alerts. */
+    disabled: row.disabledAtMs !== null,
+    /** The only public addresses it may report (enrollment); null: any routable HOST:PORT. */
+    publicAddresses: row.publicAddresses,
     enrollmentPending: row.enrollmentTokenHash !== null,
     createdAt: iso(row.createdAtMs),
     enrolledAt: iso(row.enrolledAtMs),

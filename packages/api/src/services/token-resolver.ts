@@ -6,11 +6,11 @@ import { hashToken } from "../tokens";
 /** Who a valid token belongs to. */
 export type Principal =
   | { kind: "admin"; adminId: number; tokenId: number; name: string; role: AdminRole }
-  | { kind: "node"; nodeId: number; name: string; region: string };
+  | { kind: "node"; nodeId: number; name: string; region: string; tokenHash: string };
 
 export interface TokenResolverOptions {
   database: Database;
-  /** How long a lookup (hit or miss) is reused, in ms; a revoked token stops working within it. @default 5000 */
+  /** How long a lookup (hit or miss) is reused, in ms; a token revoked on another instance stops working within it. @default 1000 */
   cacheTtlMs?: number;
   /** Cached lookups at most. @default 10000 */
   maxCached?: number;
@@ -22,10 +22,11 @@ export class TokenResolver {
   readonly #ttlMs: number;
   readonly #maxCached: number;
   readonly #cache = new Map<string, { principal: Principal | null; expiresAtMs: number }>();
+  readonly #onInvalidate = new Set<() => void>();
 
   constructor(options: TokenResolverOptions) {
     this.#database = options.database;
-    this.#ttlMs = options.cacheTtlMs ?? 5000;
+    this.#ttlMs = options.cacheTtlMs ?? 1000;
     this.#maxCached = options.maxCached ?? 10_000;
   }
 
@@ -34,15 +35,31 @@ export class TokenResolver {
     const nowMs = Date.now();
     const cached = this.#cache.get(hash);
     if (cached !== undefined && cached.expiresAtMs > nowMs) return cached.principal;
+    return this.lookup(token);
+  }
+
+  /** Reads the database now (no cache) and caches the answer. */
+  async lookup(token: string): Promise<Principal | null> {
+    const hash = hashToken(token);
     const principal = await this.#lookup(token, hash);
     if (this.#cache.size >= this.#maxCached) this.#cache.clear();
-    this.#cache.set(hash, { principal, expiresAtMs: nowMs + this.#ttlMs });
+    this.#cache.set(hash, { principal, expiresAtMs: Date.now() + this.#ttlMs });
     return principal;
   }
 
-  /** Forgets every cached lookup (after a revocation made on this instance). */
+  /**
+   * Forgets every cached lookup and tells the listeners (the connection guard re-checks open
+   * sockets): call after any change to who a token belongs to, made on this instance.
+   */
   invalidate(): void {
     this.#cache.clear();
+    for (const listener of this.#onInvalidate) listener();
+  }
+
+  /** Calls `listener` after every invalidate(); returns the function that stops it. */
+  onInvalidate(listener: () => void): () => void {
+    this.#onInvalidate.add(listener);
+    return () => this.#onInvalidate.delete(listener);
   }
 
   async #lookup(token: string, hash: string): Promise<Principal | null> {
@@ -73,7 +90,7 @@ export class TokenResolver {
         .from(nodes)
         .where(and(eq(nodes.nodeTokenHash, hash), isNull(nodes.disabledAtMs)))
         .get();
-      return row === undefined ? null : { kind: "node", ...row };
+      return row === undefined ? null : { kind: "node", ...row, tokenHash: hash };
     }
     return null;
   }

@@ -45,6 +45,8 @@ export const nodes = sqliteTable("nodes", {
     .notNull()
     .default(false),
   disabledAtMs: integer("disabled_at_ms"),
+  /** The only public addresses the node may report (set at enrollment); null: any routable host:port. */
+  publicAddresses: text("public_addresses", { mode: "json" }).$type<string[]>(),
 });
 
 /** Commands for relays (nodes.commands); any control-plane instance the relay is on delivers them. */

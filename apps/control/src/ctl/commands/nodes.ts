@@ -1,4 +1,4 @@
-import type { Command } from "../command";
+import type { Command, Outputs } from "../command";
 import { emit, table } from "../output";
 
 /** Where the printed relay command line expects the enrollment token. */
@@ -26,8 +26,16 @@ export const nodesCommands: Command[] = [
         value: "N",
         help: "enrollment token lifetime (default 86400)",
       },
+      "public-addresses": {
+        type: "string",
+        value: "H:P,…",
+        help: "the only public addresses the relay may report (needed for loopback/link-local); default any routable",
+      },
     },
-    examples: ["edgesocksctl nodes enroll relay-eu-1 --region eu-west"],
+    examples: [
+      "edgesocksctl nodes enroll relay-eu-1 --region eu-west",
+      "edgesocksctl nodes enroll lab-1 --region lab --public-addresses 127.0.0.1:1080",
+    ],
     async run({ api, args, json, out, url }) {
       const name = args.positional(0);
       const region = args.required("region");
@@ -36,6 +44,7 @@ export const nodesCommands: Command[] = [
         name,
         region,
         replace: args.bool("replace"),
+        publicAddresses: args.list("public-addresses") ?? null,
         ...(expiresInSec === undefined ? {} : { expiresInSec }),
       });
       emit(out, json, result, () =>
@@ -62,7 +71,11 @@ export const nodesCommands: Command[] = [
         table(nodes, [
           ["NAME", (n) => n.name],
           ["REGION", (n) => n.region],
-          ["ONLINE", (n) => (n.online ? "yes" : n.enrolled ? "no" : "not enrolled")],
+          [
+            "ONLINE",
+            (n) =>
+              n.disabled ? "disabled" : n.online ? "yes" : n.enrolled ? "no" : "not enrolled",
+          ],
           ["PUBLIC_ADDRESS", (n) => n.publicAddress],
           ["CONFIG", (n) => n.configStatus],
           ["APPLIED", (n) => n.appliedVersion],
@@ -75,4 +88,35 @@ export const nodesCommands: Command[] = [
       );
     },
   },
+  changeCommand(
+    "disable",
+    "stop a node: its token stops working at once, its connections close",
+    "A disabled node is left out of /proxy.pac and raises no NOT SENT alert; `nodes enable`\nlets its token work again.",
+  ),
+  changeCommand("enable", "let a disabled node's token work again"),
+  changeCommand(
+    "remove",
+    "delete a node: its token stops working at once, its connections close",
+    "Its session history stays. To bring it back, enroll it again.",
+  ),
 ];
+
+function changeCommand(
+  action: "disable" | "enable" | "remove",
+  summary: string,
+  details?: string,
+): Command {
+  const past = { disable: "disabled", enable: "enabled", remove: "removed" }[action];
+  return {
+    name: `nodes ${action}`,
+    positionals: ["NAME"],
+    summary,
+    ...(details === undefined ? {} : { details }),
+    examples: [`edgesocksctl nodes ${action} relay-eu-1`],
+    async run({ api, args, json, out }) {
+      const name = args.positional(0);
+      const node: Outputs["nodes"]["disable"] = await api.nodes[action].mutate({ name });
+      emit(out, json, node, () => `node ${node.name} ${past}`);
+    },
+  };
+}
