@@ -307,7 +307,9 @@ describe.each(DATABASE_KINDS)("the fleet, end to end (%s:)", (kind) => {
 
   it("delivers every record after the database was locked by another writer for a while", async () => {
     const locker = createClient(fleet.database);
-    await locker.execute("PRAGMA busy_timeout = 100");
+    // Long enough to take the lock between the control plane's own short writes
+    // (heartbeats, token checks) on a loaded machine.
+    await locker.execute("PRAGMA busy_timeout = 10000");
     const tx = await locker.transaction("write");
     // A write transaction (BEGIN IMMEDIATE) holds the database's one write lock.
     await tx.execute("delete from audit_log where 0");
