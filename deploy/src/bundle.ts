@@ -72,12 +72,27 @@ interface Collected {
 
 /** Walks the production dependency closure of apps/relay, as installed in the repo. */
 export function collectRelayFiles(repoRoot: string): Collected {
+  return walk(repoRoot, [{ dir: join(repoRoot, "apps", "relay"), extra: EXTRA_RUNTIME_DEPS }]);
+}
+
+/** The files of npm packages (resolved from the repo root) and of everything they depend on. */
+export function collectPackageFiles(repoRoot: string, names: string[]): Collected {
+  return walk(
+    repoRoot,
+    names.map((name) => {
+      const found = resolvePackage(repoRoot, repoRoot, name);
+      if (!found) {
+        throw new DeployError("DEPLOY_E_BUNDLE", `${name} is not installed (run npm ci)`);
+      }
+      return { dir: found.real, extra: [] };
+    }),
+  );
+}
+
+function walk(repoRoot: string, queue: { dir: string; extra: string[] }[]): Collected {
   const files = new Set<string>();
   const links = new Map<string, string>();
   const seen = new Set<string>();
-  const queue: { dir: string; extra: string[] }[] = [
-    { dir: join(repoRoot, "apps", "relay"), extra: EXTRA_RUNTIME_DEPS },
-  ];
   while (queue.length > 0) {
     const { dir, extra } = queue.shift()!;
     if (seen.has(dir)) continue;
