@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { layoutPackage, PACKAGES } from "./package-layout";
 import type { App } from "./release-build";
@@ -32,6 +32,9 @@ export function buildImageTree(options: ImageTreeOptions): { dir: string } {
       system: false,
     });
     mkdirSync(join(root, spec.stateDir), { recursive: true });
+    // `node` on PATH for health checks and init containers (deploy/k8s); the base image has none.
+    mkdirSync(join(root, "usr", "local", "bin"), { recursive: true });
+    symlinkSync(`/usr/lib/${spec.name}/node/bin/node`, join(root, "usr", "local", "bin", "node"));
   }
   return { dir: options.outDir };
 }
