@@ -12,8 +12,8 @@ import {
 } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { build, type Plugin } from "esbuild";
-import { collectPackageFiles } from "./bundle";
 import { DeployError } from "./errors";
+import { collectPackageFiles } from "./package-closure";
 
 /**
  * The release build: each app's entry points bundled ahead of time into one
@@ -129,6 +129,8 @@ export async function buildReleaseTree(options: ReleaseTreeOptions): Promise<Rel
     try {
       await build({
         entryPoints: [join(repoRoot, entry.source)],
+        // Paths in the output are relative to the repo, so the same sources give the same bytes.
+        absWorkingDir: repoRoot,
         outfile: join(outDir, entry.out),
         bundle: true,
         platform: "node",
