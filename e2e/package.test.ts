@@ -1,5 +1,7 @@
-import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,6 +9,7 @@ import { buildImageTree } from "../deploy/src/image-tree";
 import { buildPackages } from "../deploy/src/packages";
 import { buildReleaseTree, listFiles, pinnedNode } from "../deploy/src/release-build";
 import { bootContainer, type Container, containerUnavailable } from "./support/container";
+import { freePort } from "./support/ports";
 
 /**
  * The packages for real: `npm run package`'s code builds the .deb files, a
@@ -56,6 +59,66 @@ beforeAll(async () => {
 
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("release build", () => {
+  it("the bundled relay starts its worker threads from the bundle and relays a curl", async () => {
+    const relay = join(dir, "release", "relay");
+    const work = join(dir, "standalone");
+    mkdirSync(work);
+    const [socks, ops, target] = [
+      await freePort(),
+      await freePort(),
+      createServer((_q, r) => r.end("hi\n")),
+    ];
+    await new Promise<void>((r) => target.listen(0, "127.0.0.1", r));
+    writeFileSync(
+      join(work, "relay.toml"),
+      `[server]\nbind_address = "127.0.0.1"\nbind_port = ${socks}\nworkers = 2\n[ops]\nbind = "127.0.0.1:${ops}"\n[logging]\nformat = "json"\n`,
+    );
+    const child = spawn(
+      join(relay, "node", "bin", "node"),
+      [
+        join(relay, "apps/relay/bin/edgesocks-relay.mjs"),
+        "--config",
+        join(work, "relay.toml"),
+        "--allow-root",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let log = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+    });
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!log.includes("relay listening") && Date.now() < deadline && child.exitCode === null) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // The second thread runs apps/relay/bin/shard-worker.mjs; the relay does not listen without it.
+      expect(log).toMatch(/"threads":2\b/);
+      const url = `http://127.0.0.1:${(target.address() as AddressInfo).port}/`;
+      const curl = await exec("curl", [
+        "-sS",
+        "--max-time",
+        "10",
+        "--socks5-hostname",
+        `127.0.0.1:${socks}`,
+        url,
+      ]);
+      expect(curl.stdout).toBe("hi\n");
+    } finally {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        await exited;
+      }
+      target.close();
+    }
+  });
 });
 
 describe("package files", () => {
