@@ -45,12 +45,7 @@ export async function buildPackages(options: PackageOptions): Promise<string[]> 
           version: string;
         }
       ).version;
-    if (!/^[0-9][0-9A-Za-z.+~]*$/.test(version)) {
-      throw new DeployError(
-        "DEPLOY_E_CLI",
-        `--version ${version}: a package version is digits, letters, . + ~ (no -)`,
-      );
-    }
+    assertPackageVersion(version);
     const stage = join(options.outDir, `.stage-${spec.name}`);
     rmSync(stage, { recursive: true, force: true });
     const root = join(stage, "root");
@@ -71,6 +66,16 @@ export async function buildPackages(options: PackageOptions): Promise<string[]> 
     rmSync(stage, { recursive: true, force: true });
   }
   return written;
+}
+
+/** dpkg and rpm both accept this shape; rpm forbids `-` in a version. */
+export function assertPackageVersion(version: string): void {
+  if (!/^[0-9][0-9A-Za-z.+~]*$/.test(version)) {
+    throw new DeployError(
+      "DEPLOY_E_CLI",
+      `--version ${version}: a package version is digits, letters, . + ~ (no -)`,
+    );
+  }
 }
 
 function addDocs(repoRoot: string, spec: PackageSpec, root: string, version: string) {

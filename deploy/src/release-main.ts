@@ -2,7 +2,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DeployError } from "./errors";
 import { buildImageTree } from "./image-tree";
-import { buildPackages } from "./packages";
+import { assertPackageVersion, buildPackages } from "./packages";
 import { type App, buildReleaseTree, pinnedNode } from "./release-build";
 
 const HELP = `npm run build:release [-- --out DIR]
@@ -41,13 +41,14 @@ async function main(argv: string[]): Promise<number> {
   } catch (cause) {
     throw new DeployError("DEPLOY_E_CLI", `${(cause as Error).message} (see --help)`, { cause });
   }
-  if (values.help || command === undefined) {
+  if (values.help || command === undefined || command === "--help" || command === "-h") {
     process.stdout.write(`${HELP}\n`);
     return command === undefined ? 2 : 0;
   }
   if (command !== "release" && command !== "package" && command !== "image") {
     throw new DeployError("DEPLOY_E_CLI", `unknown command ${command} (release | package | image)`);
   }
+  if (values.version !== undefined) assertPackageVersion(values.version);
   const out = resolve(values.out ?? join(REPO_ROOT, "dist"));
   const nodeBinary = pinnedNode(REPO_ROOT);
   let version = "";
