@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { DeployError } from "./errors";
 
@@ -8,13 +8,12 @@ const TYPE_ONLY = new Set(["typescript"]);
 const SKIP_FILE = /(\.d\.[cm]?ts|\.map|\.md|\.test\.ts)$/;
 const SKIP_DIR = new Set(["node_modules", "test-support", ".turbo", "test", "__tests__"]);
 
-export interface Collected {
-  files: string[];
-  links: { path: string; target: string }[];
-}
-
-/** The files of npm packages (resolved from the repo root) and of everything they depend on. */
-export function collectPackageFiles(repoRoot: string, names: string[]): Collected {
+/**
+ * The files of npm packages (resolved from the repo root) and of everything
+ * they depend on, at their paths in the repo (so Node resolves them the same
+ * way next to a bundle), sorted.
+ */
+export function collectPackageFiles(repoRoot: string, names: string[]): string[] {
   return walk(
     repoRoot,
     names.map((name) => {
@@ -27,9 +26,8 @@ export function collectPackageFiles(repoRoot: string, names: string[]): Collecte
   );
 }
 
-function walk(repoRoot: string, queue: { dir: string }[]): Collected {
+function walk(repoRoot: string, queue: { dir: string }[]): string[] {
   const files = new Set<string>();
-  const links = new Map<string, string>();
   const seen = new Set<string>();
   while (queue.length > 0) {
     const { dir } = queue.shift()!;
@@ -65,14 +63,10 @@ function walk(repoRoot: string, queue: { dir: string }[]): Collected {
           `${pkg.name ?? dir} needs ${name}, which is not installed (run npm ci)`,
         );
       }
-      if (found.link) links.set(relative(repoRoot, found.path), readlinkSync(found.path));
       queue.push({ dir: found.real });
     }
   }
-  return {
-    files: [...files].sort(),
-    links: [...links].map(([path, target]) => ({ path, target })),
-  };
+  return [...files].sort();
 }
 
 function resolvePackage(repoRoot: string, fromDir: string, name: string) {
@@ -89,7 +83,14 @@ function resolvePackage(repoRoot: string, fromDir: string, name: string) {
             `${candidate} points outside the repository (${real})`,
           );
         }
-        return { path: candidate, real, link: stat.isSymbolicLink() };
+        // A link is a workspace package: its files would land at the wrong path; bundle it instead.
+        if (stat.isSymbolicLink()) {
+          throw new DeployError(
+            "DEPLOY_E_BUNDLE",
+            `${candidate} is a workspace link, not an npm package`,
+          );
+        }
+        return { real };
       }
     }
     if (dir === repoRoot) break;

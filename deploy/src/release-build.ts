@@ -85,6 +85,13 @@ function sourceUrls(repoRoot: string, outFile: string): Plugin {
       b.onLoad({ filter: /\.(ts|mjs)$/ }, (args) => {
         if (args.path.includes("/node_modules/")) return undefined;
         const text = readFileSync(args.path, "utf8");
+        // Only import.meta.url is rewritten: refuse the others rather than let them point into the bundle.
+        const other = /import\.meta\.(dirname|filename)/.exec(text);
+        if (other) {
+          throw new Error(
+            `${relative(repoRoot, args.path)}: use new URL(…, import.meta.url), not ${other[0]}`,
+          );
+        }
         if (!text.includes("import.meta.url")) return undefined;
         const fromOut = relative(dirname(join(repoRoot, outFile)), args.path);
         return {
@@ -121,7 +128,7 @@ export async function buildReleaseTree(options: ReleaseTreeOptions): Promise<Rel
   const spec = APPS[app];
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
-  const nativeFiles = collectPackageFiles(repoRoot, spec.native).files.filter(
+  const nativeFiles = collectPackageFiles(repoRoot, spec.native).filter(
     (file) => !FOREIGN_NATIVE.test(file.split("/").slice(0, 3).join("/")),
   );
   const external = [...new Set([...spec.native, ...ABSENT_OPTIONAL])];
