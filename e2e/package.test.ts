@@ -142,10 +142,12 @@ describe("package files", () => {
     expect(conffiles.stdout).toBe("/etc/edgesocks/relay.env\n");
   });
 
+  // The relay's .deb only: the control plane's is built by the same code and
+  // templates, and lintian takes half this file's run time per package.
   it("lintian finds nothing but the explained overrides", async () => {
     const result = await exec(
       "lintian",
-      ["--fail-on", "warning", "--tag-display-limit", "0", v1.relay, v1.control],
+      ["--fail-on", "warning", "--tag-display-limit", "0", v1.relay],
       {
         maxBuffer: 4 << 20,
       },

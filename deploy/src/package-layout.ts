@@ -62,7 +62,6 @@ export const PACKAGES: Record<App, PackageSpec> = {
         .replace(/^# EdgeSocks relay \(fleet mode\)\..*\n(#.*\n)*/, PACKAGED_HEADER)
         .replaceAll("/opt/edgesocks-relay/current/release.json", "/usr/share/doc/edgesocks-relay")
         .replaceAll("/opt/edgesocks-relay/current", "/usr/lib/edgesocks-relay")
-        .replace("file:///usr/share", "file:/usr/share")
         .replace(
           /^EnvironmentFile=.*$/m,
           "$&\n# The node token: a credential (root-only file, copied for the service at start).\n" +
@@ -97,7 +96,7 @@ export const PACKAGES: Record<App, PackageSpec> = {
       text
         .replace(/^# EdgeSocks control plane\..*\n(#.*\n)*/, PACKAGED_HEADER)
         .replaceAll("/opt/edgesocks-control", "/usr/lib/edgesocks-control")
-        .replace(/^Description=.*$/m, "$&\nDocumentation=file:/usr/share/doc/edgesocks-control"),
+        .replace(/^Description=.*$/m, "$&\nDocumentation=file:///usr/share/doc/edgesocks-control"),
   },
 };
 
