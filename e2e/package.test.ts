@@ -212,6 +212,7 @@ describe("package files", () => {
       "usr/lib/edgesocks-control/packages/db/src/write-thread-worker.mjs",
       "usr/lib/edgesocks-control/drizzle/meta/_journal.json",
       "usr/lib/edgesocks-control/node_modules/@libsql/linux-x64-gnu/index.node",
+      "usr/lib/edgesocks-control/node_modules/swagger-ui-dist/package.json",
       "usr/bin/edgesocksctl",
     ]) {
       expect(control).toContain(needed);
@@ -271,6 +272,12 @@ describe.skipIf(unavailable !== undefined)(
         "edgesocks 600\n",
       );
       expect(await sh("systemctl is-enabled edgesocks-control")).toBe("enabled\n");
+      // /docs serves Swagger UI's files from the package's node_modules.
+      expect(
+        await sh(
+          "curl -sf -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/docs/swagger-ui.css",
+        ),
+      ).toBe("200");
     }, 120_000);
 
     it("the relay package waits for its settings, then enrolls and relays a curl as the service account", async () => {

@@ -27,7 +27,7 @@ export type App = "relay" | "control";
 interface AppSpec {
   /** Entry source → bundled output, both relative to the repo root. */
   entries: { source: string; out: string }[];
-  /** Packages left out of the bundle and copied (with their dependencies) into node_modules. */
+  /** Packages left out of the bundle (native, or read as files) and copied with their dependencies into node_modules. */
   native: string[];
   /** Files and directories copied as they are (relative to the repo root). */
   copy: { path: string; optional?: boolean }[];
@@ -52,7 +52,8 @@ export const APPS: Record<App, AppSpec> = {
         out: "packages/db/src/write-thread-worker.mjs",
       },
     ],
-    native: ["libsql", "@node-rs/argon2"],
+    // swagger-ui-dist: static files /docs serves, found with require.resolve.
+    native: ["libsql", "@node-rs/argon2", "swagger-ui-dist"],
     copy: [{ path: "drizzle" }, { path: "apps/admin/dist", optional: true }],
   },
 };
