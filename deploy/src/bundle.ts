@@ -8,23 +8,22 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
-  readlinkSync,
-  realpathSync,
   renameSync,
   rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { basename, dirname, join, relative, resolve, sep } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { DeployError } from "./errors";
+import { buildReleaseTree, listFiles } from "./release-build";
 
 const exec = promisify(execFile);
 
 /**
- * A release: the relay workspace, the workspace packages and npm packages it
- * needs at run time (paths as in the repo, so Node resolves them the same
- * way), the launch and supervisor scripts, and `release.json`. The Node
+ * A release: the relay's release build (deploy/src/release-build.ts: its
+ * entry points bundled ahead of time, its native modules as node_modules),
+ * the launch and supervisor scripts, the unit, and `release.json`. The Node
  * runtime is a separate artifact (`runtimes/<id>` on the host) so an upgrade
  * that keeps Node uploads a few MB instead of 50.
  */
@@ -50,116 +49,6 @@ export interface ReleaseManifest {
   files: number;
 }
 
-/** Packages only needed for type checking, never loaded at run time. */
-const TYPE_ONLY = new Set(["typescript"]);
-/** Run-time needs that package.json does not list: the relay's bin loads TypeScript through tsx. */
-const EXTRA_RUNTIME_DEPS = ["tsx"];
-/**
- * Workspace packages the relay uses only in part, and the dependencies that
- * part needs: the relay imports `@edgesocks/api` for types and the zod-only
- * `./wire` module, never its server code, so the database driver and ORM stay
- * out of the bundle (20+ MB). e2e/deploy.test.ts checks the relay's imports.
- */
-export const PARTIAL_PACKAGES: Record<string, string[]> = { "@edgesocks/api": ["zod"] };
-/** Files no running relay reads. */
-const SKIP_FILE = /(\.d\.[cm]?ts|\.map|\.md|\.test\.ts)$/;
-const SKIP_DIR = new Set(["node_modules", "test-support", ".turbo", "test", "__tests__"]);
-
-interface Collected {
-  files: string[];
-  links: { path: string; target: string }[];
-}
-
-/** Walks the production dependency closure of apps/relay, as installed in the repo. */
-export function collectRelayFiles(repoRoot: string): Collected {
-  const files = new Set<string>();
-  const links = new Map<string, string>();
-  const seen = new Set<string>();
-  const queue: { dir: string; extra: string[] }[] = [
-    { dir: join(repoRoot, "apps", "relay"), extra: EXTRA_RUNTIME_DEPS },
-  ];
-  while (queue.length > 0) {
-    const { dir, extra } = queue.shift()!;
-    if (seen.has(dir)) continue;
-    seen.add(dir);
-    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
-      name?: string;
-      dependencies?: Record<string, string>;
-      optionalDependencies?: Record<string, string>;
-      peerDependencies?: Record<string, string>;
-      peerDependenciesMeta?: Record<string, { optional?: boolean }>;
-    };
-    addTree(repoRoot, dir, files);
-    const optional = new Set([
-      ...Object.keys(pkg.optionalDependencies ?? {}),
-      ...Object.entries(pkg.peerDependenciesMeta ?? {})
-        .filter(([, meta]) => meta.optional)
-        .map(([name]) => name),
-    ]);
-    const partial = pkg.name !== undefined ? PARTIAL_PACKAGES[pkg.name] : undefined;
-    const wanted = new Set(
-      partial ?? [
-        ...Object.keys(pkg.dependencies ?? {}),
-        ...Object.keys(pkg.optionalDependencies ?? {}),
-        ...Object.keys(pkg.peerDependencies ?? {}).filter((name) => !TYPE_ONLY.has(name)),
-        ...extra,
-      ],
-    );
-    for (const name of wanted) {
-      if (name.startsWith("@types/")) continue;
-      const found = resolvePackage(repoRoot, dir, name);
-      if (!found) {
-        // Optional (other platforms' native builds) and optional peers may be absent.
-        if (optional.has(name)) continue;
-        throw new DeployError(
-          "DEPLOY_E_BUNDLE",
-          `${pkg.name ?? dir} needs ${name}, which is not installed (run npm ci)`,
-        );
-      }
-      if (found.link) links.set(relative(repoRoot, found.path), readlinkSync(found.path));
-      queue.push({ dir: found.real, extra: [] });
-    }
-  }
-  return {
-    files: [...files].sort(),
-    links: [...links].map(([path, target]) => ({ path, target })),
-  };
-}
-
-function resolvePackage(repoRoot: string, fromDir: string, name: string) {
-  let dir = fromDir;
-  while (dir.startsWith(repoRoot)) {
-    if (basename(dir) !== "node_modules") {
-      const candidate = join(dir, "node_modules", name);
-      const stat = lstatSync(candidate, { throwIfNoEntry: false });
-      if (stat) {
-        const real = realpathSync(candidate);
-        if (!real.startsWith(repoRoot + sep)) {
-          throw new DeployError(
-            "DEPLOY_E_BUNDLE",
-            `${candidate} points outside the repository (${real})`,
-          );
-        }
-        return { path: candidate, real, link: stat.isSymbolicLink() };
-      }
-    }
-    if (dir === repoRoot) break;
-    dir = dirname(dir);
-  }
-  return undefined;
-}
-
-function addTree(repoRoot: string, dir: string, into: Set<string>) {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) {
-      if (!SKIP_DIR.has(entry.name)) addTree(repoRoot, path, into);
-    } else if (entry.isFile() && !SKIP_FILE.test(entry.name)) {
-      into.add(relative(repoRoot, path));
-    }
-  }
-}
-
 function sha256File(path: string): string {
   return createHash("sha256").update(readFileSync(path)).digest("hex");
 }
@@ -177,78 +66,53 @@ export async function buildRelease(options: BuildOptions): Promise<Release> {
   const { repoRoot, cacheDir } = options;
   mkdirSync(cacheDir, { recursive: true });
   const runtime = await buildRuntime(options);
-  const collected = collectRelayFiles(repoRoot);
   const deployDir = join(repoRoot, "deploy");
-  // Generated into the release next to the repo paths.
+  // The relay's release build, then the launchers and unit beside it.
+  const stage = join(cacheDir, "stage-build");
+  const tree = await buildReleaseTree({ repoRoot, app: "relay", outDir: stage });
   const generated: { path: string; source: string; mode: number }[] = [
-    {
-      path: "bin/edgesocks-relay-launch",
-      source: join(deployDir, "bin", "edgesocks-relay-launch"),
-      mode: 0o755,
-    },
-    {
-      path: "bin/edgesocks-relay-supervise",
-      source: join(deployDir, "bin", "edgesocks-relay-supervise"),
-      mode: 0o755,
-    },
+    { path: "bin/edgesocks-relay-launch", source: "bin/edgesocks-relay-launch", mode: 0o755 },
+    { path: "bin/edgesocks-relay-supervise", source: "bin/edgesocks-relay-supervise", mode: 0o755 },
     {
       path: "systemd/edgesocks-relay.service",
-      source: join(deployDir, "systemd", "edgesocks-relay.service"),
+      source: "systemd/edgesocks-relay.service",
       mode: 0o644,
     },
     {
       path: "systemd/edgesocks.sysusers.conf",
-      source: join(deployDir, "systemd", "edgesocks.sysusers.conf"),
+      source: "systemd/edgesocks.sysusers.conf",
       mode: 0o644,
     },
   ];
+  for (const file of generated) {
+    mkdirSync(dirname(join(stage, file.path)), { recursive: true });
+    copyFileSync(join(deployDir, file.source), join(stage, file.path));
+    chmodSync(join(stage, file.path), file.mode);
+  }
+  const files = listFiles(stage);
   const hash = createHash("sha256");
   hash.update(`runtime ${runtime.id}\n`);
-  for (const file of collected.files) {
-    const path = join(repoRoot, file);
+  for (const file of files) {
+    const path = join(stage, file);
     const exec = (lstatSync(path).mode & 0o111) !== 0 ? "x" : "-";
     hash.update(`F ${file} ${exec} ${sha256File(path)}\n`);
   }
-  for (const link of collected.links) hash.update(`L ${link.path} ${link.target}\n`);
-  for (const file of generated) hash.update(`G ${file.path} ${sha256File(file.source)}\n`);
-  const relayVersion = (
-    JSON.parse(readFileSync(join(repoRoot, "apps", "relay", "package.json"), "utf8")) as {
-      version: string;
-    }
-  ).version;
-  const version = `${relayVersion}-${hash.digest("hex").slice(0, 12)}`;
+  const version = `${tree.version}-${hash.digest("hex").slice(0, 12)}`;
   const manifest: ReleaseManifest = {
     name: "edgesocks-relay",
     version,
-    relayVersion,
+    relayVersion: tree.version,
     runtime: runtimeInfo(runtime.id),
-    files: collected.files.length + generated.length,
+    files: files.length,
   };
   const tarball = join(cacheDir, `edgesocks-relay-${version}.tar.gz`);
   if (!existsSync(tarball)) {
-    const stage = join(cacheDir, `stage-${version}`);
-    rmSync(stage, { recursive: true, force: true });
-    for (const file of collected.files) {
-      const to = join(stage, file);
-      mkdirSync(dirname(to), { recursive: true });
-      copyFileSync(join(repoRoot, file), to);
-      chmodSync(to, (lstatSync(join(repoRoot, file)).mode & 0o111) !== 0 ? 0o755 : 0o644);
-    }
-    for (const link of collected.links) {
-      mkdirSync(dirname(join(stage, link.path)), { recursive: true });
-      symlinkSync(link.target, join(stage, link.path));
-    }
-    for (const file of generated) {
-      mkdirSync(dirname(join(stage, file.path)), { recursive: true });
-      copyFileSync(file.source, join(stage, file.path));
-      chmodSync(join(stage, file.path), file.mode);
-    }
     // releases/<version>/node → the runtime unpacked beside the releases.
     symlinkSync(`../../runtimes/${runtime.id}`, join(stage, "node"));
     writeFileSync(join(stage, "release.json"), `${JSON.stringify(manifest, null, 2)}\n`);
     await packDirectory(stage, tarball);
-    rmSync(stage, { recursive: true, force: true });
   }
+  rmSync(stage, { recursive: true, force: true });
   pruneCache(cacheDir, tarball);
   return { version, tarball, runtime, manifest };
 }
