@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { SessionRecord } from "@edgesocks/api/wire";
+import { SessionRecord } from "@edgesocks/api/wire";
 import { createLogger, type Logger } from "@edgesocks/telemetry";
 import { FleetAgent } from "./agent/fleet-agent";
 import { resolveNodeToken } from "./agent/node-token";
@@ -17,6 +17,8 @@ import { dropPrivileges, planPrivileges } from "./privileges";
 import { type Relay, startRelay } from "./relay";
 import { retry } from "./retry";
 import { ShardHub, workerCount } from "./shard/shard-hub";
+import { Quarantine } from "./spool/quarantine";
+import { spoolSink } from "./spool/record-sink";
 import { Spool } from "./spool/spool";
 import { createSystemdNotifier } from "./systemd-notify";
 import { VERSION } from "./version";
@@ -75,17 +77,52 @@ async function main(argv: string[]): Promise<void> {
   const metrics = createRelayMetrics();
   const stateDir = options.stateDir;
   if (stateDir) mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const spool = stateDir
-    ? new Spool<SessionRecord>({
-        dir: join(stateDir, "spool"),
-        // Standalone: nobody drains the spool, so it is a size-rotated log.
-        overflow: options.mode === "fleet" ? "drop-newest" : "drop-oldest",
+  const quarantine = stateDir
+    ? new Quarantine({
+        path: join(stateDir, "quarantine.ndjson"),
         onDrop: (count, reason) => {
           metrics.spoolDropped.inc({ reason }, count);
-          logger.warn({ records: count, reason }, "session records dropped by the spool size cap");
+          logger.error({ records: count, reason }, "quarantined session records dropped");
         },
       })
     : undefined;
+  const spool =
+    stateDir && quarantine
+      ? new Spool<SessionRecord>({
+          dir: join(stateDir, "spool"),
+          // Standalone: nobody drains the spool, so it is a size-rotated log.
+          overflow: options.mode === "fleet" ? "drop-newest" : "drop-oldest",
+          parse: (value) => SessionRecord.parse(value),
+          quarantine,
+          onDrop: (count, reason) => {
+            metrics.spoolDropped.inc({ reason }, count);
+            logger.warn({ records: count, reason }, "session records dropped by the spool");
+          },
+          onCorrupt: (count) => {
+            metrics.recordsQuarantined.inc({ reason: "unreadable" }, count);
+            logger.error(
+              { lines: count, quarantine: quarantine.path },
+              "unreadable spool lines skipped; quarantined",
+            );
+          },
+          onWritable: (writable, error) => {
+            metrics.spoolWritable.set(writable ? 1 : 0);
+            if (writable) logger.info("spool writable again; writing the records held in memory");
+            else {
+              metrics.spoolWriteErrors.inc();
+              logger.error(
+                { err: error?.message },
+                "spool write failed; records wait in memory and relaying goes on",
+              );
+            }
+          },
+        })
+      : undefined;
+  if (spool) {
+    metrics.spoolWritable.set(1);
+    metrics.setBacklogSource(() => spool.backlogBytes());
+  }
+  const sink = spool && quarantine ? spoolSink({ spool, quarantine, metrics, logger }) : undefined;
 
   let policy: PolicyStore | undefined;
   if (options.mode === "fleet") {
@@ -116,7 +153,8 @@ async function main(argv: string[]): Promise<void> {
     metrics,
     node,
     ...(policy ? { policy } : {}),
-    ...(spool ? { spool } : {}),
+    ...(sink ? { spool: sink } : {}),
+    ...(spool ? { spoolHealth: () => spool.health() } : {}),
     ...(hub ? { shared: hub.shared, peers: hub } : {}),
   });
   // The other threads bind the same port before privileges are dropped.
@@ -145,8 +183,8 @@ async function main(argv: string[]): Promise<void> {
   notifier.startWatchdog();
 
   const agent =
-    options.mode === "fleet" && policy && spool
-      ? startAgent(options, { relay, policy, spool, metrics, logger })
+    options.mode === "fleet" && policy && spool && quarantine
+      ? startAgent(options, { relay, policy, spool, quarantine, metrics, logger })
       : undefined;
 
   process.on("SIGHUP", () => {
@@ -201,11 +239,12 @@ async function startAgent(
     relay: Relay;
     policy: PolicyStore;
     spool: Spool<SessionRecord>;
+    quarantine: Quarantine;
     metrics: RelayMetrics;
     logger: Logger;
   },
 ): Promise<FleetAgent> {
-  const { relay, policy, spool, metrics, logger } = parts;
+  const { relay, policy, spool, quarantine, metrics, logger } = parts;
   const publicAddress = options.publicAddress ?? null;
   const nodeToken = await retry(
     () =>
@@ -231,6 +270,7 @@ async function startAgent(
     store: policy,
     sessions: relay,
     spool,
+    quarantine,
     metrics,
     logger,
     softwareVersion: VERSION,
@@ -243,6 +283,7 @@ async function startAgent(
       bytesDown: relay.totals.bytesDown,
       rejectedTotal: relay.totals.rejectedTotal,
       spoolBacklogBytes: spool.backlogBytes(),
+      quarantinedRecords: quarantine.size,
     }),
   });
   agent.start();

@@ -20,6 +20,7 @@ export interface TrafficSource {
 export function createRelayMetrics(registry: Registry = createRegistry()) {
   const r = [registry];
   let source: TrafficSource = { totals: () => ({ up: 0, down: 0 }), perUser: () => [] };
+  let backlog: () => number = () => 0;
   const traffic: TrafficSource = {
     totals: () => source.totals(),
     perUser: () => source.perUser(),
@@ -153,7 +154,7 @@ export function createRelayMetrics(registry: Registry = createRegistry()) {
     }),
     spoolDropped: new Counter({
       name: "edgesocks_relay_spool_dropped_records_total",
-      help: "Session records the spool's size cap turned away, by reason",
+      help: "Session records given up, by reason (spool_full, rotated_out, unwritable: the disk refused them too long, quarantine_full, rate_limited: rejected-connection records over the limiter)",
       labelNames: ["reason"] as const,
       registers: r,
     }),
@@ -161,7 +162,32 @@ export function createRelayMetrics(registry: Registry = createRegistry()) {
       name: "edgesocks_relay_spool_backlog_bytes",
       help: "Bytes of session records in the spool not yet delivered",
       registers: r,
+      // Read at scrape time: true while the shipper is stopped or disconnected.
+      collect() {
+        this.set(backlog());
+      },
     }),
+    spoolWritable: new Gauge({
+      name: "edgesocks_relay_spool_writable",
+      help: "1 while the spool's disk takes writes, 0 while it refuses them (full, read-only)",
+      aggregator: "min",
+      registers: r,
+    }),
+    spoolWriteErrors: new Counter({
+      name: "edgesocks_relay_spool_write_errors_total",
+      help: "Times the spool's disk refused a write (records wait in memory and are tried again)",
+      registers: r,
+    }),
+    recordsQuarantined: new Counter({
+      name: "edgesocks_relay_records_quarantined_total",
+      help: "Session records moved to the quarantine file, by reason (refused: ingest refused them as invalid; unreadable: a torn or garbled spool line; invalid: failed the wire schema before spooling)",
+      labelNames: ["reason"] as const,
+      registers: r,
+    }),
+    /** Connects the backlog gauge to the spool. */
+    setBacklogSource(next: () => number) {
+      backlog = next;
+    },
     /** Connects the byte counters to the relay's sessions. */
     setTrafficSource(next: TrafficSource) {
       source = next;

@@ -25,7 +25,8 @@ import { ClientSession } from "./session/client-session";
 import type { SessionRecord } from "./session/record";
 import { SessionRegistry } from "./session/session-registry";
 import type { SharedRelayState } from "./shard/shared-state";
-import type { Spool } from "./spool/spool";
+import type { RecordSink } from "./spool/record-sink";
+import type { SpoolHealth } from "./spool/spool";
 
 export interface RelayOptions {
   config: RelayConfig;
@@ -39,8 +40,10 @@ export interface RelayOptions {
    */
   policy?: PolicyStore;
   metrics?: RelayMetrics;
-  /** Closed session records are appended here (state dir). */
-  spool?: Spool<SessionRecord>;
+  /** Closed session records are appended here (the state dir's spool, checked against the wire schema). */
+  spool?: RecordSink;
+  /** The spool's state, for the ops server's health detail. */
+  spoolHealth?: () => SpoolHealth;
   /** Receives every closed session record (the fleet shipper, tests). */
   onRecord?: (record: SessionRecord) => void;
   /** More of this host's ports the egress guard refuses (a worker thread: the main thread's ops port). */
@@ -319,6 +322,14 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       ready: () =>
         policy.loaded && listeners.every((l) => l.server.listening) && (peers?.ready() ?? true),
       routes: { "/sessions/active": () => activeSessions() },
+      ...(options.spoolHealth
+        ? {
+            detail: () => {
+              const spool = options.spoolHealth!();
+              return { degraded: !spool.writable, spool };
+            },
+          }
+        : {}),
     });
   }
   protection.start({

@@ -50,6 +50,11 @@ export const SessionRecord = z.object({
   decision: z.enum(["allow", "block"]).nullable(),
   ruleId: text({ max: max.ruleId }).nullable(),
   closeReason: text({ max: max.closeReason }),
+  /**
+   * Connections this record stands for (default 1): the relay folds connections turned away
+   * before their SOCKS request into one record per reason, client address and minute.
+   */
+  count: z.int().min(1).optional(),
 });
 export type SessionRecord = z.infer<typeof SessionRecord>;
 
@@ -94,6 +99,8 @@ export const HeartbeatInput = z.object({
     bytesDown: z.int().min(0),
     rejectedTotal: z.int().min(0),
     spoolBacklogBytes: z.int().min(0),
+    /** Records in the relay's quarantine file: refused by ingest or unreadable in the spool. */
+    quarantinedRecords: z.int().min(0).default(0),
   }),
   activeSessions: z.array(ActiveSession).max(MAX_HEARTBEAT_SESSIONS),
   /** True when activeSessions was cut to the cap. */

@@ -7,6 +7,7 @@ import type { RelayMetrics } from "../metrics";
 import { describeFailures, type ListenerFailure, type PolicyStore } from "../policy/policy-store";
 import type { Relay } from "../relay";
 import { backoffDelayMs } from "../retry";
+import type { Quarantine } from "../spool/quarantine";
 import type { Spool } from "../spool/spool";
 import { wsUrl } from "./node-token";
 import { SessionShipper } from "./session-shipper";
@@ -20,6 +21,8 @@ export interface FleetAgentOptions {
   /** Open sessions (of every worker thread) and terminating them. */
   sessions: Pick<Relay, "activeSessions" | "terminate">;
   spool: Spool<SessionRecord>;
+  /** Records ingest refuses as invalid go here. */
+  quarantine: Quarantine;
   metrics: RelayMetrics;
   logger: Logger;
   softwareVersion: string;
@@ -76,6 +79,7 @@ export class FleetAgent {
     this.#client = createTRPCClient<AppRouter>({ links: [wsLink({ client: this.#wsClient })] });
     this.#shipper = new SessionShipper({
       spool: options.spool,
+      quarantine: options.quarantine,
       send: (records) => this.#client.sessions.ingest.mutate({ records }),
       logger,
       metrics: options.metrics,

@@ -9,6 +9,11 @@ export interface OpsServerOptions {
   registry: () => Promise<Registry>;
   /** Ready means: listening and serving with a policy. */
   ready: () => boolean;
+  /**
+   * Health detail shown by /health and /ready, e.g. `{ spool: { writable: false, ... } }`;
+   * `degraded: true` turns /health's status to "degraded" (still 200: the relay keeps relaying).
+   */
+  detail?: () => { degraded: boolean; [part: string]: unknown };
   /** Extra JSON routes, e.g. `/sessions/active`. */
   routes?: Record<string, () => unknown>;
 }
@@ -50,10 +55,12 @@ async function handle(options: OpsServerOptions, req: IncomingMessage, res: Serv
     res.writeHead(405, { allow: "GET, HEAD" }).end();
     return;
   }
-  if (path === "/health") return json(res, 200, { status: "ok" });
+  const { degraded = false, ...detail } = options.detail?.() ?? {};
+  if (path === "/health")
+    return json(res, 200, { status: degraded ? "degraded" : "ok", ...detail });
   if (path === "/ready") {
     const ready = options.ready();
-    return json(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready" });
+    return json(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready", ...detail });
   }
   if (path === "/metrics") {
     const registry = await options.registry();

@@ -1,34 +1,11 @@
-import { SESSION_RECORD_TEXT_MAX } from "@edgesocks/api/wire";
+import { randomUUID } from "node:crypto";
+import { SESSION_RECORD_TEXT_MAX, SessionRecord } from "@edgesocks/api/wire";
 
-/** What every session becomes when it ends (DESIGN.md "Session records"). */
-export interface SessionRecord {
-  id: string;
-  node: string | null;
-  region: string | null;
-  user: string;
-  clientAddress: string;
-  clientPort: number;
-  protocol: "socks4" | "socks4a" | "socks5" | null;
-  transport: "tcp" | "tls";
-  /** null when the connection never got as far as a valid request. */
-  command: "connect" | "bind" | "udp" | null;
-  destinationHost: string | null;
-  destinationAddress: string | null;
-  destinationPort: number | null;
-  startedAt: string;
-  endedAt: string;
-  durationMs: number;
-  bytesUp: number;
-  bytesDown: number;
-  /** For TCP, read/write chunks; for UDP, datagrams. */
-  packetsUp: number;
-  packetsDown: number;
-  status: "closed" | "failed" | "rejected";
-  decision: "allow" | "block" | null;
-  ruleId: string | null;
-  closeReason: string;
-}
-
+/**
+ * What every session becomes when it ends (DESIGN.md "Session records"): the
+ * wire schema's type, so the relay and ingest cannot drift apart.
+ */
+export { SessionRecord };
 export type SessionStatus = SessionRecord["status"];
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
@@ -60,5 +37,59 @@ export function withValidText(record: SessionRecord): SessionRecord {
     destinationAddress: nullable(record.destinationAddress, m.destinationAddress),
     ruleId: nullable(record.ruleId, m.ruleId),
     closeReason: validText(record.closeReason, m.closeReason),
+  };
+}
+
+export type CheckedRecord =
+  | { ok: true; record: SessionRecord }
+  | { ok: false; error: string; record: unknown };
+
+/**
+ * The last check before the spool: text made valid (withValidText: a `terminated by <long
+ * admin name>` close reason is cut, not refused), then the whole record against the wire
+ * schema. What still fails is refused here, named, rather than shipped and refused forever.
+ */
+export function checkRecord(record: SessionRecord): CheckedRecord {
+  const parsed = SessionRecord.safeParse(withValidText(record));
+  if (parsed.success) return { ok: true, record: parsed.data };
+  const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+  return { ok: false, error: issues.slice(0, 1000), record };
+}
+
+/** The record of a connection turned away before it sent a SOCKS request. */
+export function rejectedRecord(options: {
+  reason: string;
+  clientAddress: string;
+  clientPort: number;
+  transport: "tcp" | "tls";
+  node: { name: string | null; region: string | null };
+  user?: string;
+  atMs?: number;
+}): SessionRecord {
+  const at = new Date(options.atMs ?? Date.now()).toISOString();
+  return {
+    id: randomUUID(),
+    node: options.node.name,
+    region: options.node.region,
+    user: options.user ?? "",
+    clientAddress: options.clientAddress,
+    clientPort: options.clientPort,
+    protocol: null,
+    transport: options.transport,
+    command: null,
+    destinationHost: null,
+    destinationAddress: null,
+    destinationPort: null,
+    startedAt: at,
+    endedAt: at,
+    durationMs: 0,
+    bytesUp: 0,
+    bytesDown: 0,
+    packetsUp: 0,
+    packetsDown: 0,
+    status: "rejected",
+    decision: null,
+    ruleId: null,
+    closeReason: options.reason,
   };
 }

@@ -9,6 +9,8 @@ export interface NodeCounters {
   bytesDown: number;
   rejectedTotal: number;
   spoolBacklogBytes: number;
+  /** Records in the relay's quarantine file (absent from relays older than the field). */
+  quarantinedRecords?: number;
 }
 
 /** Relays enrolled in the fleet. */
