@@ -16,7 +16,9 @@ import { PolicyStore } from "./policy/policy-store";
 import { dropPrivileges, planPrivileges } from "./privileges";
 import { type Relay, startRelay } from "./relay";
 import { retry } from "./retry";
+import { interruptedRecord } from "./session/record";
 import { ShardHub, workerCount } from "./shard/shard-hub";
+import { OpenJournal } from "./spool/open-journal";
 import { Quarantine } from "./spool/quarantine";
 import { spoolSink } from "./spool/record-sink";
 import { Spool } from "./spool/spool";
@@ -123,6 +125,14 @@ async function main(argv: string[]): Promise<void> {
     metrics.setBacklogSource(() => spool.backlogBytes());
   }
   const sink = spool && quarantine ? spoolSink({ spool, quarantine, metrics, logger }) : undefined;
+  const journalPath = stateDir ? join(stateDir, "open-sessions.ndjson") : undefined;
+  if (sink && journalPath) {
+    // Sessions a killed previous run had open: recorded as interrupted, with the bytes known.
+    const interrupted = OpenJournal.recover(journalPath);
+    for (const record of interrupted) sink.append(record);
+    if (interrupted.length > 0)
+      logger.warn({ sessions: interrupted.length }, "recorded sessions the last run left open");
+  }
 
   let policy: PolicyStore | undefined;
   if (options.mode === "fleet") {
@@ -159,6 +169,14 @@ async function main(argv: string[]): Promise<void> {
   });
   // The other threads bind the same port before privileges are dropped.
   await hub?.start(relay);
+  const journal = journalPath
+    ? new OpenJournal({
+        path: journalPath,
+        sessions: () => relay.sessions.values(),
+        describe: (session, endedAtMs) => interruptedRecord(session, node, endedAtMs),
+      })
+    : undefined;
+  journal?.start();
   const socks = relay.socksAddress();
   logger.info(
     {
@@ -214,6 +232,7 @@ async function main(argv: string[]): Promise<void> {
     // spool), then stop the agent, then close the spool.
     (async () => {
       await relay.close();
+      journal?.close();
       await (await agent)?.close();
       spool?.close();
     })().then(

@@ -22,7 +22,8 @@ import { StandalonePolicySource } from "./policy/standalone-source";
 import { listen, type SocksListener } from "./server/socks-server";
 import { loadTlsOptions, watchTlsFiles } from "./server/tls-context";
 import { ClientSession } from "./session/client-session";
-import type { SessionRecord } from "./session/record";
+import { rejectedRecord, type SessionRecord } from "./session/record";
+import { isAggregatedRejection, RejectionAggregator } from "./session/rejection-aggregator";
 import { SessionRegistry } from "./session/session-registry";
 import type { SharedRelayState } from "./shard/shared-state";
 import type { RecordSink } from "./spool/record-sink";
@@ -179,14 +180,37 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     options.spool?.append(record);
     options.onRecord?.(record);
   };
+  // Connections turned away before a request: one record per reason, client and minute.
+  const rejections = new RejectionAggregator({
+    emit: (record) => {
+      logger.info({ session: record }, "connections rejected before a request");
+      acceptRecord(record);
+    },
+    onDrop: (count) => {
+      metrics.spoolDropped.inc({ reason: "rate_limited" }, count);
+      logger.warn({ records: count }, "rejected-connection records over the per-minute limit");
+    },
+  });
   const onRecord = (record: SessionRecord) => {
     closedBytes.up += record.bytesUp;
     closedBytes.down += record.bytesDown;
     if (config.ops.user_metrics_limit > 0)
       addUserBytes(closedPerUser, record.user, record.bytesUp, record.bytesDown);
+    if (isAggregatedRejection(record)) return rejections.add(record);
     logger.info({ session: record }, "session end");
     acceptRecord(record);
   };
+  const node = options.node ?? { name: null, region: null };
+  const onRejected = (socket: Socket, transport: "tcp" | "tls", reason: string) =>
+    onRecord(
+      rejectedRecord({
+        reason,
+        clientAddress: socket.remoteAddress ?? "",
+        clientPort: socket.remotePort ?? 0,
+        transport,
+        node,
+      }),
+    );
   const { shared, peers } = options;
   const shard = shared?.shard ?? 0;
   const protection = createProtection({ config, policy, metrics, logger, shared });
@@ -223,7 +247,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         maxDatagramBytes: config.udp.max_datagram_bytes,
       },
     },
-    node: options.node ?? { name: null, region: null },
+    node,
     onRecord,
     ruleLabel: new BoundedLabel(500),
     ...protection.session,
@@ -245,6 +269,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     if (!policy.loaded) {
       // Fleet mode before the first snapshot arrives: nothing to enforce yet.
       metrics.rejectedTotal.inc({ reason: "no_policy" });
+      onRejected(socket, transport, "no_policy");
       socket.destroy();
       return;
     }
@@ -263,6 +288,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     gate,
     reusePort: shared !== undefined,
     onConnection,
+    onRejected,
   };
   const listeners: SocksListener[] = [];
   let tlsListener: SocksListener | undefined;
@@ -358,6 +384,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       }
       sessions.closeWhere(() => true, "shutdown");
       for (const l of listeners) l.destroyAll();
+      rejections.close();
       protection.close();
       await stopped;
       await peersClosed;

@@ -18,6 +18,8 @@ export interface SocksListenerOptions {
   /** SO_REUSEPORT: worker threads each listen on the same port and the kernel spreads connections. */
   reusePort?: boolean;
   onConnection: (socket: Socket, transport: "tcp" | "tls") => void;
+  /** A connection turned away here (over max_connections): it still leaves a record. */
+  onRejected?: (socket: Socket, transport: "tcp" | "tls", reason: string) => void;
 }
 
 export interface SocksListener {
@@ -53,6 +55,7 @@ export async function listen(options: SocksListenerOptions): Promise<SocksListen
     metrics.connectionsTotal.inc();
     if (!gate.tryOpen(options.maxConnections)) {
       metrics.rejectedTotal.inc({ reason: "max_connections" });
+      options.onRejected?.(socket, transport, "max_connections");
       socket.on("error", ignore);
       socket.destroy();
       return;

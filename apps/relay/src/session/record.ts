@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { SESSION_RECORD_TEXT_MAX, SessionRecord } from "@edgesocks/api/wire";
+import type { ClientSession } from "./client-session";
 
 /**
  * What every session becomes when it ends (DESIGN.md "Session records"): the
@@ -91,5 +92,41 @@ export function rejectedRecord(options: {
     decision: null,
     ruleId: null,
     closeReason: options.reason,
+  };
+}
+
+/** The close reason of a session a killed relay had open, recorded by the next start. */
+export const INTERRUPTED = "interrupted";
+
+/** The record an open session leaves if the relay dies now: its bytes so far, status failed. */
+export function interruptedRecord(
+  session: ClientSession,
+  node: { name: string | null; region: string | null },
+  endedAtMs: number,
+): SessionRecord {
+  return {
+    id: session.id,
+    node: node.name,
+    region: node.region,
+    user: session.user,
+    clientAddress: session.clientAddress,
+    clientPort: session.clientPort,
+    protocol: session.protocol,
+    transport: session.transport,
+    command: session.command,
+    destinationHost: session.destinationHost,
+    destinationAddress: session.destinationAddress,
+    destinationPort: session.destinationPort,
+    startedAt: new Date(session.startedAt).toISOString(),
+    endedAt: new Date(endedAtMs).toISOString(),
+    durationMs: Math.max(0, endedAtMs - session.startedAt),
+    bytesUp: session.bytesUp,
+    bytesDown: session.bytesDown,
+    packetsUp: session.packetsUp,
+    packetsDown: session.packetsDown,
+    status: session.command === null ? "rejected" : "failed",
+    decision: session.decision?.action ?? null,
+    ruleId: session.decision?.ruleId ?? null,
+    closeReason: INTERRUPTED,
   };
 }
