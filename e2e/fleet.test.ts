@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FleetAgent } from "../apps/relay/src/agent/fleet-agent";
 import { createRelayMetrics } from "../apps/relay/src/metrics";
 import { PolicyStore } from "../apps/relay/src/policy/policy-store";
+import { Quarantine } from "../apps/relay/src/spool/quarantine";
 import { Spool } from "../apps/relay/src/spool/spool";
 import { run } from "../apps/relay/src/test-support/run";
 import { startHttpTarget, type Target } from "../apps/relay/src/test-support/targets";
@@ -362,6 +363,7 @@ describe.each(DATABASE_KINDS)("the fleet, end to end (%s:)", (kind) => {
         store: new PolicyStore(),
         sessions: { activeSessions: async () => [], terminate: () => false },
         spool: new Spool({ dir: join(dir, name, "spool") }),
+        quarantine: new Quarantine({ path: join(dir, name, "quarantine.ndjson") }),
         metrics: createRelayMetrics(),
         logger: createLogger({ destination: logs }),
         softwareVersion: "sim",
@@ -374,6 +376,7 @@ describe.each(DATABASE_KINDS)("the fleet, end to end (%s:)", (kind) => {
           bytesDown: 0,
           rejectedTotal: 0,
           spoolBacklogBytes: 0,
+          quarantinedRecords: 0,
         }),
       });
       agent.start();

@@ -154,7 +154,7 @@ export function createRelayMetrics(registry: Registry = createRegistry()) {
     }),
     spoolDropped: new Counter({
       name: "edgesocks_relay_spool_dropped_records_total",
-      help: "Session records given up, by reason (spool_full, rotated_out, unwritable: the disk refused them too long, quarantine_full, rate_limited: rejected-connection records over the limiter)",
+      help: "Session records given up, by reason (spool_full, rotated_out, unwritable: the disk refused them too long, quarantine_full)",
       labelNames: ["reason"] as const,
       registers: r,
     }),
@@ -182,6 +182,11 @@ export function createRelayMetrics(registry: Registry = createRegistry()) {
       name: "edgesocks_relay_records_quarantined_total",
       help: "Session records moved to the quarantine file, by reason (refused: ingest refused them as invalid; unreadable: a torn or garbled spool line; invalid: failed the wire schema before spooling)",
       labelNames: ["reason"] as const,
+      registers: r,
+    }),
+    rejectionRecordsLimited: new Counter({
+      name: "edgesocks_relay_rejection_records_limited_total",
+      help: "Connections refused before a request left out of the per-minute records: the window already held its maximum of (reason, client address) pairs",
       registers: r,
     }),
     /** Connects the backlog gauge to the spool. */

@@ -187,7 +187,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       acceptRecord(record);
     },
     onDrop: (count) => {
-      metrics.spoolDropped.inc({ reason: "rate_limited" }, count);
+      metrics.rejectionRecordsLimited.inc(count);
       logger.warn({ records: count }, "rejected-connection records over the per-minute limit");
     },
   });

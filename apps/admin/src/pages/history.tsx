@@ -52,6 +52,7 @@ const CSV_COLUMNS: CsvColumn<SessionRecord>[] = [
   { header: "decision", value: (s) => s.decision },
   { header: "rule_id", value: (s) => s.ruleId },
   { header: "close_reason", value: (s) => s.closeReason },
+  { header: "count", value: (s) => s.count },
 ];
 
 const SORTABLE: { field: SortField; label: string; numeric?: boolean }[] = [
@@ -365,6 +366,9 @@ export function HistoryPage() {
                       </td>
                       <td>
                         <Badge tone={STATUS_TONE[s.status]}>{s.status}</Badge>
+                        {s.count > 1 ? (
+                          <span title="connections in this record"> ×{s.count}</span>
+                        ) : null}
                         <div className="cell-sub truncate" title={s.closeReason}>
                           {s.closeReason}
                         </div>
@@ -441,6 +445,8 @@ function SessionDialog({ id, onClose }: { id: string | null; onClose: () => void
             <dd>
               <Badge tone={STATUS_TONE[s.status]}>{s.status}</Badge> {s.closeReason}
             </dd>
+            <dt>Connections</dt>
+            <dd>{s.count}</dd>
             <dt>ACL decision</dt>
             <dd>
               {s.decision ?? "–"}

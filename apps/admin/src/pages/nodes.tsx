@@ -115,6 +115,13 @@ export function NodesPage() {
                     <th scope="col" className="num">
                       Rejected
                     </th>
+                    <th
+                      scope="col"
+                      className="num"
+                      title="Session records the relay set aside: refused by the control plane or unreadable in its spool"
+                    >
+                      Quarantined
+                    </th>
                     <th scope="col">
                       <span className="visually-hidden">Actions</span>
                     </th>
@@ -177,6 +184,21 @@ export function NodesPage() {
                               spool {formatBytes(n.counters.spoolBacklogBytes)}
                             </div>
                           ) : null}
+                        </td>
+                        <td className="num" data-testid="node-quarantined">
+                          {n.counters ? (
+                            <span
+                              style={
+                                (n.counters.quarantinedRecords ?? 0) > 0
+                                  ? { color: "var(--red)" }
+                                  : undefined
+                              }
+                            >
+                              {formatCount(n.counters.quarantinedRecords ?? 0)}
+                            </span>
+                          ) : (
+                            "–"
+                          )}
                         </td>
                         <td className="actions">
                           <div className="btn-group">

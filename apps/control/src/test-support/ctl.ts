@@ -60,6 +60,7 @@ export function heartbeat(publicAddress: string | null): HeartbeatInput {
       bytesDown: 0,
       rejectedTotal: 0,
       spoolBacklogBytes: 0,
+      quarantinedRecords: 0,
     },
     activeSessions: [],
     activeSessionsTruncated: false,

@@ -69,6 +69,7 @@ const COLUMNS = [
   "rule_id",
   "close_reason",
   "ingested_at_ms",
+  "count",
 ] as const;
 
 /** The free-text columns: the ones a batch whose JSON needs escapes sends hex-encoded. */
@@ -174,6 +175,7 @@ export function sessionRow(record: SessionRecord, source: IngestSource, nowMs: n
     record.ruleId,
     record.closeReason,
     nowMs,
+    record.count ?? 1,
   ];
 }
 

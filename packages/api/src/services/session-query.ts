@@ -148,6 +148,8 @@ export function sessionView(row: SessionRow) {
     decision: row.decision,
     ruleId: row.ruleId,
     closeReason: row.closeReason,
+    /** Connections this row stands for (rejected-before-request ones are folded per minute). */
+    count: row.count,
     ingestedAt: new Date(row.ingestedAtMs).toISOString(),
   };
 }

@@ -41,6 +41,8 @@ export const sessions = sqliteTable(
     decision: text("decision", { enum: ["allow", "block"] }),
     ruleId: text("rule_id"),
     closeReason: text("close_reason").notNull(),
+    /** Connections the row stands for: relays fold rejected-before-request ones per minute. */
+    count: integer("count").notNull().default(1),
     ingestedAtMs: integer("ingested_at_ms").notNull(),
   },
   // Every index slows ingest, so only filters that can be rare get one: node, region, status and
