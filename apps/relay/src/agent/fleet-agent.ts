@@ -33,6 +33,8 @@ export interface FleetAgentOptions {
   heartbeatIntervalMs?: number;
   /** Shipper batching age. @default 1000 (ms) */
   batchAgeMs?: number;
+  /** Records per shipped batch at most. @default 1000 */
+  batchSize?: number;
 }
 
 type Unsubscribable = { unsubscribe(): void };
@@ -84,6 +86,7 @@ export class FleetAgent {
       logger,
       metrics: options.metrics,
       ...(options.batchAgeMs !== undefined ? { batchAgeMs: options.batchAgeMs } : {}),
+      ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
     });
   }
 
