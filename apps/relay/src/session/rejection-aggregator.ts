@@ -1,7 +1,7 @@
 import type { SessionRecord } from "./record";
 
 export interface RejectionAggregatorOptions {
-  /** Receives one record per (reason, client address) and window, carrying the count. */
+  /** Receives the records: the first of each key at once, the fold of the rest at the window's end. */
   emit: (record: SessionRecord) => void;
   /** Told how many rejections it gave up because the window already holds `maxKeys` keys. */
   onDrop: (count: number) => void;
@@ -27,14 +27,15 @@ export function isAggregatedRejection(record: SessionRecord): boolean {
 }
 
 /**
- * Folds rejected-before-request records into one per (reason, client address) per minute,
- * with `count` set; the first record of a key is the template, its time span grows to the last
- * one's end. At most `maxKeys` keys per window: a flood from many addresses is bounded too, and
- * what it turns away is counted.
+ * Rejected-before-request records, at most two per (reason, client address) per minute: the
+ * first one as it happens, then one for all the others of that minute with `count` set (its
+ * time span runs from the second one's start to the last one's end). At most `maxKeys` keys
+ * per window: a flood from many addresses is bounded too, and what it turns away is counted.
  */
 export class RejectionAggregator {
   readonly #options: Required<RejectionAggregatorOptions>;
-  #window = new Map<string, SessionRecord & { count: number }>();
+  /** Per key: null once its first record went out, then the fold of the ones after it. */
+  #window = new Map<string, (SessionRecord & { count: number }) | null>();
   #dropped = 0;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -47,20 +48,26 @@ export class RejectionAggregator {
     if (this.#closed) return this.#options.emit(record);
     const key = `${record.closeReason}\u0000${record.clientAddress}`;
     const held = this.#window.get(key);
-    if (held !== undefined) {
-      held.count += record.count ?? 1;
-      held.endedAt = record.endedAt;
-      held.durationMs = Math.max(0, Date.parse(held.endedAt) - Date.parse(held.startedAt));
-      held.bytesUp += record.bytesUp;
-      held.bytesDown += record.bytesDown;
+    if (held === undefined) {
+      if (this.#window.size >= this.#options.maxKeys) {
+        this.#dropped += record.count ?? 1;
+        return;
+      }
+      // The first of a key goes out at once (an operator sees it now); the rest of the
+      // minute is folded into one more record.
+      this.#window.set(key, null);
+      this.#schedule();
+      return this.#options.emit(record);
+    }
+    if (held === null) {
+      this.#window.set(key, { ...record, count: record.count ?? 1 });
       return;
     }
-    if (this.#window.size >= this.#options.maxKeys) {
-      this.#dropped += record.count ?? 1;
-      return;
-    }
-    this.#window.set(key, { ...record, count: record.count ?? 1 });
-    this.#schedule();
+    held.count += record.count ?? 1;
+    held.endedAt = record.endedAt;
+    held.durationMs = Math.max(0, Date.parse(held.endedAt) - Date.parse(held.startedAt));
+    held.bytesUp += record.bytesUp;
+    held.bytesDown += record.bytesDown;
   }
 
   /** Emits the window now (the minute ended, or the relay is closing). */
@@ -69,7 +76,7 @@ export class RejectionAggregator {
     this.#timer = undefined;
     const window = this.#window;
     this.#window = new Map();
-    for (const record of window.values()) this.#options.emit(record);
+    for (const record of window.values()) if (record !== null) this.#options.emit(record);
     if (this.#dropped > 0) this.#options.onDrop(this.#dropped);
     this.#dropped = 0;
   }
