@@ -172,7 +172,7 @@ async function main(argv: string[]): Promise<void> {
   const journal = journalPath
     ? new OpenJournal({
         path: journalPath,
-        sessions: () => relay.sessions.values(),
+        sessions: () => relay.activeSessions(),
         describe: (session, endedAtMs) => interruptedRecord(session, node, endedAtMs),
       })
     : undefined;
@@ -232,7 +232,7 @@ async function main(argv: string[]): Promise<void> {
     // spool), then stop the agent, then close the spool.
     (async () => {
       await relay.close();
-      journal?.close();
+      await journal?.close();
       await (await agent)?.close();
       spool?.close();
     })().then(

@@ -30,10 +30,11 @@ async function echo(client: RawClient, text: string): Promise<void> {
 describe("the record path of the real relay binary", () => {
   it("records the sessions a SIGKILLed relay had open as interrupted, with their bytes, on restart", async () => {
     await using target = await startEchoTarget();
-    const { config, state } = workDir();
+    // Two threads: the sessions of both are checkpointed by the main one.
+    const { config, state } = workDir("[server]\nworkers = 2\n");
     const first = await startRelayProcess({ configPath: config, stateDir: state });
     const clients = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 6; i++) {
       const { client, reply } = await socks5Connect(first.port, "127.0.0.1", target.port);
       expect(reply[1]).toBe(0);
       await echo(client, `hello ${i}`);
@@ -53,7 +54,7 @@ describe("the record path of the real relay binary", () => {
     expect(Number(backlog?.[1])).toBeGreaterThan(0);
     await second.kill("SIGTERM");
     const interrupted = spooledRecords(join(state, "spool")).filter((r) => r.command === "connect");
-    expect(interrupted).toHaveLength(3);
+    expect(interrupted).toHaveLength(6);
     for (const record of interrupted) {
       expect(record).toMatchObject({ status: "failed", closeReason: "interrupted" });
       expect(record.bytesUp).toBe("hello 0".length);

@@ -439,5 +439,7 @@ function describeSession(session: ClientSession, shard: number) {
     bytesDown: session.bytesDown,
     packetsUp: session.packetsUp,
     packetsDown: session.packetsDown,
+    decision: session.decision?.action ?? null,
+    ruleId: session.decision?.ruleId ?? null,
   };
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { SESSION_RECORD_TEXT_MAX, SessionRecord } from "@edgesocks/api/wire";
-import type { ClientSession } from "./client-session";
 
 /**
  * What every session becomes when it ends (DESIGN.md "Session records"): the
@@ -98,9 +97,31 @@ export function rejectedRecord(options: {
 /** The close reason of a session a killed relay had open, recorded by the next start. */
 export const INTERRUPTED = "interrupted";
 
+/** An open session as the relay describes it (`/sessions/active`, any worker thread). */
+export interface OpenSessionView {
+  id: string;
+  user: string;
+  clientAddress: string;
+  clientPort: number;
+  protocol: SessionRecord["protocol"];
+  transport: SessionRecord["transport"];
+  command: SessionRecord["command"];
+  destinationHost: string | null;
+  destinationAddress: string | null;
+  destinationPort: number | null;
+  /** ISO 8601. */
+  startedAt: string;
+  bytesUp: number;
+  bytesDown: number;
+  packetsUp: number;
+  packetsDown: number;
+  decision: SessionRecord["decision"];
+  ruleId: string | null;
+}
+
 /** The record an open session leaves if the relay dies now: its bytes so far, status failed. */
 export function interruptedRecord(
-  session: ClientSession,
+  session: OpenSessionView,
   node: { name: string | null; region: string | null },
   endedAtMs: number,
 ): SessionRecord {
@@ -117,16 +138,16 @@ export function interruptedRecord(
     destinationHost: session.destinationHost,
     destinationAddress: session.destinationAddress,
     destinationPort: session.destinationPort,
-    startedAt: new Date(session.startedAt).toISOString(),
+    startedAt: session.startedAt,
     endedAt: new Date(endedAtMs).toISOString(),
-    durationMs: Math.max(0, endedAtMs - session.startedAt),
+    durationMs: Math.max(0, endedAtMs - Date.parse(session.startedAt)),
     bytesUp: session.bytesUp,
     bytesDown: session.bytesDown,
     packetsUp: session.packetsUp,
     packetsDown: session.packetsDown,
     status: session.command === null ? "rejected" : "failed",
-    decision: session.decision?.action ?? null,
-    ruleId: session.decision?.ruleId ?? null,
+    decision: session.decision,
+    ruleId: session.ruleId,
     closeReason: INTERRUPTED,
   };
 }

@@ -9,7 +9,7 @@ import {
 } from "node:fs";
 import type { SessionRecord } from "../session/record";
 
-/** What the journal needs of an open session: its record as it would be if it ended now. */
+/** What the journal needs of an open session to tell whether it moved. */
 export interface OpenSession {
   readonly id: string;
   readonly bytesUp: number;
@@ -19,12 +19,14 @@ export interface OpenSession {
 export interface OpenJournalOptions<S extends OpenSession> {
   /** The journal file (NDJSON), next to the spool. */
   path: string;
-  /** The sessions open now. */
-  sessions: () => Iterable<S>;
+  /** The sessions open now (in every worker thread). */
+  sessions: () => Promise<Iterable<S>>;
   /** The record a session would leave if it ended now (status failed, reason interrupted). */
   describe: (session: S, endedAtMs: number) => SessionRecord;
-  /** How often open sessions are checkpointed. @default 2000 (ms) */
+  /** How often new and ended sessions are checkpointed. @default 2000 (ms) */
   checkpointMs?: number;
+  /** A session's bytes are checkpointed again at most this often. @default 10000 (ms) */
+  bytesEveryMs?: number;
   /** Rewritten with only the open sessions past this size. @default 4 MiB */
   compactBytes?: number;
 }
@@ -40,13 +42,19 @@ type Line = { o: SessionRecord } | { c: string };
  */
 export class OpenJournal<S extends OpenSession> {
   readonly #options: Required<OpenJournalOptions<S>>;
-  /** Journaled open sessions and the bytes journaled for each. */
-  readonly #journaled = new Map<string, number>();
+  /** Journaled open sessions: the bytes journaled for each, and when. */
+  readonly #journaled = new Map<string, { bytes: number; atMs: number }>();
+  #running: Promise<void> | undefined;
   #bytes = 0;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: OpenJournalOptions<S>) {
-    this.#options = { checkpointMs: 2000, compactBytes: 4 * 1024 * 1024, ...options };
+    this.#options = {
+      checkpointMs: 2000,
+      bytesEveryMs: 10_000,
+      compactBytes: 4 * 1024 * 1024,
+      ...options,
+    };
   }
 
   /**
@@ -66,27 +74,35 @@ export class OpenJournal<S extends OpenSession> {
         // A line torn by the kill: the checkpoint before it stands.
       }
     }
-    unlinkSync(path);
+    try {
+      unlinkSync(path);
+    } catch {
+      // A read-only state dir: the next start finds them again (ingest is idempotent by id).
+    }
     return [...open.values()];
   }
 
   start(): void {
-    this.#timer = setInterval(() => this.checkpoint(), this.#options.checkpointMs);
+    this.#timer = setInterval(() => {
+      this.#running ??= this.checkpoint().finally(() => (this.#running = undefined));
+    }, this.#options.checkpointMs);
     this.#timer.unref();
   }
 
   /** Appends what changed since the last checkpoint (best effort: a full disk skips one). */
-  checkpoint(): void {
-    const { sessions, describe, compactBytes } = this.#options;
+  async checkpoint(): Promise<void> {
+    const { describe, compactBytes, bytesEveryMs } = this.#options;
+    const open = [...(await this.#options.sessions())];
     const now = Date.now();
     const lines: Line[] = [];
     const seen = new Set<string>();
-    for (const session of sessions()) {
+    for (const session of open) {
       seen.add(session.id);
       const bytes = session.bytesUp + session.bytesDown;
-      if (this.#journaled.get(session.id) === bytes) continue;
+      const last = this.#journaled.get(session.id);
+      if (last !== undefined && (last.bytes === bytes || now - last.atMs < bytesEveryMs)) continue;
       lines.push({ o: describe(session, now) });
-      this.#journaled.set(session.id, bytes);
+      this.#journaled.set(session.id, { bytes, atMs: now });
     }
     for (const id of this.#journaled.keys()) {
       if (seen.has(id)) continue;
@@ -95,7 +111,7 @@ export class OpenJournal<S extends OpenSession> {
     }
     if (lines.length === 0) return;
     try {
-      if (this.#bytes > compactBytes) this.#compact(sessions, now);
+      if (this.#bytes > compactBytes) this.#compact(open, now);
       else this.#append(lines);
     } catch {
       // Not written: the next checkpoint writes these sessions again.
@@ -104,8 +120,9 @@ export class OpenJournal<S extends OpenSession> {
   }
 
   /** A clean stop: every session has ended with its own record. */
-  close(): void {
+  async close(): Promise<void> {
     clearInterval(this.#timer);
+    await this.#running;
     try {
       unlinkSync(this.#options.path);
     } catch {
@@ -125,9 +142,9 @@ export class OpenJournal<S extends OpenSession> {
     this.#bytes += data.length;
   }
 
-  #compact(sessions: () => Iterable<S>, now: number): void {
+  #compact(open: S[], now: number): void {
     const { path, describe } = this.#options;
-    const lines = [...sessions()].map((s) => `${JSON.stringify({ o: describe(s, now) })}\n`);
+    const lines = open.map((s) => `${JSON.stringify({ o: describe(s, now) })}\n`);
     const data = Buffer.from(lines.join(""));
     const tmp = `${path}.tmp`;
     const fd = openSync(tmp, "w");
