@@ -173,8 +173,10 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     },
   });
   const acceptRecord = (record: SessionRecord) => {
-    totals.sessionsTotal += 1;
-    if (record.status === "rejected") totals.rejectedTotal += 1;
+    // A folded record of rejected connections stands for `count` of them.
+    const count = record.count ?? 1;
+    totals.sessionsTotal += count;
+    if (record.status === "rejected") totals.rejectedTotal += count;
     totals.bytesUp += record.bytesUp;
     totals.bytesDown += record.bytesDown;
     options.spool?.append(record);
