@@ -169,4 +169,32 @@ describe("SessionShipper against a real control plane", () => {
       relay.agent.shipper.shipped === 10 ? true : undefined,
     );
   }, 60_000);
+
+  it("keeps retrying through a control plane outage and quarantines nothing", async () => {
+    await using control = await startControlProcess();
+    await using relay = await agentOn(control, "relay-t");
+    await control.stop();
+    const records = Array.from({ length: 3 }, () => record());
+    for (const r of records) relay.spool.append(r);
+    relay.agent.start();
+    // Down for a while: nothing is lost, nothing set aside.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(relay.spool.backlogBytes()).toBeGreaterThan(0);
+    await control.start();
+    await eventually(
+      "the records stored after the outage",
+      async () => {
+        const page = await control.api.sessions.history.query({
+          destination: "shipper.test",
+          limit: 10,
+        });
+        return page.items.length === 3 ? true : undefined;
+      },
+      30_000,
+    );
+    expect(relay.quarantine.size).toBe(0);
+    await eventually("the spool drained", () =>
+      relay.spool.backlogBytes() === 0 ? true : undefined,
+    );
+  }, 60_000);
 });

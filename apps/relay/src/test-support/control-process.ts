@@ -16,40 +16,54 @@ export interface ControlProcess extends AsyncDisposable {
   readonly api: TRPCClient<AppRouter>;
   /** Enrolls a node and exchanges its token, as a relay would: the node token. */
   enrollNode(name: string): Promise<string>;
+  /** SIGTERM; resolves once the process exited. */
+  stop(): Promise<void>;
+  /** Starts the process again on the same port and database. */
+  start(): Promise<void>;
 }
 
 /** The real control plane binary on 127.0.0.1, on a fresh libSQL file. */
 export async function startControlProcess(): Promise<ControlProcess> {
   const dir = mkdtempSync(join(tmpdir(), "edgesocks-control-"));
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: {
-      ...process.env,
-      DATABASE_URL: `file:${join(dir, "control.db")}`,
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      EDGESOCKS_ADMIN_TOKEN: ADMIN_TOKEN,
-      EDGESOCKS_ADMIN_TOKEN_FILE: join(dir, "admin-token"),
-      EDGESOCKS_MIGRATE_ON_START: "true",
-      EDGESOCKS_LOG_LEVEL: "warn",
-    },
-  });
-  let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk));
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const ready = await fetch(`${url}/ready`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ready) break;
-    if (child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`control plane did not become ready:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  let child!: ChildProcess;
+  const start = async () => {
+    child = spawn(process.execPath, [BIN], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...process.env,
+        DATABASE_URL: `file:${join(dir, "control.db")}`,
+        HOST: "127.0.0.1",
+        PORT: String(port),
+        EDGESOCKS_ADMIN_TOKEN: ADMIN_TOKEN,
+        EDGESOCKS_ADMIN_TOKEN_FILE: join(dir, "admin-token"),
+        EDGESOCKS_MIGRATE_ON_START: "true",
+        EDGESOCKS_LOG_LEVEL: "warn",
+      },
+    });
+    let output = "";
+    child.stdout!.on("data", (chunk: Buffer) => (output += chunk));
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const ready = await fetch(`${url}/ready`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ready) return;
+      if (child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`control plane did not become ready:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((done) => child.once("exit", done));
+    child.kill("SIGTERM");
+    await exited;
+  };
+  await start();
   const api = createTRPCClient<AppRouter>({
     links: [
       httpLink({ url: `${url}/trpc`, headers: () => ({ authorization: `Bearer ${ADMIN_TOKEN}` }) }),
@@ -57,7 +71,9 @@ export async function startControlProcess(): Promise<ControlProcess> {
   });
   return {
     url,
-    child,
+    get child() {
+      return child;
+    },
     api,
     enrollNode: async (name) => {
       const { enrollmentToken } = await api.nodes.enroll.mutate({ name, region: "test" });
@@ -68,10 +84,10 @@ export async function startControlProcess(): Promise<ControlProcess> {
       });
       return nodeToken;
     },
+    stop,
+    start,
     [Symbol.asyncDispose]: async () => {
-      const exited = new Promise((done) => child.once("exit", done));
-      if (child.exitCode === null) child.kill("SIGTERM");
-      await exited;
+      await stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
