@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import {
   appendFileSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -156,6 +157,28 @@ describe("Spool faults", () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(spool.health().writable).toBe(true);
     expect(JSON.parse(readFileSync(join(spoolDir, "cursor.json"), "utf8"))).toEqual(batch.next);
+    spool.close();
+  });
+
+  it("starts on a read-only state dir, says why, and writes once it is read-write again", async () => {
+    const path = dir();
+    const spoolDir = join(path, "spool");
+    mkdirSync(spoolDir);
+    // A read-only bind mount of the spool dir over itself.
+    execFileSync("mount", ["--bind", spoolDir, spoolDir]);
+    mounts.push(spoolDir);
+    execFileSync("mount", ["-o", "remount,bind,ro", spoolDir]);
+    const spool = new Spool<{ n: number }>({ dir: spoolDir, retryMs: 20 });
+    spool.append({ n: 1 });
+    spool.flush();
+    expect(spool.health()).toMatchObject({
+      writable: false,
+      error: expect.stringMatching(/EROFS/),
+    });
+    execFileSync("mount", ["-o", "remount,bind,rw", spoolDir]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(spool.health().writable).toBe(true);
+    expect(spool.read(10).records).toEqual([{ n: 1 }]);
     spool.close();
   });
 
