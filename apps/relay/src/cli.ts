@@ -21,7 +21,8 @@ Options:
       --node-token TOKEN    the token itself: visible to every local user in ps, prefer the above
       --region REGION       region this relay serves, e.g. eu-west
       --name NAME           node name, unique in the fleet
-      --state-dir DIR       where the cached snapshot and the session spool live
+      --state-dir DIR       where the cached snapshot, the session spool, open-session
+                            checkpoints and quarantined records live
       --public-address HOST:PORT  SOCKS address clients use to reach this relay
       --bind ADDR           listen address (overrides server.bind_address)
       --port N              listen port (overrides server.bind_port)
