@@ -4,7 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { RawClient } from "./test-support/raw-client";
-import { eventually, spooledRecords, startRelayProcess } from "./test-support/relay-process";
+import {
+  eventually,
+  freePort,
+  spooledRecords,
+  startRelayProcess,
+} from "./test-support/relay-process";
 import { startEchoTarget } from "./test-support/targets";
 import { socks5Connect } from "./test-support/traffic";
 
@@ -93,6 +98,28 @@ describe("the record path of the real relay binary", () => {
       ["handshake_timeout", "127.0.0.1", 1],
       ["max_connections", "127.0.0.1", 4],
       ["handshake_timeout", "127.0.0.1", 2],
+    ]);
+  }, 30_000);
+
+  it("records connections refused in fleet mode before the first snapshot (no_policy)", async () => {
+    const { config, state } = workDir();
+    // A control plane that is not there: the relay never gets a policy.
+    const closed = await freePort();
+    await using relay = await startRelayProcess({
+      configPath: config,
+      stateDir: state,
+      fleet: { controlUrl: `ws://127.0.0.1:${closed}/trpc`, nodeToken: `esn_${"x".repeat(40)}` },
+    });
+    for (let i = 0; i < 3; i++) await (await RawClient.open(relay.port)).closed();
+    await relay.kill("SIGTERM");
+    const rejected = spooledRecords(join(state, "spool")).map((r) => [
+      r.status,
+      r.closeReason,
+      r.count ?? 1,
+    ]);
+    expect(rejected).toEqual([
+      ["rejected", "no_policy", 1],
+      ["rejected", "no_policy", 2],
     ]);
   }, 30_000);
 

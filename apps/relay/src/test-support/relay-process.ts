@@ -30,12 +30,16 @@ export interface RelayProcess {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** The real relay binary, standalone from `configPath`, with a state dir; ready when /ready says so. */
+/**
+ * The real relay binary from `configPath`, with a state dir; ready when /ready says so (or,
+ * with `fleet`, when it serves /health: in fleet mode it is not ready before a snapshot).
+ */
 export async function startRelayProcess(options: {
   configPath: string;
   stateDir: string;
   port?: number;
   opsPort?: number;
+  fleet?: { controlUrl: string; nodeToken: string };
 }): Promise<RelayProcess> {
   const port = options.port ?? (await freePort());
   const opsPort = options.opsPort ?? (await freePort());
@@ -46,6 +50,12 @@ export async function startRelayProcess(options: {
       ...["--config", options.configPath, "--state-dir", options.stateDir],
       ...["--port", String(port), "--ops-bind", `127.0.0.1:${opsPort}`],
       ...["--log-level", "info", "--log-format", "json", "--allow-root"],
+      ...(options.fleet
+        ? [
+            ...["--control-url", options.fleet.controlUrl, "--node-token", options.fleet.nodeToken],
+            ...["--region", "test", "--name", "relay-test"],
+          ]
+        : []),
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -61,7 +71,7 @@ export async function startRelayProcess(options: {
   };
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const ready = await ops("/ready").then(
+    const ready = await ops(options.fleet ? "/health" : "/ready").then(
       (r) => r.status === 200,
       () => false,
     );
