@@ -132,7 +132,7 @@ export class OpenJournal<S extends OpenSession> {
 
   #append(lines: Line[]): void {
     const data = Buffer.from(lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
-    const fd = openSync(this.#options.path, "a");
+    const fd = openSync(this.#options.path, "a", 0o600);
     try {
       let done = 0;
       while (done < data.length) done += writeSync(fd, data, done);
@@ -147,7 +147,7 @@ export class OpenJournal<S extends OpenSession> {
     const lines = open.map((s) => `${JSON.stringify({ o: describe(s, now) })}\n`);
     const data = Buffer.from(lines.join(""));
     const tmp = `${path}.tmp`;
-    const fd = openSync(tmp, "w");
+    const fd = openSync(tmp, "w", 0o600);
     try {
       let done = 0;
       while (done < data.length) done += writeSync(fd, data, done);

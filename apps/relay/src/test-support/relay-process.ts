@@ -52,12 +52,18 @@ export async function startRelayProcess(options: {
       ...["--log-level", "info", "--log-format", "json", "--allow-root"],
       ...(options.fleet
         ? [
-            ...["--control-url", options.fleet.controlUrl, "--node-token", options.fleet.nodeToken],
+            ...["--control-url", options.fleet.controlUrl],
             ...["--region", "test", "--name", "relay-test"],
           ]
         : []),
     ],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      // The token through the environment, as the launcher hands it (never in argv).
+      env: options.fleet
+        ? { ...process.env, EDGESOCKS_NODE_TOKEN: options.fleet.nodeToken }
+        : process.env,
+    },
   );
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk));
