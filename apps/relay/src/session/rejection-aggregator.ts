@@ -46,7 +46,8 @@ export class RejectionAggregator {
 
   add(record: SessionRecord): void {
     if (this.#closed) return this.#options.emit(record);
-    const key = `${record.closeReason}\u0000${record.clientAddress}`;
+    // The user too: a refusal after a login keeps the name it was made under.
+    const key = `${record.closeReason}\u0000${record.clientAddress}\u0000${record.user}`;
     const held = this.#window.get(key);
     if (held === undefined) {
       if (this.#window.size >= this.#options.maxKeys) {
