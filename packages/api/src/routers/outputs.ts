@@ -255,6 +255,8 @@ export const SessionView = z
     decision: z.enum(["allow", "block"]).nullable(),
     ruleId: z.string().nullable(),
     closeReason: z.string(),
+    /** Connections the record stands for: a relay folds rejected-before-request ones per minute. */
+    count: z.int().min(1),
     ingestedAt: isoDate,
   })
   .meta({ id: "Session" });
