@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { FleetAgent } from "../apps/relay/src/agent/fleet-agent";
 import { createRelayMetrics } from "../apps/relay/src/metrics";
 import { PolicyStore } from "../apps/relay/src/policy/policy-store";
+import { Quarantine } from "../apps/relay/src/spool/quarantine";
 import { Spool } from "../apps/relay/src/spool/spool";
 import { startControl } from "./support/fleet";
 import { waitFor } from "./support/processes";
@@ -42,6 +43,7 @@ describe("a snapshot in force is acknowledged as applied", () => {
         store,
         sessions: { activeSessions: async () => [], terminate: () => false },
         spool: new Spool({ dir: join(dir, "spool") }),
+        quarantine: new Quarantine({ path: join(dir, "quarantine.ndjson") }),
         metrics,
         logger: createLogger({
           destination: new Writable({
@@ -61,6 +63,7 @@ describe("a snapshot in force is acknowledged as applied", () => {
           bytesDown: 0,
           rejectedTotal: 0,
           spoolBacklogBytes: 0,
+          quarantinedRecords: 0,
         }),
       });
       agent.start();
