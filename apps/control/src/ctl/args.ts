@@ -1,13 +1,18 @@
 import { parseArgs } from "node:util";
 
-/** A usage problem or a failed command: one line on stderr, exit 1. */
+/** A failed command: one line on stderr, exit 1. */
 export class CtlError extends Error {
-  override readonly name = "CtlError";
+  override readonly name: string = "CtlError";
+}
+
+/** A bad command line (unknown command or flag, missing or bad argument): exit 2, no API call. */
+export class UsageError extends CtlError {
+  override readonly name = "UsageError";
 }
 
 /** Throws "--FLAG is required"; for `args.int(…) ?? missing("port")`. */
 export function missing(flag: string): never {
-  throw new CtlError(`--${flag} is required`);
+  throw new UsageError(`--${flag} is required`);
 }
 
 /** One command-line flag, as `--help` describes it. */
@@ -68,7 +73,7 @@ export class Args {
     const values = this.list(name);
     const bad = values?.find((v) => !choices.includes(v as T));
     if (bad !== undefined)
-      throw new CtlError(`--${name}: expected ${choices.join(" | ")}, got "${bad}"`);
+      throw new UsageError(`--${name}: expected ${choices.join(" | ")}, got "${bad}"`);
     return values as T[] | undefined;
   }
 
@@ -78,7 +83,7 @@ export class Args {
     const n = Number(value);
     const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = range;
     if (!/^-?\d+$/.test(value) || n < min || n > max) {
-      throw new CtlError(
+      throw new UsageError(
         `--${name}: expected a whole number from ${min} to ${max}, got "${value}"`,
       );
     }
@@ -89,7 +94,7 @@ export class Args {
     const value = this.str(name);
     if (value === undefined) return undefined;
     if (!choices.includes(value as T))
-      throw new CtlError(`--${name}: expected ${choices.join(" | ")}, got "${value}"`);
+      throw new UsageError(`--${name}: expected ${choices.join(" | ")}, got "${value}"`);
     return value as T;
   }
 
@@ -105,7 +110,7 @@ export class Args {
     }
     const ms = Date.parse(value);
     if (!/^\d{4}-\d\d-\d\d/.test(value) || Number.isNaN(ms)) {
-      throw new CtlError(
+      throw new UsageError(
         `--${name}: expected an ISO time (2026-01-31T12:00:00Z) or an age (15m, 2h, 7d), got "${value}"`,
       );
     }
@@ -145,15 +150,15 @@ export function parseCommandArgs(
       strict: true,
     });
   } catch (cause) {
-    throw new CtlError((cause as Error).message.replace(/\. To specify.*$/s, ""), { cause });
+    throw new UsageError((cause as Error).message.replace(/\. To specify.*$/s, ""), { cause });
   }
   const args = new Args(parsed.positionals, parsed.values);
   if (args.bool("help")) return args;
   if (parsed.positionals.length < positionals.length) {
-    throw new CtlError(`missing ${positionals.slice(parsed.positionals.length).join(" ")}`);
+    throw new UsageError(`missing ${positionals.slice(parsed.positionals.length).join(" ")}`);
   }
   if (parsed.positionals.length > positionals.length) {
-    throw new CtlError(`unexpected argument "${parsed.positionals[positionals.length]}"`);
+    throw new UsageError(`unexpected argument "${parsed.positionals[positionals.length]}"`);
   }
   return args;
 }

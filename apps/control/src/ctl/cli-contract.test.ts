@@ -56,8 +56,8 @@ describe("edgesocksctl help", () => {
   });
 });
 
-describe("edgesocksctl errors: one line on stderr, exit code 1", () => {
-  it("reports usage errors without calling the API", async () => {
+describe("edgesocksctl errors: one line on stderr, exit code 2 for usage, 1 for failures", () => {
+  it("reports usage errors with exit code 2 without calling the API", async () => {
     const results = await Promise.all([
       runCtl(["frobnicate"]),
       runCtl(["users"]),
@@ -91,7 +91,7 @@ describe("edgesocksctl errors: one line on stderr, exit code 1", () => {
       "edgesocksctl: no API token: pass --token or set EDGESOCKS_TOKEN\n",
       'edgesocksctl: --url: expected http:// or https://, got "ftp://example.com"\n',
     ]);
-    for (const r of results) expect([r.code, r.stdout]).toEqual([1, ""]);
+    for (const r of results) expect([r.code, r.stdout]).toEqual([2, ""]);
   });
 
   it("reports API errors with their code, and an unreachable control plane plainly", async () => {

@@ -2,7 +2,7 @@ import { lookup } from "node:dns/promises";
 import { renameSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { formatHostPort, type HostPort, parseHostPort } from "../host-port";
-import { CtlError } from "./args";
+import { UsageError } from "./args";
 
 /** `user:password` for the relay, written into the configs (files are then mode 0600 anyway). */
 export interface ProxyLogin {
@@ -13,9 +13,9 @@ export interface ProxyLogin {
 /** `USER:PASSWORD`; for proxychains without whitespace (its config cannot quote). */
 export function parseLogin(text: string, options: { proxychains: boolean }): ProxyLogin {
   const at = text.indexOf(":");
-  if (at <= 0) throw new CtlError("--proxy-user: expected USER:PASSWORD");
+  if (at <= 0) throw new UsageError("--proxy-user: expected USER:PASSWORD");
   if (options.proxychains && /\s/.test(text)) {
-    throw new CtlError(
+    throw new UsageError(
       "--proxy-user: a proxychains config cannot hold a user or password with spaces",
     );
   }
@@ -38,7 +38,7 @@ export function curlrc(address: string, login?: ProxyLogin): string {
  */
 export async function proxychainsConf(address: string, login?: ProxyLogin): Promise<string> {
   const target = parseHostPort(address);
-  if (target === undefined) throw new CtlError(`"${address}" is not host:port`);
+  if (target === undefined) throw new UsageError(`"${address}" is not host:port`);
   const ip: HostPort =
     isIP(target.host) === 0
       ? { host: (await lookup(target.host)).address, port: target.port }

@@ -1,6 +1,6 @@
 import type { AppRouter } from "@edgesocks/api";
 import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
-import { CtlError } from "./args";
+import { CtlError, UsageError } from "./args";
 import type { Api } from "./command";
 
 /** How long one API call may take, in ms. */
@@ -12,14 +12,14 @@ export function baseUrl(text: string): string {
   try {
     url = new URL(text);
   } catch (cause) {
-    throw new CtlError(`--url: "${text}" is not a URL (e.g. http://127.0.0.1:8080)`, {
+    throw new UsageError(`--url: "${text}" is not a URL (e.g. http://127.0.0.1:8080)`, {
       cause,
     });
   }
   if (url.protocol === "ws:" || url.protocol === "wss:")
     url.protocol = url.protocol === "ws:" ? "http:" : "https:";
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new CtlError(`--url: expected http:// or https://, got "${text}"`);
+    throw new UsageError(`--url: expected http:// or https://, got "${text}"`);
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, "").replace(/\/trpc$/, "")}`;
 }

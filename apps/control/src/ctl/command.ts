@@ -29,5 +29,7 @@ export interface Command {
   details?: string;
   flags?: Flags;
   examples?: readonly string[];
+  /** Needs no control plane (and no token): completion, man, tokens roles. */
+  offline?: boolean;
   run(context: RunContext): Promise<void>;
 }

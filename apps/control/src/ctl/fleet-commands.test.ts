@@ -141,7 +141,8 @@ describe("edgesocksctl nodes, sessions and stats", () => {
       ctl("sessions", "list", "--from", "yesterday"),
       ctl("sessions", "get", randomUUID()),
     ]);
-    expect(status).toMatchObject({ code: 1, stdout: "" });
+    expect(status).toMatchObject({ code: 2, stdout: "" });
+    expect(from.code).toBe(2);
     expect(status.stderr).toBe(
       'edgesocksctl: --status: expected closed | failed | rejected, got "open"\n',
     );

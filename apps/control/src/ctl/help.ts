@@ -3,13 +3,14 @@ import type { Command } from "./command";
 
 export const DEFAULT_URL = "http://127.0.0.1:8080";
 
-const GLOBAL_FLAGS = `Global flags (anywhere on the line):
+export const GLOBAL_FLAGS = `Global flags (anywhere on the line):
   --url URL        control plane base URL (env EDGESOCKS_URL; default ${DEFAULT_URL})
   --token TOKEN    admin or viewer API token, esa_… (env EDGESOCKS_TOKEN; the environment
                    keeps it out of ps and shell history)`;
 
-const EXIT_CODES = `Exit codes: 0 done; 1 any error, reported as one line on stderr ("edgesocksctl: …"),
-API errors with their code, e.g. (API_E_NOT_FOUND).`;
+export const EXIT_CODES = `Exit codes: 0 done; 1 the command failed; 2 bad command line (nothing was called).
+Errors are one line on stderr ("edgesocksctl: …"), API errors with their code, e.g.
+(API_E_NOT_FOUND).`;
 
 /** `users add NAME`. */
 export const synopsis = (c: Command) => [c.name, ...(c.positionals ?? [])].join(" ");
@@ -30,7 +31,7 @@ Usage:
 ${GLOBAL_FLAGS}
   --json           machine output: the API result as JSON on stdout (every command)
   -h, --help       this help
-  --version        print the version
+  -V, --version    print the version
 
 Commands:
 ${commandList(commands)}
@@ -40,6 +41,8 @@ Examples:
   edgesocksctl users add alice --password s3cret --group developers
   edgesocksctl acl test --user alice --dest example.com --port 443
   edgesocksctl sessions list --user alice --from 1h --json
+  edgesocksctl policy export --format toml > acl.toml
+  source <(edgesocksctl completion bash)
 
 ${EXIT_CODES}`;
 }

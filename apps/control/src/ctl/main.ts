@@ -1,5 +1,5 @@
 import { VERSION } from "../version";
-import { CtlError, parseCommandArgs } from "./args";
+import { parseCommandArgs, UsageError } from "./args";
 import { baseUrl, createApi, describeError } from "./client";
 import type { Command } from "./command";
 import { COMMANDS } from "./commands/index";
@@ -21,7 +21,7 @@ function globals(argv: readonly string[]): { url?: string; token?: string; rest:
       continue;
     }
     const value = name[2] ?? argv[++i];
-    if (value === undefined || value === "") throw new CtlError(`--${name[1]} needs a value`);
+    if (value === undefined || value === "") throw new UsageError(`--${name[1]} needs a value`);
     found[name[1] as "url" | "token"] = value;
   }
   return { ...found, rest };
@@ -45,19 +45,19 @@ function resolve(rest: readonly string[]): { command: Command; argv: string[] } 
   if (group.length > 0) {
     if (isHelp(second)) return { help: groupHelp(first, group) };
     const actions = group.map((c) => c.name.split(" ")[1]).join(", ");
-    throw new CtlError(
+    throw new UsageError(
       second === undefined
         ? `${first}: missing command: ${actions} (see edgesocksctl ${first} --help)`
         : `${first}: unknown command "${second}": ${actions} (see edgesocksctl ${first} --help)`,
     );
   }
-  throw new CtlError(`unknown command "${first}" (see edgesocksctl --help)`);
+  throw new UsageError(`unknown command "${first}" (see edgesocksctl --help)`);
 }
 
 async function main(argv: readonly string[]): Promise<void> {
   const env = readCtlEnv();
   const { rest, ...flags } = globals(argv);
-  if (rest[0] === "--version") {
+  if (rest[0] === "--version" || rest[0] === "-V") {
     out(`edgesocksctl ${VERSION}`);
     return;
   }
@@ -73,8 +73,9 @@ async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   url = baseUrl(flags.url ?? env.EDGESOCKS_URL ?? DEFAULT_URL);
-  const token = flags.token ?? env.EDGESOCKS_TOKEN;
-  if (token === undefined) throw new CtlError("no API token: pass --token or set EDGESOCKS_TOKEN");
+  const token = flags.token ?? env.EDGESOCKS_TOKEN ?? (command.offline ? "" : undefined);
+  if (token === undefined)
+    throw new UsageError("no API token: pass --token or set EDGESOCKS_TOKEN");
   await command.run({ api: createApi(url, token), args, json: args.bool("json"), url, out });
 }
 
@@ -82,5 +83,5 @@ let url = DEFAULT_URL;
 main(process.argv.slice(2)).catch((error: unknown) => {
   process.stderr.write(`edgesocksctl: ${describeError(error, url)}\n`);
   // exitCode, not exit(): stdout may still be draining into a pipe.
-  process.exitCode = 1;
+  process.exitCode = error instanceof UsageError ? 2 : 1;
 });

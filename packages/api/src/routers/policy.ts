@@ -1,8 +1,8 @@
 import { text } from "@edgesocks/policy/text";
 import { z } from "zod";
 import { ApiError } from "../errors";
-import { NO_QOS, type PolicyState } from "../services/policy-state";
-import { adminProcedure, router } from "../trpc";
+import { loadPolicyState, NO_QOS, type PolicyState } from "../services/policy-state";
+import { adminProcedure, router, viewerProcedure } from "../trpc";
 import { Name, Owner, Protocols, QosOverrideInput, RuleId } from "./inputs";
 import { VersionOutput } from "./outputs";
 import { hashPassword } from "./users";
@@ -19,10 +19,51 @@ const ImportUser = z.object({
 
 const nullable = <T extends z.ZodType>(schema: T) => schema.nullable().default(null);
 
+const nullableRate = z.int().min(1).nullable().default(null);
+const nullableCount = z.int().min(0).nullable().default(null);
+
+/** Fleet-wide QoS as import takes it: every field, as `policy.export` writes it. */
+const ImportQos = z.object({
+  enabled: z.boolean(),
+  globalBytesPerSec: nullableRate,
+  guaranteedBytesPerSec: nullableCount,
+  maxBytesPerSec: nullableRate,
+  burstBytes: nullableRate,
+  fairSharing: z.boolean().default(true),
+  maxConnectionsPerUser: nullableCount,
+  maxConnectionsGlobal: nullableCount,
+  maxConnectionsPerClient: nullableCount,
+});
+
 export const policyRouter = router({
   /**
+   * The whole editable policy, in the shape `policy.import` takes back: users (with
+   * `hasPassword`, never a hash), groups, rules in order, and the acl, auth and qos settings.
+   */
+  export: viewerProcedure.query(async ({ ctx }) => {
+    const [state, version] = await Promise.all([
+      loadPolicyState(ctx.services.database.db),
+      ctx.services.policy.latestVersion(),
+    ]);
+    return {
+      version,
+      users: state.users.map(({ passwordHash, ...u }) => ({
+        ...u,
+        hasPassword: passwordHash !== null,
+      })),
+      groups: state.groups,
+      rules: state.rules,
+      acl: state.acl,
+      auth: state.auth,
+      qos: state.qos,
+    };
+  }),
+
+  /**
    * Replaces users, groups and rules (and, if given, the acl, auth and qos settings) in one
-   * change: one new snapshot version, or nothing when any part would not compile.
+   * change: one new snapshot version, or nothing when any part would not compile. A user given
+   * neither `password` nor `passwordHash` keeps the password they have (none when new).
+   * `dryRun`: store nothing, return the diff the import would make.
    */
   import: adminProcedure
     .input(
@@ -63,6 +104,8 @@ export const policyRouter = router({
         auth: z
           .object({ methods: z.array(z.enum(["none", "userpass"])).min(1), anonymousUser: Name })
           .optional(),
+        qos: ImportQos.optional(),
+        dryRun: z.boolean().default(false),
       }),
     )
     .output(VersionOutput)
@@ -85,27 +128,39 @@ export const policyRouter = router({
           qos: { ...NO_QOS, ...u.qos },
         })),
       );
-      return ctx.services.policy
-        .change({
-          actor: ctx.admin.name,
-          action: "policy.import",
-          target: `${users.length} users, ${input.groups.length} groups, ${input.rules.length} rules`,
-          edit: (state) => {
-            state.users = users;
-            state.groups = input.groups.map((g) => ({ ...g, qos: { ...NO_QOS, ...g.qos } }));
-            state.rules = input.rules;
-            if (input.acl) state.acl = input.acl;
-            if (input.auth) state.auth = input.auth;
-            return {
-              after: {
-                users: users.length,
-                groups: state.groups.length,
-                rules: state.rules.length,
-              },
-              result: null,
-            };
-          },
-        })
-        .then(({ version }) => ({ version }));
+      // Neither password nor hash given: the user keeps the one they have.
+      const kept = new Set(
+        input.users.filter((u) => !u.password && !u.passwordHash).map((u) => u.username),
+      );
+      const request = {
+        actor: ctx.admin.name,
+        action: "policy.import",
+        target: `${users.length} users, ${input.groups.length} groups, ${input.rules.length} rules`,
+        edit: (state: PolicyState) => {
+          const current = new Map(state.users.map((u) => [u.username, u.passwordHash]));
+          state.users = users.map((u) =>
+            kept.has(u.username) ? { ...u, passwordHash: current.get(u.username) ?? null } : u,
+          );
+          state.groups = input.groups.map((g) => ({ ...g, qos: { ...NO_QOS, ...g.qos } }));
+          state.rules = input.rules;
+          if (input.acl) state.acl = input.acl;
+          if (input.auth) state.auth = input.auth;
+          if (input.qos) state.qos = input.qos;
+          return {
+            after: {
+              users: users.length,
+              groups: state.groups.length,
+              rules: state.rules.length,
+            },
+            result: null,
+          };
+        },
+      };
+      if (input.dryRun) {
+        const { diff } = await ctx.services.policy.preview(request);
+        return { version: null, diff };
+      }
+      const { version } = await ctx.services.policy.change(request);
+      return { version, diff: null };
     }),
 });

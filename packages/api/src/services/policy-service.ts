@@ -6,6 +6,7 @@ import { ApiError } from "../errors";
 import { auditRow } from "./audit";
 import { isUniqueViolation } from "./error-text";
 import { loadPolicyState, type PolicyState, policyWrites, stateToDraft } from "./policy-state";
+import { diffSnapshots } from "./snapshot-diff";
 
 /** A published snapshot as the hub and config.watch hand it out. */
 export interface PublishedSnapshot {
@@ -51,6 +52,31 @@ function describePaths(message: string, state: PolicyState): string {
       return name === undefined ? whole : `${whole} (${label} ${JSON.stringify(name)})`;
     },
   );
+}
+
+/** Seals and compiles `state` as a snapshot, or refuses with API_E_POLICY_INVALID. */
+function compileState(
+  state: PolicyState,
+  meta: { version: number; epoch: string; createdAt: string },
+): PolicySnapshot {
+  const sealed = sealSnapshot(stateToDraft(state, meta));
+  if (!sealed.ok) {
+    throw new ApiError(
+      "API_E_POLICY_INVALID",
+      `the change would not compile, nothing was stored: ${describePaths(sealed.error, state)}`,
+    );
+  }
+  try {
+    compileAcl(sealed.snapshot);
+  } catch (cause) {
+    if (!(cause instanceof PolicyError)) throw cause;
+    throw new ApiError(
+      "API_E_POLICY_INVALID",
+      `the change would not compile, nothing was stored: ${describePaths(cause.message, state)}`,
+      { cause },
+    );
+  }
+  return sealed.snapshot;
 }
 
 export function rowToPublished(row: typeof snapshots.$inferSelect): PublishedSnapshot {
@@ -100,6 +126,24 @@ export class PolicyService {
     return row?.version ?? 0;
   }
 
+  /**
+   * What `change(request)` would publish, without storing anything: the diff from the current
+   * policy to the edited one. Refuses, as change() does, an edit that would not compile.
+   */
+  async preview<T>(request: ChangeRequest<T>) {
+    const epoch = await this.epoch();
+    const [current, latest] = await Promise.all([
+      loadPolicyState(this.#database.db),
+      this.latestVersion(),
+    ]);
+    const next = structuredClone(current);
+    const edited = request.edit(next);
+    const createdAt = new Date().toISOString();
+    const from = compileState(current, { version: Math.max(latest, 1), epoch, createdAt });
+    const to = compileState(next, { version: latest + 1, epoch, createdAt });
+    return { result: edited.result, diff: diffSnapshots(from, to) };
+  }
+
   /** Applies one change as one new snapshot version. */
   async change<T>(request: ChangeRequest<T>): Promise<{ version: number; result: T }> {
     const { db, writes } = this.#database;
@@ -110,26 +154,11 @@ export class PolicyService {
       const edited = request.edit(next);
       const version = latest + 1;
       const nowMs = Date.now();
-      const sealed = sealSnapshot(
-        stateToDraft(next, { version, epoch, createdAt: new Date(nowMs).toISOString() }),
-      );
-      if (!sealed.ok) {
-        throw new ApiError(
-          "API_E_POLICY_INVALID",
-          `the change would not compile, nothing was stored: ${describePaths(sealed.error, next)}`,
-        );
-      }
-      try {
-        compileAcl(sealed.snapshot);
-      } catch (cause) {
-        if (!(cause instanceof PolicyError)) throw cause;
-        throw new ApiError(
-          "API_E_POLICY_INVALID",
-          `the change would not compile, nothing was stored: ${describePaths(cause.message, next)}`,
-          { cause },
-        );
-      }
-      const snapshot = sealed.snapshot;
+      const snapshot = compileState(next, {
+        version,
+        epoch,
+        createdAt: new Date(nowMs).toISOString(),
+      });
       const row = {
         version,
         epoch,

@@ -1,12 +1,17 @@
 import type { Command } from "../command";
 import { aclCommands } from "./acl";
+import { auditCommands } from "./audit";
 import { groupsCommands } from "./groups";
+import { metaCommands } from "./meta";
 import { nearestCommands } from "./nearest";
 import { nodesCommands } from "./nodes";
+import { policyCommands } from "./policy";
 import { rulesCommands } from "./rules";
 import { sessionsCommands } from "./sessions";
+import { settingsCommands } from "./settings";
 import { snapshotsCommands } from "./snapshots";
 import { statsCommands } from "./stats";
+import { tokensCommands } from "./tokens";
 import { usersCommands } from "./users";
 
 /** Every command, in the order `--help` lists them. */
@@ -15,9 +20,14 @@ export const COMMANDS: readonly Command[] = [
   ...groupsCommands,
   ...rulesCommands,
   ...aclCommands,
+  ...policyCommands,
+  ...settingsCommands,
   ...nodesCommands,
   ...snapshotsCommands,
   ...sessionsCommands,
   ...statsCommands,
   ...nearestCommands,
+  ...tokensCommands,
+  ...auditCommands,
+  ...metaCommands,
 ];

@@ -1,4 +1,4 @@
-import { CtlError, missing } from "../args";
+import { missing, UsageError } from "../args";
 import type { Command, Inputs } from "../command";
 import { emit, table } from "../output";
 
@@ -9,7 +9,7 @@ function ownerOf(text: string): Owner {
   const kind = text.slice(0, at);
   const name = text.slice(at + 1);
   if (at < 0 || (kind !== "user" && kind !== "group") || name === "") {
-    throw new CtlError(`--owner: expected user:NAME or group:NAME, got "${text}"`);
+    throw new UsageError(`--owner: expected user:NAME or group:NAME, got "${text}"`);
   }
   return { kind, name };
 }
@@ -50,7 +50,7 @@ a CIDR, an exact domain, *.domain, or *. Ports: 443, 8000-9000, 80,443 or *.`,
     ],
     async run({ api, args, json, out }) {
       const destinations = args.list("dest");
-      if (!destinations?.length) throw new CtlError("--dest is required");
+      if (!destinations?.length) throw new UsageError("--dest is required");
       const protocols = args.listOf("proto", PROTOCOLS);
       const priority = args.int("priority", { min: -1_000_000, max: 1_000_000 });
       const position = args.int("position", { min: 0 });

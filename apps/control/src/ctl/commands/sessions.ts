@@ -109,4 +109,21 @@ export const sessionsCommands: Command[] = [
       emit(out, json, session, () => fields(Object.entries(session)));
     },
   },
+  {
+    name: "sessions terminate",
+    positionals: ["ID"],
+    summary: "close an active session on the relay that holds it",
+    details:
+      "The control plane finds the relay from its live session lists; --node sends the command to\nthat relay even when the session is not listed (yet).",
+    flags: { node: { type: "string", value: "N", help: "the relay node holding the session" } },
+    examples: ["edgesocksctl sessions terminate 4f6c0e7a-8b1d-4c1e-9f7e-2d3c4b5a6978"],
+    async run({ api, args, json, out }) {
+      const id = args.positional(0);
+      const node = args.str("node");
+      const result = await api.sessions.terminate.mutate(
+        node === undefined ? { id } : { id, node },
+      );
+      emit(out, json, result, () => `terminate of session ${id} sent to node ${result.node}`);
+    },
+  },
 ];

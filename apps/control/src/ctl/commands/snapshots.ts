@@ -1,4 +1,4 @@
-import { CtlError } from "../args";
+import { UsageError } from "../args";
 import type { Command, Outputs } from "../command";
 import { emit, table } from "../output";
 
@@ -7,7 +7,7 @@ type Diff = Outputs["snapshots"]["diff"];
 function version(text: string, what: string): number {
   const n = Number(text);
   if (!/^\d+$/.test(text) || n < 1)
-    throw new CtlError(`${what}: expected a snapshot version, got "${text}"`);
+    throw new UsageError(`${what}: expected a snapshot version, got "${text}"`);
   return n;
 }
 
@@ -28,7 +28,7 @@ function changes(before: object, after: object): string {
 }
 
 /** One line per added (+), removed (-) and changed (~) user, group, rule and setting. */
-function renderDiff(diff: Diff): string {
+export function renderDiff(diff: Diff): string {
   const lines: string[] = [`snapshot v${diff.from} → v${diff.to}`];
   const section = <T extends object>(
     kind: string,

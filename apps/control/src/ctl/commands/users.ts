@@ -1,4 +1,4 @@
-import { type Args, CtlError } from "../args";
+import { type Args, UsageError } from "../args";
 import type { Command, Inputs } from "../command";
 import { emit, table } from "../output";
 import { readSecretFromStdin } from "../stdin";
@@ -23,7 +23,7 @@ async function passwordOf(args: Args): Promise<{ password?: string; passwordHash
     (f) => args.str(f) !== undefined || args.bool(f),
   );
   if (given.length > 1) {
-    throw new CtlError(`--${given[0]} and --${given[1]} cannot be used together`);
+    throw new UsageError(`--${given[0]} and --${given[1]} cannot be used together`);
   }
   if (args.bool("password-stdin")) return { password: await readSecretFromStdin("password-stdin") };
   const password = args.str("password");
@@ -128,7 +128,9 @@ export const usersCommands: Command[] = [
       const password = await passwordOf(args);
       const clear = args.bool("clear");
       if (clear === Object.keys(password).length > 0) {
-        throw new CtlError("pass one of --password, --password-stdin, --password-hash or --clear");
+        throw new UsageError(
+          "pass one of --password, --password-stdin, --password-hash or --clear",
+        );
       }
       const result = await api.users.update.mutate({
         username,
