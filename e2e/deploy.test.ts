@@ -561,7 +561,9 @@ describe("deploy artifacts", () => {
       ),
     ].map((m) => `edgesocks_control_${m[1]!}`);
     const defaults = (await createRegistry().getMetricsAsJSON()).map((m) => m.name);
-    const known = new Set([...relayNames, ...controlNames, ...defaults]);
+    // registerBuildInfo() (@edgesocks/telemetry) names these from the service.
+    const buildInfo = ["edgesocks_relay_build_info", "edgesocks_control_build_info"];
+    const known = new Set([...relayNames, ...controlNames, ...defaults, ...buildInfo]);
     expect(relayNames.length).toBeGreaterThan(20);
     expect(controlNames.length).toBeGreaterThan(10);
     for (const file of ["deploy/prometheus/alerts.yml", "deploy/grafana/edgesocks-fleet.json"]) {
@@ -596,6 +598,8 @@ describe("deploy artifacts", () => {
       "Performance",
       "Sessions",
       "Control plane",
+      "Releases and TLS",
+      "Pool and QoS",
     ]);
     expect(
       dashboard.panels.some((p) => p.type === "heatmap" && p.title === "Session duration"),

@@ -2,10 +2,20 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { type ControlPlane, type ControlPlaneOptions, startControlPlane } from "@edgesocks/api";
 import { type Database, migrateDatabase, openDatabase } from "@edgesocks/db";
-import { createRegistry, type Logger, type Registry } from "@edgesocks/telemetry";
+import {
+  buildCommit,
+  createRegistry,
+  type Logger,
+  type Registry,
+  registerBuildInfo,
+} from "@edgesocks/telemetry";
 import { createPac } from "./pac";
 import { type PacRegions, parsePacRegions } from "./pac-regions";
 import { type ControlServer, type ServerOptions, startServer } from "./server";
+import { VERSION } from "./version";
+
+/** The commit this control plane runs, for edgesocks_control_build_info. */
+const CONTROL_COMMIT = buildCommit(new URL(".", import.meta.url).pathname);
 
 export interface ControlAppOptions {
   logger: Logger;
@@ -65,6 +75,7 @@ export async function startControlApp(options: ControlAppOptions): Promise<Contr
   try {
     if (options.migrateOnStart ?? true) await migrateDatabase(database);
     const registry = createRegistry();
+    registerBuildInfo(registry, "control", { version: VERSION, commit: CONTROL_COMMIT });
     controlPlane = await startControlPlane({
       database,
       logger,

@@ -6,7 +6,9 @@ import {
   Histogram,
   latencyBucketsSeconds,
   type Registry,
+  registerBuildInfo,
 } from "@edgesocks/telemetry";
+import { RELAY_BUILD } from "./version";
 
 export type RelayMetrics = ReturnType<typeof createRelayMetrics>;
 
@@ -25,8 +27,31 @@ export function createRelayMetrics(registry: Registry = createRegistry()) {
     totals: () => source.totals(),
     perUser: () => source.perUser(),
   };
+  /** notAfter (ms) of each configured certificate, by `certificate` and `path`. */
+  const certificates = new Map<string, { certificate: string; path: string; notAfterMs: number }>();
   return {
     registry,
+    buildInfo: registerBuildInfo(registry, "relay", RELAY_BUILD),
+    tlsCertificateExpiry: new Gauge({
+      name: "edgesocks_relay_tls_certificate_expiry_seconds",
+      help: "Seconds until the notAfter of each configured TLS certificate (server: the leaf; client_ca: the soonest CA); negative once expired",
+      labelNames: ["certificate", "path"] as const,
+      // Every thread loads the same files.
+      aggregator: "min",
+      registers: r,
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const { certificate, path, notAfterMs } of certificates.values()) {
+          this.set({ certificate, path }, Math.round((notAfterMs - now) / 1000));
+        }
+      },
+    }),
+    /** The certificates in force (after a load or a rotation); replaces the previous set. */
+    setTlsCertificates(list: readonly { certificate: string; path: string; notAfterMs: number }[]) {
+      certificates.clear();
+      for (const c of list) certificates.set(`${c.certificate}\0${c.path}`, c);
+    },
     connectionsActive: new Gauge({
       name: "edgesocks_relay_connections_active",
       help: "Client TCP connections open now (handshaking or relaying)",

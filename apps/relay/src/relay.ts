@@ -20,7 +20,7 @@ import { type OpsServer, startOpsServer } from "./ops/ops-server";
 import { PolicyStore } from "./policy/policy-store";
 import { StandalonePolicySource } from "./policy/standalone-source";
 import { listen, type SocksListener } from "./server/socks-server";
-import { loadTlsOptions, watchTlsFiles } from "./server/tls-context";
+import { certificateExpiries, loadTlsOptions, watchTlsFiles } from "./server/tls-context";
 import { ClientSession } from "./session/client-session";
 import { rejectedRecord, type SessionRecord } from "./session/record";
 import { isAggregatedRejection, RejectionAggregator } from "./session/rejection-aggregator";
@@ -266,6 +266,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       }
     : undefined;
   const tlsOptions = tlsConfig && tlsFiles ? loadTlsOptions(tlsConfig, tlsFiles) : undefined;
+  if (tlsOptions && tlsFiles) metrics.setTlsCertificates(certificateExpiries(tlsOptions, tlsFiles));
   const certAsUser = tlsConfig?.tls_client_cert_as_user === true;
   const onConnection = (socket: Socket, transport: "tcp" | "tls") => {
     if (!policy.loaded) {
@@ -324,9 +325,9 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     tlsConfig && tlsFiles && tlsListener
       ? watchTlsFiles(tlsFiles, () => {
           try {
-            (tlsListener!.server as TlsServer).setSecureContext(
-              loadTlsOptions(tlsConfig, tlsFiles),
-            );
+            const reloaded = loadTlsOptions(tlsConfig, tlsFiles);
+            (tlsListener!.server as TlsServer).setSecureContext(reloaded);
+            metrics.setTlsCertificates(certificateExpiries(reloaded, tlsFiles));
             logger.info("TLS certificate reloaded");
           } catch (error) {
             logger.error(

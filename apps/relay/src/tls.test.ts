@@ -145,6 +145,38 @@ describe("SOCKS over TLS", () => {
     expect(await socksOverTls(before, target.port)).toBe("rotated");
   });
 
+  it("exports seconds until each certificate expires, and follows a rotation", async () => {
+    const first = pki.issue("exp-1", { days: 2 });
+    const certPath = join(dir, "expiring.pem");
+    const keyPath = join(dir, "expiring.key");
+    copyFileSync(first.cert, certPath);
+    copyFileSync(first.key, keyPath);
+    await using relay = await startTestRelay(
+      `[server.tls]\nenabled = true\ncertificate_path = "${certPath}"\nprivate_key_path = "${keyPath}"\nrequire_client_auth = true\nclient_ca_path = "${pki.caCert}"\n`,
+    );
+    const expiry = async () => {
+      const metric = await relay.relay.metrics.registry
+        .getSingleMetric("edgesocks_relay_tls_certificate_expiry_seconds")!
+        .get();
+      return Object.fromEntries(
+        metric.values.map((v) => [`${v.labels.certificate} ${v.labels.path}`, v.value]),
+      );
+    };
+    const day = 86_400;
+    const initial = await expiry();
+    expect(Object.keys(initial).sort()).toEqual([`client_ca ${pki.caCert}`, `server ${certPath}`]);
+    expect(initial[`server ${certPath}`]).toBeGreaterThan(2 * day - 600);
+    expect(initial[`server ${certPath}`]).toBeLessThanOrEqual(2 * day);
+    expect(initial[`client_ca ${pki.caCert}`]).toBeLessThanOrEqual(2 * day);
+
+    const second = pki.issue("exp-2", { days: 30 });
+    writeFileSync(keyPath, readFileSync(second.key));
+    writeFileSync(certPath, readFileSync(second.cert));
+    await expect
+      .poll(async () => (await expiry())[`server ${certPath}`], { timeout: 5000, interval: 100 })
+      .toBeGreaterThan(29 * day);
+  });
+
   it("runs a TLS port beside the plain one, and curl reaches it through a stunnel client", async () => {
     await using target = await startHttpTarget("via stunnel");
     await using relay = await startTestRelay(tlsConfig(pki, "bind_port = 0"));

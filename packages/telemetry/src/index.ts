@@ -1,3 +1,4 @@
+export { type BuildInfo, buildCommit, registerBuildInfo } from "./build-info";
 export {
   createLogger,
   type LogFormat,

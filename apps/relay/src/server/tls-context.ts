@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { type FSWatcher, readFileSync, watch } from "node:fs";
 import { basename, dirname } from "node:path";
 import { createSecureContext, type SecureVersion, type TlsOptions } from "node:tls";
@@ -40,6 +41,35 @@ export function loadTlsOptions(config: TlsConfig, files: TlsFiles): TlsOptions {
     throw new RelayError("RELAY_E_TLS", `server.tls: ${(cause as Error).message}`, { cause });
   }
   return options;
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** notAfter of every certificate in a PEM file, in file order. */
+function notAfters(pem: Buffer | string): number[] {
+  return (String(pem).match(PEM_CERTIFICATE) ?? []).map((block) =>
+    Date.parse(new X509Certificate(block).validTo),
+  );
+}
+
+/**
+ * When the loaded certificates expire: the server certificate (its leaf, the first in the file)
+ * and the client CA file (its soonest certificate), for edgesocks_relay_tls_certificate_expiry.
+ */
+export function certificateExpiries(
+  options: TlsOptions,
+  files: TlsFiles,
+): { certificate: "server" | "client_ca"; path: string; notAfterMs: number }[] {
+  const list: { certificate: "server" | "client_ca"; path: string; notAfterMs: number }[] = [];
+  const leaf = notAfters(options.cert as Buffer)[0];
+  if (leaf !== undefined) {
+    list.push({ certificate: "server", path: files.certificatePath, notAfterMs: leaf });
+  }
+  const cas = options.ca === undefined ? [] : notAfters(options.ca as Buffer);
+  if (files.clientCaPath && cas.length > 0) {
+    list.push({ certificate: "client_ca", path: files.clientCaPath, notAfterMs: Math.min(...cas) });
+  }
+  return list;
 }
 
 /**

@@ -8,7 +8,7 @@ export interface Pki {
   /** Issues a certificate signed by this CA; returns the cert and key paths. */
   issue(
     name: string,
-    options?: { cn?: string; expired?: boolean; san?: string },
+    options?: { cn?: string; expired?: boolean; san?: string; days?: number },
   ): { cert: string; key: string };
 }
 
@@ -87,7 +87,7 @@ commonName = supplied
       );
       const dates = options.expired
         ? ["-startdate", "20200101000000Z", "-enddate", "20200102000000Z"]
-        : ["-days", "2"];
+        : ["-days", String(options.days ?? 2)];
       openssl(
         ["ca", "-batch", "-config", "ca.cnf", "-in", csr, "-out", cert, "-notext", ...dates],
         dir,
