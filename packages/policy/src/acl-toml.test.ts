@@ -225,6 +225,21 @@ name = "g"
     ]);
   });
 
+  it("takes a rule's EdgeSocks id key, refusing a duplicate or malformed one", () => {
+    const rule = (id: string) =>
+      `[[groups.rules]]\nid = "${id}"\naction = "allow"\ndestinations = ["*"]\nports = ["443"]\n`;
+    const { acl } = load(
+      `[[groups]]\nname = "devs"\n${rule("dev-web")}[[groups.rules]]\naction = "block"\ndestinations = ["*"]\nports = ["22"]\n`,
+    );
+    expect(acl.rules.map((r) => r.id)).toEqual(["dev-web", "group:devs#1"]);
+    expect(errorOf(`[[groups]]\nname = "devs"\n${rule("a")}${rule("a")}`)).toBe(
+      'groups[0] (devs).rules[1].id: duplicate rule id "a" (first at groups[0] (devs).rules[0])',
+    );
+    expect(errorOf(`[[groups]]\nname = "devs"\n${rule("no spaces")}`)).toMatch(
+      /^groups\[0\] \(devs\)\.rules\[0\]\.id: .*letters, digits/,
+    );
+  });
+
   it("refuses unknown keys, naming the closest known one, where RustSocks ignores them", () => {
     const result = parseAclToml(`
 [global]

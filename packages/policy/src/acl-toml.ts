@@ -15,11 +15,17 @@ import { text } from "./text";
  *   protocols (["both"]; "tcp" | "udp" | "both", "*" is an alias of "both"), priority (100, u32);
  * - an empty destinations, ports or protocols list matches nothing;
  * - duplicate users or groups, and a user naming a group that is not defined, are errors.
+ * EdgeSocks adds one optional rule key, `id` (the rule's id in decisions, logs and session records;
+ * `user:alice#0` style when absent), which `edgesocksctl policy export` writes.
  * RustSocks ignores unknown keys; here they are errors (with the closest known key), because an
  * ignored `destination = [...]` drops a block rule without a word.
  */
 
 const Rule = z.looseObject({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, "letters, digits, . _ : - (at most 100)")
+    .optional(),
   action: z.enum(["allow", "block"]),
   description: text({ max: 4000 }).default(""),
   destinations: z.array(text({ max: 300 })).default([]),
@@ -51,7 +57,7 @@ const KNOWN_KEYS = {
   global: ["default_policy"],
   user: ["username", "groups", "rules"],
   group: ["name", "rules"],
-  rule: ["action", "description", "destinations", "ports", "protocols", "priority"],
+  rule: ["id", "action", "description", "destinations", "ports", "protocols", "priority"],
 } as const;
 
 export interface AclTomlUser {
@@ -189,6 +195,7 @@ export function parseAclToml(text: string): ParseAclTomlResult {
   });
 
   const rules: AclRule[] = [];
+  const ruleIds = new Map<string, string>();
   const convert = (
     owner: AclRule["owner"],
     ownerRules: z.infer<typeof Rule>[],
@@ -213,8 +220,12 @@ export function parseAclToml(text: string): ParseAclTomlResult {
         );
         return;
       }
+      const id = rule.id ?? `${owner.kind}:${owner.name}#${j}`;
+      const first = ruleIds.get(id);
+      if (first !== undefined) fail([...at, "id"], `duplicate rule id "${id}" (first at ${first})`);
+      ruleIds.set(id, show(at));
       rules.push({
-        id: `${owner.kind}:${owner.name}#${j}`,
+        id,
         owner,
         action: rule.action,
         ...(rule.description === "" ? {} : { description: rule.description }),

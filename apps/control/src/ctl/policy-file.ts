@@ -1,5 +1,5 @@
 import { parseAclToml } from "@edgesocks/policy";
-import { parse, stringify } from "smol-toml";
+import { stringify } from "smol-toml";
 import { CtlError, UsageError } from "./args";
 import type { Inputs, Outputs } from "./command";
 
@@ -13,8 +13,8 @@ const U32_MAX = 0xffffffff;
 
 /**
  * The policy as a RustSocks-style acl.toml: [global] default_policy, every user (with groups)
- * and group, each rule under its owner with an extra `id` (RustSocks ignores it; import keeps
- * it). Users', groups' QoS and limits, auth and qos settings are not in acl.toml: use JSON.
+ * and group, each rule under its owner with its `id` (an EdgeSocks key: the relay's standalone
+ * mode reads it too; RustSocks ignores it). Users', groups' QoS and limits, auth and qos settings are not in acl.toml: use JSON.
  */
 export function policyToToml(policy: PolicyExport): string {
   const rulesOf = (kind: "user" | "group", name: string) =>
@@ -46,27 +46,8 @@ export function policyToToml(policy: PolicyExport): string {
     groups: policy.groups.map((g) => ({ name: g.name, rules: rulesOf("group", g.name) })),
   };
   return `# EdgeSocks policy v${policy.version} as a RustSocks acl.toml (edgesocksctl policy export).
-# Rule "id" keys are EdgeSocks rule ids; RustSocks ignores them.
+# Rule "id" keys are EdgeSocks rule ids (RustSocks ignores them).
 ${stringify(doc)}\n`;
-}
-
-/** Raw `[[users.rules]]` / `[[groups.rules]]` ids, by the `user:alice#0` id parseAclToml gives. */
-function rawRuleIds(text: string): Map<string, string> {
-  const doc = parse(text) as Record<string, unknown>;
-  const ids = new Map<string, string>();
-  for (const [section, kind, key] of [
-    ["users", "user", "username"],
-    ["groups", "group", "name"],
-  ] as const) {
-    const entries = Array.isArray(doc[section]) ? (doc[section] as Record<string, unknown>[]) : [];
-    for (const entry of entries) {
-      const rules = Array.isArray(entry.rules) ? (entry.rules as Record<string, unknown>[]) : [];
-      rules.forEach((rule, j) => {
-        if (typeof rule.id === "string") ids.set(`${kind}:${String(entry[key])}#${j}`, rule.id);
-      });
-    }
-  }
-  return ids;
 }
 
 /**
@@ -77,7 +58,6 @@ function rawRuleIds(text: string): Map<string, string> {
 export function tomlToImport(text: string, current: PolicyExport): PolicyImport {
   const parsed = parseAclToml(text);
   if (!parsed.ok) throw new CtlError(parsed.error.split("\n").join("; "));
-  const ids = rawRuleIds(text);
   const users = new Map(current.users.map((u) => [u.username, u]));
   const groups = new Map(current.groups.map((g) => [g.name, g]));
   return {
@@ -95,11 +75,7 @@ export function tomlToImport(text: string, current: PolicyExport): PolicyImport 
         ? { name: g.name, maxConnectionsPerUser: was.maxConnectionsPerUser, qos: was.qos }
         : { name: g.name };
     }),
-    rules: parsed.acl.rules.map((r) => ({
-      ...r,
-      id: ids.get(r.id) ?? r.id,
-      description: r.description ?? null,
-    })),
+    rules: parsed.acl.rules.map((r) => ({ ...r, description: r.description ?? null })),
     acl: { enabled: current.acl.enabled, defaultPolicy: parsed.acl.defaultPolicy },
   };
 }

@@ -224,6 +224,24 @@ export const SnapshotDiffOutput = z.strictObject({
 });
 export const RollbackOutput = z.strictObject({ version: Version, restoredFrom: z.int() });
 
+/** The whole editable policy, in the shape policy.import takes back (never a hash). */
+export const PolicyExportOutput = z
+  .strictObject({
+    version: z.int().min(0).meta({ description: "The newest snapshot version." }),
+    users: z.array(UserView),
+    groups: z.array(GroupState),
+    rules: z.array(RuleView.omit({ position: true })),
+    acl: AclSettings,
+    auth: AuthSettings,
+    qos: QosSettings,
+  })
+  .meta({ id: "PolicyExport" });
+/** An import: the version it made, or with dryRun the diff it would make (and no version). */
+export const PolicyImportOutput = z.union([
+  z.strictObject({ version: Version, diff: z.null() }),
+  z.strictObject({ version: z.null(), diff: SnapshotDiffOutput }),
+]);
+
 /** What a relay reports of a session open now (wire ActiveSession). */
 const ActiveFields = {
   id: z.string(),

@@ -4,7 +4,7 @@ import { ApiError } from "../errors";
 import { loadPolicyState, NO_QOS, type PolicyState } from "../services/policy-state";
 import { adminProcedure, router, viewerProcedure } from "../trpc";
 import { Name, Owner, Protocols, QosOverrideInput, RuleId } from "./inputs";
-import { VersionOutput } from "./outputs";
+import { PolicyExportOutput, PolicyImportOutput } from "./outputs";
 import { hashPassword } from "./users";
 
 const ImportUser = z.object({
@@ -40,7 +40,7 @@ export const policyRouter = router({
    * The whole editable policy, in the shape `policy.import` takes back: users (with
    * `hasPassword`, never a hash), groups, rules in order, and the acl, auth and qos settings.
    */
-  export: viewerProcedure.query(async ({ ctx }) => {
+  export: viewerProcedure.output(PolicyExportOutput).query(async ({ ctx }) => {
     const [state, version] = await Promise.all([
       loadPolicyState(ctx.services.database.db),
       ctx.services.policy.latestVersion(),
@@ -108,7 +108,7 @@ export const policyRouter = router({
         dryRun: z.boolean().default(false),
       }),
     )
-    .output(VersionOutput)
+    .output(PolicyImportOutput)
     .mutation(async ({ ctx, input }) => {
       for (const [i, u] of input.users.entries()) {
         if (u.password && u.passwordHash) {
