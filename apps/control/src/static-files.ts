@@ -1,21 +1,7 @@
-import { createReadStream, existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { extname, join, normalize, resolve, sep } from "node:path";
-
-const CONTENT_TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".json": "application/json",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".jpg": "image/jpeg",
-  ".ico": "image/x-icon",
-  ".woff2": "font/woff2",
-  ".txt": "text/plain; charset=utf-8",
-};
-
+import { extname, join, resolve } from "node:path";
+import sirv from "sirv";
 /**
  * The admin app's Content-Security-Policy: its own scripts, styles, images and API only; no
  * inline script, no eval, never in a frame. `connect-src 'self'` covers the same-origin WebSocket.
@@ -43,46 +29,43 @@ export const ADMIN_SECURITY_HEADERS = {
 } as const;
 
 /**
- * Serves the admin app's build folder: files by path, and index.html for any other GET (client
- * side routes). Source maps are never served, even when a build left some in the folder. Returns
- * null when the folder does not exist (the admin app is not built).
+ * Serves the admin app's build folder with sirv: files by path (the build's precompressed `.br`
+ * and `.gz` twins to clients that accept them), weak ETags answered with 304, index.html for any
+ * other GET without a file extension (client side routes). Hashed files under /assets are
+ * immutable, the rest revalidated. Source maps are never served, even when a build left some in
+ * the folder. Returns null when the folder does not exist (the admin app is not built).
  */
 export function staticFiles(
   folder: string,
 ): ((req: IncomingMessage, res: ServerResponse, pathname: string) => void) | null {
   const root = resolve(folder);
-  const index = join(root, "index.html");
-  if (!existsSync(index)) return null;
+  if (!existsSync(join(root, "index.html"))) return null;
+  const notFound = (res: ServerResponse) =>
+    res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found\n");
+  const serve = sirv(root, {
+    etag: true,
+    brotli: true,
+    gzip: true,
+    single: true,
+    dotfiles: false,
+    onNoMatch: (_req, res) => notFound(res),
+    setHeaders: (res, pathname) => {
+      res.setHeader(
+        "cache-control",
+        pathname.startsWith("/assets/") ? "public, max-age=31536000, immutable" : "no-cache",
+      );
+    },
+  });
   return (req, res, pathname) => {
     for (const [name, value] of Object.entries(ADMIN_SECURITY_HEADERS)) res.setHeader(name, value);
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD" }).end();
       return;
     }
-    let file = index;
-    try {
-      const candidate = normalize(join(root, decodeURIComponent(pathname)));
-      // Never outside the folder, whatever `..` or encoded slashes the path holds.
-      if (
-        (candidate === root || candidate.startsWith(root + sep)) &&
-        statSync(candidate, { throwIfNoEntry: false })?.isFile()
-      ) {
-        file = candidate;
-      }
-    } catch {
-      res.writeHead(400).end();
-      return;
-    }
     if (extname(pathname) === ".map") {
       res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not served\n");
       return;
     }
-    const immutable = file !== index && pathname.startsWith("/assets/");
-    res.writeHead(200, {
-      "content-type": CONTENT_TYPES[extname(file)] ?? "application/octet-stream",
-      "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
-    });
-    if (req.method === "HEAD") res.end();
-    else createReadStream(file).pipe(res);
+    serve(req, res);
   };
 }
