@@ -16,6 +16,11 @@ import { useNow } from "../lib/use-now";
 type Row = ActiveSession & { node: string; region: string };
 
 const REFRESH_MS = 2_000;
+/**
+ * Rows per page: a fleet can hold thousands of open sessions, and the table re-renders each
+ * second (durations); only one page of them is in the DOM.
+ */
+export const LIVE_PAGE_SIZE = 100;
 
 export function LiveSessionsPage() {
   const api = useApi();
@@ -24,6 +29,7 @@ export function LiveSessionsPage() {
   const now = useNow(1000);
   const [filter, setFilter] = useState<LiveFilter>({ search: "", node: "", region: "", user: "" });
   const [target, setTarget] = useState<Row | null>(null);
+  const [page, setPage] = useState(0);
   const active = useQuery({
     queryKey: ["sessions.active", "all"],
     queryFn: () => api.sessions.active.query({ limit: 5000 }),
@@ -39,7 +45,14 @@ export function LiveSessionsPage() {
   });
   const rows = active.data?.items ?? [];
   const shown = useMemo(() => filterActiveSessions(rows, filter), [rows, filter]);
-  const set = (patch: Partial<LiveFilter>) => setFilter((f) => ({ ...f, ...patch }));
+  const pages = Math.max(1, Math.ceil(shown.length / LIVE_PAGE_SIZE));
+  // Sessions end between refreshes: stay on the last page that still exists.
+  const current = Math.min(page, pages - 1);
+  const pageRows = shown.slice(current * LIVE_PAGE_SIZE, (current + 1) * LIVE_PAGE_SIZE);
+  const set = (patch: Partial<LiveFilter>) => {
+    setFilter((f) => ({ ...f, ...patch }));
+    setPage(0);
+  };
   const choices = (values: string[], all: string) => [
     { value: "", label: all },
     ...values.map((v) => ({ value: v, label: v })),
@@ -120,6 +133,25 @@ export function LiveSessionsPage() {
                     ? `${formatCount(data.total)} active sessions`
                     : `${formatCount(shown.length)} of ${formatCount(data.total)} active sessions`}
                 </span>
+                {pages > 1 ? (
+                  <nav className="row" aria-label="Pages of active sessions">
+                    <span className="muted" data-testid="live-page">
+                      {formatCount(current * LIVE_PAGE_SIZE + 1)}–
+                      {formatCount(current * LIVE_PAGE_SIZE + pageRows.length)} (page {current + 1}{" "}
+                      of {pages})
+                    </span>
+                    <Button size="sm" disabled={current === 0} onClick={() => setPage(current - 1)}>
+                      Previous
+                    </Button>
+                    <Button
+                      size="sm"
+                      disabled={current >= pages - 1}
+                      onClick={() => setPage(current + 1)}
+                    >
+                      Next
+                    </Button>
+                  </nav>
+                ) : null}
               </div>
               {shown.length === 0 ? (
                 <EmptyState title={data.total === 0 ? "No active sessions" : "No session matches"}>
@@ -151,7 +183,7 @@ export function LiveSessionsPage() {
                       </tr>
                     </thead>
                     <tbody>
-                      {shown.map((row) => (
+                      {pageRows.map((row) => (
                         <tr key={row.id} data-session-id={row.id}>
                           <td>
                             <strong>{row.user}</strong>
