@@ -7,6 +7,7 @@ import { ErrorState, Loading } from "../components/states";
 import type { RouterInputs, User } from "../lib/api-types";
 import { useApi } from "../lib/auth";
 import { isIpAddress } from "../lib/ip";
+import { keys } from "../lib/query-keys";
 
 type TestInput = RouterInputs["acl"]["test"];
 
@@ -24,7 +25,7 @@ export function AclTestPanel({ users }: { users: readonly User[] }) {
   const [errors, setErrors] = useState<Partial<Record<keyof typeof form, string>>>({});
   const [input, setInput] = useState<TestInput | null>(null);
   const result = useQuery({
-    queryKey: ["acl.test", input],
+    queryKey: keys.acl.test(input),
     enabled: input !== null,
     queryFn: () => api.acl.test.query(input!),
   });

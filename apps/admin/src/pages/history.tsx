@@ -13,6 +13,7 @@ import { useApi } from "../lib/auth";
 import { type CsvColumn, toCsv } from "../lib/csv";
 import { downloadText } from "../lib/download";
 import { formatBytes, formatDateTime, formatDuration, formatEndpoint } from "../lib/format";
+import { keys } from "../lib/query-keys";
 import {
   DEFAULT_HISTORY_FILTERS,
   filtersFromParams,
@@ -76,7 +77,7 @@ export function HistoryPage() {
   const selected = params.get("session");
 
   const history = useInfiniteQuery({
-    queryKey: ["sessions.history", input],
+    queryKey: keys.sessions.history(input),
     enabled: input !== null,
     initialPageParam: null as string | null,
     queryFn: ({ pageParam }) =>
@@ -428,7 +429,7 @@ function SortHeader({
 function SessionDialog({ id, onClose }: { id: string | null; onClose: () => void }) {
   const api = useApi();
   const session = useQuery({
-    queryKey: ["sessions.get", id],
+    queryKey: keys.sessions.get(id),
     enabled: id !== null,
     queryFn: () => api.sessions.get.query({ id: id! }),
   });

@@ -10,6 +10,7 @@ import { errorText } from "../lib/api";
 import type { ActiveSession } from "../lib/api-types";
 import { useApi } from "../lib/auth";
 import { formatBytes, formatCount, formatDuration, formatEndpoint } from "../lib/format";
+import { keys } from "../lib/query-keys";
 import { distinct, filterActiveSessions, type LiveFilter } from "../lib/session-filters";
 import { useNow } from "../lib/use-now";
 
@@ -31,7 +32,7 @@ export function LiveSessionsPage() {
   const [target, setTarget] = useState<Row | null>(null);
   const [page, setPage] = useState(0);
   const active = useQuery({
-    queryKey: ["sessions.active", "all"],
+    queryKey: keys.sessions.active.list(),
     queryFn: () => api.sessions.active.query({ limit: 5000 }),
     refetchInterval: REFRESH_MS,
   });
@@ -40,7 +41,7 @@ export function LiveSessionsPage() {
     onSuccess: (result) => {
       notify(`Asked ${result.node} to terminate the session`);
       setTarget(null);
-      void queryClient.invalidateQueries({ queryKey: ["sessions.active"] });
+      void queryClient.invalidateQueries({ queryKey: keys.sessions.active.all() });
     },
   });
   const rows = active.data?.items ?? [];

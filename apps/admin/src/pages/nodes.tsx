@@ -12,6 +12,7 @@ import { errorText } from "../lib/api";
 import type { NodeInfo } from "../lib/api-types";
 import { useApi } from "../lib/auth";
 import { formatAgo, formatBytes, formatCount } from "../lib/format";
+import { keys } from "../lib/query-keys";
 import { useNow } from "../lib/use-now";
 
 const STATUS_TONE: Record<string, Tone> = {
@@ -41,7 +42,7 @@ export function NodesPage() {
   const [enrolling, setEnrolling] = useState<{ name: string; region: string } | "new" | null>(null);
   const [removing, setRemoving] = useState<NodeInfo | null>(null);
   const nodes = useQuery({
-    queryKey: ["nodes.list"],
+    queryKey: keys.nodes.list(),
     queryFn: () => api.nodes.list.query(),
     refetchInterval: REFRESH_MS,
   });
@@ -52,7 +53,7 @@ export function NodesPage() {
         : api.nodes.disable.mutate({ name: node.name }),
     onSuccess: (node) => {
       notify(`${node.disabled ? "Disabled" : "Enabled"} ${node.name}`);
-      void queryClient.invalidateQueries({ queryKey: ["nodes.list"] });
+      void queryClient.invalidateQueries({ queryKey: keys.nodes.list() });
     },
     onError: (error) => notify(errorText(error), "error"),
   });
@@ -61,7 +62,7 @@ export function NodesPage() {
     onSuccess: (node) => {
       notify(`Removed ${node.name}`);
       setRemoving(null);
-      void queryClient.invalidateQueries({ queryKey: ["nodes.list"] });
+      void queryClient.invalidateQueries({ queryKey: keys.nodes.list() });
     },
   });
   return (
@@ -310,7 +311,7 @@ function EnrollForm({
         replace,
         publicAddresses: addressList.length > 0 ? addressList : null,
       }),
-    onSuccess: () => void queryClient.invalidateQueries({ queryKey: ["nodes.list"] }),
+    onSuccess: () => void queryClient.invalidateQueries({ queryKey: keys.nodes.list() }),
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();

@@ -8,6 +8,7 @@ import type { StatsSummary } from "../lib/api-types";
 import { useApi } from "../lib/auth";
 import { fillSeries } from "../lib/chart-scale";
 import { formatBytes, formatCompact, formatCount, formatPercent } from "../lib/format";
+import { keys } from "../lib/query-keys";
 import { windowStart } from "../lib/session-filters";
 
 const WINDOWS = [
@@ -32,18 +33,18 @@ export function OverviewPage() {
   const api = useApi();
   const [window, setWindow] = useState<Window>("1h");
   const stats = useQuery({
-    queryKey: ["stats.summary", window],
+    queryKey: keys.stats.summary(window),
     queryFn: () => api.stats.summary.query({ from: windowStart(window, Date.now()), top: 8 }),
     refetchInterval: REFRESH_MS,
     placeholderData: (previous) => previous,
   });
   const active = useQuery({
-    queryKey: ["sessions.active", "count"],
+    queryKey: keys.sessions.active.count(),
     queryFn: () => api.sessions.active.query({ limit: 1 }),
     refetchInterval: REFRESH_MS,
   });
   const nodes = useQuery({
-    queryKey: ["nodes.list"],
+    queryKey: keys.nodes.list(),
     queryFn: () => api.nodes.list.query(),
     refetchInterval: REFRESH_MS,
   });

@@ -11,6 +11,7 @@ import { useToast } from "../components/toast";
 import { errorText } from "../lib/api";
 import type { Rule } from "../lib/api-types";
 import { useApi } from "../lib/auth";
+import { keys } from "../lib/query-keys";
 import { evaluationOrder } from "../lib/rule-form";
 import { AclTestPanel } from "./acl-test-panel";
 import { RuleDialog } from "./rule-dialog";
@@ -29,9 +30,9 @@ export function RulesPage() {
   const [order, setOrder] = useState<"list" | "evaluation">("list");
   const [editing, setEditing] = useState<Rule | "new" | null>(null);
   const [deleting, setDeleting] = useState<Rule | null>(null);
-  const rules = useQuery({ queryKey: ["rules.list"], queryFn: () => api.rules.list.query({}) });
-  const users = useQuery({ queryKey: ["users.list"], queryFn: () => api.users.list.query() });
-  const groups = useQuery({ queryKey: ["groups.list"], queryFn: () => api.groups.list.query() });
+  const rules = useQuery({ queryKey: keys.rules.list(), queryFn: () => api.rules.list.query({}) });
+  const users = useQuery({ queryKey: keys.users.list(), queryFn: () => api.users.list.query() });
+  const groups = useQuery({ queryKey: keys.groups.list(), queryFn: () => api.groups.list.query() });
   const move = useMutation({
     mutationFn: ({ rule, position }: { rule: Rule; position: number }) =>
       api.rules.update.mutate({ id: rule.id, patch: { position } }),
@@ -239,7 +240,7 @@ function AclSettingsCard() {
   const canWrite = useCanWrite();
   const queryClient = useQueryClient();
   const settings = useQuery({
-    queryKey: ["acl.settings"],
+    queryKey: keys.acl.settings(),
     queryFn: () => api.acl.settings.query(),
   });
   const update = useMutation({
@@ -247,7 +248,7 @@ function AclSettingsCard() {
       api.acl.updateSettings.mutate(patch),
     onSuccess: (result) => {
       notify(`ACL settings saved (version ${result.version})`);
-      void queryClient.invalidateQueries({ queryKey: ["acl.settings"] });
+      void queryClient.invalidateQueries({ queryKey: keys.acl.settings() });
     },
     onError: (error) => notify(errorText(error), "error"),
   });

@@ -12,6 +12,7 @@ import type { RouterOutputs } from "../lib/api-types";
 import { useApi, useSession } from "../lib/auth";
 import { formatDateTime } from "../lib/format";
 import { limitError, parseLimit } from "../lib/principal-form";
+import { keys } from "../lib/query-keys";
 import { parseByteSize } from "../lib/session-filters";
 
 export function SettingsPage() {
@@ -35,8 +36,8 @@ function AuthCard() {
   const notify = useToast();
   const canWrite = useCanWrite();
   const queryClient = useQueryClient();
-  const auth = useQuery({ queryKey: ["auth.get"], queryFn: () => api.auth.get.query() });
-  const users = useQuery({ queryKey: ["users.list"], queryFn: () => api.users.list.query() });
+  const auth = useQuery({ queryKey: keys.auth.get(), queryFn: () => api.auth.get.query() });
+  const users = useQuery({ queryKey: keys.users.list(), queryFn: () => api.users.list.query() });
   const [methods, setMethods] = useState<("none" | "userpass")[]>([]);
   const [anonymous, setAnonymous] = useState("");
   useEffect(() => {
@@ -49,7 +50,7 @@ function AuthCard() {
     mutationFn: () => api.auth.update.mutate({ methods, anonymousUser: anonymous }),
     onSuccess: (result) => {
       notify(`Authentication saved (version ${result.version})`);
-      void queryClient.invalidateQueries({ queryKey: ["auth.get"] });
+      void queryClient.invalidateQueries({ queryKey: keys.auth.get() });
     },
   });
   const toggle = (method: "none" | "userpass", on: boolean) =>
@@ -141,7 +142,7 @@ function QosCard() {
   const notify = useToast();
   const canWrite = useCanWrite();
   const queryClient = useQueryClient();
-  const qos = useQuery({ queryKey: ["qos.get"], queryFn: () => api.qos.get.query() });
+  const qos = useQuery({ queryKey: keys.qos.get(), queryFn: () => api.qos.get.query() });
   const [draft, setDraft] = useState<Record<QosKey, string>>({} as Record<QosKey, string>);
   const [enabled, setEnabled] = useState(false);
   const [fair, setFair] = useState(true);
@@ -163,7 +164,7 @@ function QosCard() {
       api.qos.update.mutate(input),
     onSuccess: (result) => {
       notify(`Limits saved (version ${result.version})`);
-      void queryClient.invalidateQueries({ queryKey: ["qos.get"] });
+      void queryClient.invalidateQueries({ queryKey: keys.qos.get() });
     },
   });
   const submit = (event: FormEvent) => {
@@ -258,7 +259,7 @@ function AdminsCard() {
   const notify = useToast();
   const queryClient = useQueryClient();
   const admins = useQuery({
-    queryKey: ["admins.list"],
+    queryKey: keys.admins.list(),
     enabled: canWrite,
     queryFn: () => api.admins.list.query(),
   });
@@ -271,7 +272,7 @@ function AdminsCard() {
     onSuccess: (result) => {
       setIssued({ who: result.name, token: result.token });
       setName("");
-      void queryClient.invalidateQueries({ queryKey: ["admins.list"] });
+      void queryClient.invalidateQueries({ queryKey: keys.admins.list() });
     },
   });
   const newToken = useMutation({
@@ -282,7 +283,7 @@ function AdminsCard() {
       }),
     onSuccess: (result, who) => {
       setIssued({ who, token: result.token });
-      void queryClient.invalidateQueries({ queryKey: ["admins.list"] });
+      void queryClient.invalidateQueries({ queryKey: keys.admins.list() });
     },
     onError: (error) => notify(errorText(error), "error"),
   });
@@ -290,7 +291,7 @@ function AdminsCard() {
     mutationFn: (id: number) => api.admins.revokeToken.mutate({ id }),
     onSuccess: (_r, id) => {
       notify(`Revoked token ${id}`);
-      void queryClient.invalidateQueries({ queryKey: ["admins.list"] });
+      void queryClient.invalidateQueries({ queryKey: keys.admins.list() });
     },
     onError: (error) => notify(errorText(error), "error"),
   });

@@ -10,6 +10,7 @@ import { errorText } from "../lib/api";
 import type { SnapshotDiff, SnapshotMeta } from "../lib/api-types";
 import { useApi } from "../lib/auth";
 import { formatDateTime } from "../lib/format";
+import { keys } from "../lib/query-keys";
 
 export function SnapshotsPage() {
   const api = useApi();
@@ -17,7 +18,7 @@ export function SnapshotsPage() {
   const queryClient = useQueryClient();
   const [rollbackTo, setRollbackTo] = useState<SnapshotMeta | null>(null);
   const list = useInfiniteQuery({
-    queryKey: ["snapshots.list"],
+    queryKey: keys.snapshots.list(),
     initialPageParam: undefined as number | undefined,
     queryFn: ({ pageParam }) => api.snapshots.list.query({ limit: 25, before: pageParam }),
     getNextPageParam: (last) => last.nextBefore ?? undefined,
@@ -167,7 +168,7 @@ function DiffCard({
 }) {
   const api = useApi();
   const diff = useQuery({
-    queryKey: ["snapshots.diff", from, to],
+    queryKey: keys.snapshots.diff(from, to),
     enabled: from !== null && to !== null,
     queryFn: () => api.snapshots.diff.query({ from: from!, to: to! }),
   });
@@ -309,7 +310,7 @@ function AuditCard() {
   const [actor, setActor] = useState("");
   const [action, setAction] = useState("");
   const audit = useInfiniteQuery({
-    queryKey: ["audit.list", actor.trim(), action.trim()],
+    queryKey: keys.audit.list(actor.trim(), action.trim()),
     initialPageParam: null as number | null,
     queryFn: ({ pageParam }) =>
       api.audit.list.query({

@@ -17,6 +17,7 @@ import {
   type QosErrors,
   qosDraft,
 } from "../lib/principal-form";
+import { keys } from "../lib/query-keys";
 
 /** Creates a user (user === null) or edits one: name, groups, limits, bandwidth, enabled. */
 export function UserDialog({
@@ -226,7 +227,7 @@ export function PasswordDialog({ user, onClose }: { user: User | null; onClose: 
         `${patch.clearPassword ? "Removed the password of" : "New password for"} ${result.user.username} (version ${result.version})`,
       );
       setPassword("");
-      void queryClient.invalidateQueries({ queryKey: ["users.list"] });
+      void queryClient.invalidateQueries({ queryKey: keys.users.list() });
       onClose();
     },
   });

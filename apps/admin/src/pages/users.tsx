@@ -11,6 +11,7 @@ import { errorText } from "../lib/api";
 import type { Group, QosOverride, User } from "../lib/api-types";
 import { useApi } from "../lib/auth";
 import { formatBytes } from "../lib/format";
+import { keys } from "../lib/query-keys";
 import { GroupDialog } from "./group-dialog";
 import { PasswordDialog, UserDialog } from "./user-dialog";
 
@@ -29,8 +30,8 @@ export function UsersPage() {
   const api = useApi();
   const [params, setParams] = useSearchParams();
   const tab: Tab = params.get("tab") === "groups" ? "groups" : "users";
-  const users = useQuery({ queryKey: ["users.list"], queryFn: () => api.users.list.query() });
-  const groups = useQuery({ queryKey: ["groups.list"], queryFn: () => api.groups.list.query() });
+  const users = useQuery({ queryKey: keys.users.list(), queryFn: () => api.users.list.query() });
+  const groups = useQuery({ queryKey: keys.groups.list(), queryFn: () => api.groups.list.query() });
   return (
     <div className="page">
       <PageHeader
@@ -72,7 +73,7 @@ function UsersCard({ users, groups }: { users: UseQueryResult<User[]>; groups: r
       notify(
         `${result.user.enabled ? "Enabled" : "Disabled"} ${result.user.username} (version ${result.version})`,
       );
-      void queryClient.invalidateQueries({ queryKey: ["users.list"] });
+      void queryClient.invalidateQueries({ queryKey: keys.users.list() });
     },
     onError: (error) => notify(errorText(error), "error"),
   });
