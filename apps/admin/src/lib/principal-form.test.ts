@@ -29,6 +29,9 @@ describe("user and group forms", () => {
   it("validates names and connection limits", () => {
     expect(nameError("  ", "Username")).toBe("Username is required");
     expect(nameError("alice", "Username")).toBeNull();
+    // The API's own Name schema: what it refuses, the form refuses at the field.
+    expect(nameError("bell\u0007", "Username")).toMatch(/^Username: .*control/);
+    expect(nameError("x".repeat(256), "Username")).toMatch(/^Username: /);
     expect(limitError("")).toBeNull();
     expect(limitError("100")).toBeNull();
     expect(limitError("-1")).not.toBeNull();

@@ -1,3 +1,4 @@
+import { Name } from "@edgesocks/api/inputs";
 import type { QosOverride } from "./api-types";
 import { parseByteSize } from "./session-filters";
 
@@ -49,12 +50,11 @@ export function parseQosDraft(
   return Object.keys(errors).length > 0 ? { ok: false, errors } : { ok: true, qos };
 }
 
-/** A name of a user or group as the API accepts it. */
+/** A name of a user or group, checked with the API's own schema (Name). */
 export function nameError(text: string, what: string): string | null {
-  const trimmed = text.trim();
-  if (trimmed === "") return `${what} is required`;
-  if (trimmed.length > 255) return `${what} must be at most 255 characters`;
-  return null;
+  if (text.trim() === "") return `${what} is required`;
+  const parsed = Name.safeParse(text);
+  return parsed.success ? null : `${what}: ${parsed.error.issues[0]!.message}`;
 }
 
 /** A connection limit: empty (no limit) or a whole number ≥ 0. */

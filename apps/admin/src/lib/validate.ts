@@ -1,3 +1,4 @@
+import { RuleId } from "@edgesocks/api/inputs";
 import { cidrError, isIpv4 } from "./ip";
 
 /**
@@ -76,9 +77,10 @@ export function priorityError(text: string): string | null {
 /** A rule id as the API accepts it; empty means "generate one". */
 export function ruleIdError(text: string): string | null {
   if (text === "") return null;
-  return /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/.test(text)
+  const parsed = RuleId.safeParse(text);
+  return parsed.success
     ? null
-    : "letters, digits, . _ : - (at most 100, starting with a letter or digit)";
+    : `${parsed.error.issues[0]!.message}, starting with one of the first two`;
 }
 
 /** The history filter's destination: a host, `*.domain`, an IP address or a CIDR. */

@@ -1,3 +1,5 @@
+// Browser-safe (the admin app's forms validate with these, @edgesocks/api/inputs): zod and
+// @edgesocks/policy/text only.
 import { text } from "@edgesocks/policy/text";
 import { z } from "zod";
 
