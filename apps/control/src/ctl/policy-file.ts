@@ -14,7 +14,8 @@ const U32_MAX = 0xffffffff;
 /**
  * The policy as a RustSocks-style acl.toml: [global] default_policy, every user (with groups)
  * and group, each rule under its owner with its `id` (an EdgeSocks key: the relay's standalone
- * mode reads it too; RustSocks ignores it). Users', groups' QoS and limits, auth and qos settings are not in acl.toml: use JSON.
+ * mode reads it too; RustSocks ignores it). Users' and groups' QoS and limits, and the auth and
+ * qos settings, are not in acl.toml: use JSON for those.
  */
 export function policyToToml(policy: PolicyExport): string {
   const rulesOf = (kind: "user" | "group", name: string) =>
