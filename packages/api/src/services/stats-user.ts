@@ -1,6 +1,6 @@
 import { bucketSql } from "@edgesocks/db";
 import type { InValue } from "@libsql/client";
-import { bucketsOf, planWindow } from "./stats-window";
+import { bucketsOf, contiguous, planWindow } from "./stats-window";
 
 const HOUR_MS = 3_600_000;
 
@@ -108,18 +108,6 @@ async function aggregate(read: Read, arms: Arm[], seriesMs: number) {
 /** Ranges of stale hours read in one statement at most; more are read as one range. */
 const MAX_STALE_RANGES = 50;
 
-/** Sorted stale hours as [from, to) ranges of adjacent hours (one range past MAX_STALE_RANGES). */
-function staleRanges(hoursMs: readonly number[]): [number, number][] {
-  const ranges: [number, number][] = [];
-  for (const hourMs of hoursMs) {
-    const last = ranges.at(-1);
-    if (last !== undefined && last[1] === hourMs) last[1] = hourMs + HOUR_MS;
-    else ranges.push([hourMs, hourMs + HOUR_MS]);
-  }
-  if (ranges.length <= MAX_STALE_RANGES) return ranges;
-  return [[ranges[0]![0], ranges.at(-1)![1]]];
-}
-
 /** Versions of the user's hour buckets, from its `user` rollup rows (one seek per hour). */
 async function hourVersions(read: Read, user: string, hoursMs: number[]) {
   if (hoursMs.length === 0) return new Map<number, string>();
@@ -166,8 +154,10 @@ export async function userSummary(
     else cached.push(entry);
   }
   const byUser = "user = ? AND started_at_ms >= ? AND started_at_ms < ?";
+  let ranges = contiguous(stale, HOUR_MS);
+  if (ranges.length > MAX_STALE_RANGES) ranges = [[ranges[0]![0], ranges.at(-1)![1]]];
   const arms: Arm[] = [
-    ...staleRanges(stale).map(([a, b]) => ({
+    ...ranges.map(([a, b]) => ({
       where: `${byUser} AND seq <= ?`,
       args: [user, a, b, cursor],
       cache: true,

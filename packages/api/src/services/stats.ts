@@ -5,8 +5,14 @@ import { z } from "zod";
 import { SessionFilter, timeRange } from "./session-query";
 import { BucketCache, type CachedBucket } from "./stats-cache";
 import { StatsReadThread } from "./stats-read-thread";
-import { UserHourCache, userSummary } from "./stats-user";
-import { bucketsOf, grainsForSeries, planWindow, type WindowPlan } from "./stats-window";
+import { type Read, UserHourCache, userSummary } from "./stats-user";
+import {
+  bucketsOf,
+  contiguous,
+  grainsForSeries,
+  planWindow,
+  type WindowPlan,
+} from "./stats-window";
 
 /** The default window of stats.summary: the last 24 hours. */
 export const DEFAULT_STATS_WINDOW_MS = 24 * 3600_000;
@@ -65,13 +71,6 @@ interface Filter {
   node?: string | undefined;
   region?: string | undefined;
 }
-
-interface Query {
-  sql: string;
-  args: InValue[];
-}
-
-type Read = (query: Query) => Promise<unknown[]>;
 
 /** `AND node = ? AND region = ?` for the filters that are set (rollup rows store "" for none). */
 function placeSql(filter: Filter, args: InValue[]): string {
@@ -347,17 +346,6 @@ function parseBuckets(json: unknown): Map<number, [string, string, string, numbe
       JSON.parse(rows) as [string, string, string, number, number][],
     ]),
   );
-}
-
-/** Sorted bucket starts as [from, to) ranges of adjacent buckets. */
-function contiguous(bucketsMs: readonly number[], grainMs: number): [number, number][] {
-  const ranges: [number, number][] = [];
-  for (const bucketMs of bucketsMs) {
-    const last = ranges.at(-1);
-    if (last !== undefined && last[1] === bucketMs) last[1] = bucketMs + grainMs;
-    else ranges.push([bucketMs, bucketMs + grainMs]);
-  }
-  return ranges;
 }
 
 /** The `n` ids with the largest `by`, ties in key order. */
