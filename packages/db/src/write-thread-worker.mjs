@@ -37,11 +37,4 @@ parentPort.on("message", async (message) => {
       },
     });
   }
-  // The connection's own autocheckpoint is off (see write-thread.ts): the WAL is copied into the
-  // database here, after the caller has its answer, so that work no longer delays the ack.
-  try {
-    await client.execute("PRAGMA wal_checkpoint(PASSIVE)");
-  } catch {
-    // A checkpoint that cannot run now (another connection's) is retried after the next batch.
-  }
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -61,37 +61,5 @@ describe.each(["file", "http"] as const)("WriteThread (%s:)", (kind) => {
     await thread.close();
     const refused = await thread.batch([]).catch((error: unknown) => error);
     expect((refused as { code?: string }).code).toBe("DB_E_QUEUE_CLOSED");
-  });
-});
-
-/** mxFrame (frames in the WAL) and nBackfill (frames copied into the database) from the -shm. */
-function walIndex(path: string): { frames: number; backfilled: number } {
-  const shm = readFileSync(`${path}-shm`);
-  return { frames: shm.readUInt32LE(16), backfilled: shm.readUInt32LE(96) };
-}
-
-describe("WriteThread checkpoints (file:)", () => {
-  it("copies each batch's WAL frames into the database after answering it, not inside its commit", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "edgesocks-write-thread-"));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const path = join(dir, "control.db");
-    await using database = await openDatabase({ url: `file:${path}` });
-    await database.client.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
-    await using thread = new WriteThread({ database });
-    // A few frames: far below SQLite's autocheckpoint (1,000 pages), which never copies them.
-    await thread.batch([
-      {
-        sql: "INSERT INTO t (v) SELECT hex(randomblob(500)) FROM generate_series(1, 50)",
-        args: [],
-      },
-    ]);
-    for (let i = 0; i < 200; i++) {
-      const { frames, backfilled } = walIndex(path);
-      if (frames > 0 && backfilled === frames) break;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    const { frames, backfilled } = walIndex(path);
-    expect(frames).toBeGreaterThan(0);
-    expect(backfilled).toBe(frames);
   });
 });

@@ -39,11 +39,6 @@ function onDisk(url: string): boolean {
  * go through the database's client as one Hrana pipeline each (a worker thread over HTTP was
  * measured with bench/control-bench.ts --database http and gained nothing). Callers still go
  * through `database.writes`: this moves where a write runs, not how many run at once.
- *
- * On disk the thread also checkpoints the WAL, after it has answered each batch: SQLite's
- * autocheckpoint would copy a large commit's pages into the database file (and fsync it) inside
- * the COMMIT, before the batch is acknowledged. The commit itself is durable once the WAL is
- * synced, so the checkpoint can run while the event loop already parses the next batches.
  */
 export class WriteThread {
   readonly #database: Database;
@@ -57,11 +52,7 @@ export class WriteThread {
   constructor(options: WriteThreadOptions) {
     this.#database = options.database;
     this.#busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-    this.#pragmas = [
-      `PRAGMA cache_size = -${Math.trunc(options.cacheKiB ?? 65_536)}`,
-      // The thread checkpoints after it has answered each batch instead of inside its commit.
-      "PRAGMA wal_autocheckpoint = 0",
-    ];
+    this.#pragmas = [`PRAGMA cache_size = -${Math.trunc(options.cacheKiB ?? 65_536)}`];
   }
 
   /** Runs `statements` in one write transaction; rows come back as arrays. */

@@ -348,8 +348,7 @@ export class SessionIngest {
 
   /**
    * Fails every batch still waiting (on shutdown) and stops the rollup passes and the thread;
-   * resolves once the thread has stopped (it may be checkpointing: an exit meanwhile would kill it
-   * inside SQLite).
+   * resolves once the thread has stopped, so an exit never kills it inside SQLite.
    */
   async close(): Promise<void> {
     const pending = this.#pending;
