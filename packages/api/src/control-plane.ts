@@ -175,7 +175,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       snapshotHub.close();
       commands.close();
       services.guard.close();
-      services.ingest.close();
+      await services.ingest.close();
     })();
     return closed;
   };

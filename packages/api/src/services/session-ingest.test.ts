@@ -101,7 +101,7 @@ describe("SessionIngest text", () => {
       ["plain ü 🦊", "done"],
       ['say "hi" \\ C:\\temp', "a\ufffdb"],
     ]);
-    ingest.close();
+    await ingest.close();
   });
 });
 
@@ -152,6 +152,6 @@ describe("SessionIngest rollups", () => {
       ["user", 3_600_000, 300, 300],
       ["user", 86_400_000, 300, 300],
     ]);
-    ingest.close();
+    await ingest.close();
   });
 });

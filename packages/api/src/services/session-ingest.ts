@@ -346,8 +346,11 @@ export class SessionIngest {
     }
   }
 
-  /** Fails every batch still waiting (on shutdown) and stops the rollup passes and the thread. */
-  close(): void {
+  /**
+   * Fails every batch still waiting (on shutdown) and stops the rollup passes and the thread;
+   * resolves once the thread has stopped, so an exit never kills it inside SQLite.
+   */
+  async close(): Promise<void> {
     const pending = this.#pending;
     this.#pending = [];
     this.#pendingRows = 0;
@@ -355,6 +358,7 @@ export class SessionIngest {
     for (const p of pending) p.reject(new Error("the control plane is shutting down"));
     this.#rollups.close();
     // Commits already queued finish first (the database drains its write queue on close).
-    void this.#database.writes.drain().then(() => this.#thread.close());
+    await this.#database.writes.drain();
+    await this.#thread.close();
   }
 }

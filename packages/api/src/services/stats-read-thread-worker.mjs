@@ -4,7 +4,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { createClient } from "@libsql/client";
 
-/** @type {{ url: string, busyTimeoutMs: number }} */
+/** @type {{ url: string, busyTimeoutMs: number, cacheKiB: number }} */
 const options = workerData;
 const client = createClient({ url: options.url, timeout: options.busyTimeoutMs });
 /** @type {Map<number, import("@libsql/client").Transaction>} */
@@ -19,7 +19,15 @@ parentPort.on("message", async (message) => {
   }
   try {
     if (message.type === "begin") {
-      transactions.set(message.tx, await client.transaction("read"));
+      const tx = await client.transaction("read");
+      // Per transaction: the client's pool may hand out any of its connections.
+      try {
+        await tx.execute(`PRAGMA cache_size = -${Math.trunc(options.cacheKiB)}`);
+      } catch (error) {
+        tx.close();
+        throw error;
+      }
+      transactions.set(message.tx, tx);
       parentPort.postMessage({ id: message.id, row: null });
     } else if (message.type === "end") {
       transactions.get(message.tx)?.close();

@@ -59,3 +59,14 @@ export function bucketsOf(piece: RollupPiece): number[] {
 export function grainsForSeries(grainsMs: readonly number[], seriesMs: number): number[] {
   return grainsMs.filter((grainMs) => grainMs <= seriesMs && seriesMs % grainMs === 0);
 }
+
+/** Sorted bucket starts as [from, to) ranges of adjacent buckets. */
+export function contiguous(bucketsMs: readonly number[], grainMs: number): [number, number][] {
+  const ranges: [number, number][] = [];
+  for (const bucketMs of bucketsMs) {
+    const last = ranges.at(-1);
+    if (last !== undefined && last[1] === bucketMs) last[1] = bucketMs + grainMs;
+    else ranges.push([bucketMs, bucketMs + grainMs]);
+  }
+  return ranges;
+}

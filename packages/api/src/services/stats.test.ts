@@ -290,7 +290,7 @@ describe("statsSummary", () => {
     });
   });
   afterAll(async () => {
-    ingest.close();
+    await ingest.close();
     await database.close();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -5,7 +5,14 @@ import { z } from "zod";
 import { SessionFilter, timeRange } from "./session-query";
 import { BucketCache, type CachedBucket } from "./stats-cache";
 import { StatsReadThread } from "./stats-read-thread";
-import { bucketsOf, grainsForSeries, planWindow, type WindowPlan } from "./stats-window";
+import { type Read, UserHourCache, userSummary } from "./stats-user";
+import {
+  bucketsOf,
+  contiguous,
+  grainsForSeries,
+  planWindow,
+  type WindowPlan,
+} from "./stats-window";
 
 /** The default window of stats.summary: the last 24 hours. */
 export const DEFAULT_STATS_WINDOW_MS = 24 * 3600_000;
@@ -57,19 +64,13 @@ export function bucketFor(windowMs: number): number {
 }
 
 const caches = new WeakMap<Database, BucketCache>();
+const userCaches = new WeakMap<Database, UserHourCache>();
 const threads = new WeakMap<Database, StatsReadThread>();
 
 interface Filter {
   node?: string | undefined;
   region?: string | undefined;
 }
-
-interface Query {
-  sql: string;
-  args: InValue[];
-}
-
-type Read = (query: Query) => Promise<unknown[]>;
 
 /** `AND node = ? AND region = ?` for the filters that are set (rollup rows store "" for none). */
 function placeSql(filter: Filter, args: InValue[]): string {
@@ -192,38 +193,6 @@ async function countsBySeriesBucket(
   );
   const sql = `SELECT json_group_array(json_array(${COUNT_COLUMNS})) FROM (SELECT ${COUNT_SUMS} FROM (${arms.join(" UNION ALL ")}) GROUP BY sb, node, region)`;
   return JSON.parse(String((await read({ sql, args }))[0])) as unknown[][];
-}
-
-/**
- * One user's counts and top destinations, from that user's sessions (the (user, started_at)
- * index) in one scan: rollups have no user-and-host rows, so the destinations need the sessions
- * anyway. The cost grows with that user's sessions in the window.
- */
-async function userSummary(
-  read: Read,
-  options: {
-    user: string;
-    fromMs: number;
-    toMs: number;
-    seriesMs: number;
-    filter: Filter;
-    top: number;
-  },
-): Promise<{ counted: unknown[][]; destinations: [string, number, number][] }> {
-  const { user, fromMs, toMs, seriesMs, filter, top } = options;
-  const args: InValue[] = [user, fromMs, toMs];
-  const where = placeSql(filter, args);
-  args.push(top);
-  const rows = await read({
-    sql: `WITH u AS MATERIALIZED (SELECT started_at_ms, node, region, destination_host, bytes_up, bytes_down, bytes_total, status, decision FROM sessions WHERE user = ? AND started_at_ms >= ? AND started_at_ms < ?${where}) SELECT (SELECT json_group_array(json_array(${COUNT_COLUMNS})) FROM (SELECT ${COUNT_SUMS} FROM (SELECT ${sessionCounts(seriesMs)} FROM u) GROUP BY sb, node, region)), (SELECT json_group_array(json_array(hex(k), s, b)) FROM (SELECT destination_host AS k, count(*) AS s, sum(bytes_total) AS b FROM u WHERE destination_host IS NOT NULL GROUP BY k ORDER BY s DESC, k LIMIT ?))`,
-    args,
-  });
-  return {
-    counted: JSON.parse(String(rows[0])) as unknown[][],
-    destinations: (JSON.parse(String(rows[1])) as [string, number, number][]).map(
-      ([k, s, b]) => [fromHex(k), s, b] as [string, number, number],
-    ),
-  };
 }
 
 const TOP_DIMENSIONS = {
@@ -379,17 +348,6 @@ function parseBuckets(json: unknown): Map<number, [string, string, string, numbe
   );
 }
 
-/** Sorted bucket starts as [from, to) ranges of adjacent buckets. */
-function contiguous(bucketsMs: readonly number[], grainMs: number): [number, number][] {
-  const ranges: [number, number][] = [];
-  for (const bucketMs of bucketsMs) {
-    const last = ranges.at(-1);
-    if (last !== undefined && last[1] === bucketMs) last[1] = bucketMs + grainMs;
-    else ranges.push([bucketMs, bucketMs + grainMs]);
-  }
-  return ranges;
-}
-
 /** The `n` ids with the largest `by`, ties in key order. */
 function topIds(sums: KeySums, by: Float64Array, n: number): number[] {
   const better = (a: number, b: number) =>
@@ -453,12 +411,19 @@ export async function statsSummary(database: Database, input: StatsSummaryInput)
   const tx = await thread.transaction();
   const read: Read = (query) => tx.execute(query);
   try {
+    const cursor = num((await read({ sql: "SELECT seq FROM session_rollup_cursor", args: [] }))[0]);
     if (input.user !== undefined) {
-      ({ counted, destinations } = await userSummary(read, {
+      let cache = userCaches.get(database);
+      if (cache === undefined) {
+        cache = new UserHourCache();
+        userCaches.set(database, cache);
+      }
+      ({ counted, destinations } = await userSummary(read, cache, {
         user: input.user,
         fromMs,
         toMs,
         seriesMs: bucketMs,
+        cursor,
         filter,
         top: input.top,
       }));
@@ -469,9 +434,6 @@ export async function statsSummary(database: Database, input: StatsSummaryInput)
         caches.set(database, cache);
       }
       cache.trim();
-      const cursor = num(
-        (await read({ sql: "SELECT seq FROM session_rollup_cursor", args: [] }))[0],
-      );
       counted = await countsBySeriesBucket(read, {
         fromMs,
         toMs,
