@@ -1,9 +1,9 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Db } from "@edgesocks/db";
 import { nodes } from "@edgesocks/db/schema";
+import { formatHostPort, parseHostPort } from "@edgesocks/socks/address";
 import type { Logger } from "@edgesocks/telemetry";
 import { and, isNotNull, isNull } from "drizzle-orm";
-import { formatHostPort, parseHostPort } from "./host-port";
 import { type PacRegions, parseClientAddress, regionOrder } from "./pac-regions";
 
 export interface PacRelay {

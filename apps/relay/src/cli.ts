@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { splitHostPort } from "@edgesocks/socks/address";
 import { z } from "zod";
 import { RelayError } from "./errors";
 
@@ -136,7 +137,7 @@ export function parseCli(argv: string[], env: { EDGESOCKS_NODE_TOKEN?: string } 
   }
   const publicAddress = str("public-address");
   if (publicAddress !== undefined)
-    options.publicAddress = parseHostPort("--public-address", publicAddress);
+    options.publicAddress = hostPortFlag("--public-address", publicAddress);
   const bind = str("bind");
   if (bind !== undefined) options.bind = bind;
   const port = str("port");
@@ -227,19 +228,11 @@ function parsePort(flag: string, text: string): number {
 }
 
 /** Validates `host:port` (IPv6 as `[::1]:9100`) and returns it unchanged. */
-export function parseHostPort(flag: string, text: string): string {
+export function hostPortFlag(flag: string, text: string): string {
   const split = splitHostPort(text);
   if (!split) throw new RelayError("RELAY_E_CLI", `${flag}: expected HOST:PORT, got "${text}"`);
   parsePort(flag, String(split.port));
   return text;
-}
-
-export function splitHostPort(text: string): { host: string; port: number } | undefined {
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
-  if (!match) return undefined;
-  const port = Number(match[3]);
-  if (port > 65535) return undefined;
-  return { host: (match[1] ?? match[2])!, port };
 }
 
 function parseUrl(text: string): string {

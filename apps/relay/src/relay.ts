@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import type { AddressInfo, Socket } from "node:net";
 import { isAbsolute, resolve } from "node:path";
 import type { TLSSocket, Server as TlsServer } from "node:tls";
+import { splitHostPort } from "@edgesocks/socks/address";
 import {
   aggregateMetrics,
   type Logger,
@@ -10,7 +11,6 @@ import {
 } from "@edgesocks/telemetry";
 import { CredentialVerifier } from "./auth/credentials";
 import { FailureBackoff } from "./auth/failure-backoff";
-import { splitHostPort } from "./cli";
 import type { RelayConfig } from "./config/schema";
 import { type ConnectionGate, LocalConnectionGate } from "./limits/connection-gate";
 import { createProtection } from "./limits/protection";

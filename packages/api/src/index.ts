@@ -15,7 +15,6 @@ export {
   startControlPlane,
 } from "./control-plane";
 export { API_ERROR_CODES, ApiError, type ApiErrorCode } from "./errors";
-export { formatHostPort, type HostPort, parseHostPort } from "./host-port";
 export { type ControlMetrics, createControlMetrics } from "./metrics";
 export { type AppRouter, appRouter } from "./router";
 export { CONFIG_STATUSES, type ConfigStatus } from "./services/node-status";

@@ -1,4 +1,5 @@
-import { formatIpv4, parseIpv4, writeIpv4 } from "./ipv4";
+import { parseIpv6Words } from "./ip-text";
+import { formatIpv4, writeIpv4 } from "./ipv4";
 
 const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16));
 const HEX_PADDED: readonly string[] = Array.from({ length: 256 }, (_, i) =>
@@ -54,68 +55,14 @@ export function formatIpv6(buf: Uint8Array, pos: number): string {
   return text;
 }
 
-function hexDigit(code: number): number {
-  if (code >= 48 && code <= 57) return code - 48;
-  const lower = code | 0x20;
-  return lower >= 97 && lower <= 102 ? lower - 87 : -1;
-}
-
-/** Longest IPv6 text without a zone: six full groups and a dotted quad. */
-const MAX_IPV6_TEXT = 45;
+const words = new Uint32Array(4);
 
 /**
  * Parses IPv6 text (any valid form, any case, optional dotted IPv4 tail, no zone id) into the
  * 16 bytes at `out[pos]`. Returns false for anything else; `out` may then hold partial output.
  */
 export function parseIpv6(text: string, out: Uint8Array, pos: number): boolean {
-  const end = text.length;
-  if (end < 2 || end > MAX_IPV6_TEXT) return false;
-  let i = 0;
-  let words = 0;
-  let gap = -1;
-  if (text.charCodeAt(0) === 58) {
-    if (text.charCodeAt(1) !== 58) return false;
-    gap = 0;
-    i = 2;
-  }
-  while (i < end) {
-    const first = i;
-    let value = 0;
-    while (i < end && i - first < 5) {
-      const digit = hexDigit(text.charCodeAt(i));
-      if (digit < 0) break;
-      value = value * 16 + digit;
-      i++;
-    }
-    if (i < end && text.charCodeAt(i) === 46) {
-      // A dotted quad can only be the final 32 bits.
-      if (words > 6) return false;
-      const v4 = parseIpv4(text, first, end);
-      if (v4 < 0) return false;
-      writeIpv4(out, pos + 2 * words, v4);
-      words += 2;
-      break;
-    }
-    if (i === first || i - first > 4 || words === 8) return false;
-    out[pos + 2 * words] = value >>> 8;
-    out[pos + 2 * words + 1] = value & 0xff;
-    words++;
-    if (i === end) break;
-    if (text.charCodeAt(i) !== 58) return false;
-    i++;
-    if (i < end && text.charCodeAt(i) === 58) {
-      if (gap >= 0) return false;
-      gap = words;
-      i++;
-    } else if (i === end) {
-      return false;
-    }
-  }
-  if (gap < 0) return words === 8;
-  // "::" stands for at least one zero group.
-  if (words > 7) return false;
-  const tailBytes = 2 * (words - gap);
-  out.copyWithin(pos + 16 - tailBytes, pos + 2 * gap, pos + 2 * words);
-  out.fill(0, pos + 2 * gap, pos + 16 - tailBytes);
+  if (!parseIpv6Words(text, words)) return false;
+  for (let i = 0; i < 4; i++) writeIpv4(out, pos + 4 * i, words[i]!);
   return true;
 }

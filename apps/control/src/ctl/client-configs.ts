@@ -1,7 +1,7 @@
 import { lookup } from "node:dns/promises";
 import { renameSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { formatHostPort, type HostPort, parseHostPort } from "../host-port";
+import { formatHostPort, type HostPort, parseHostPort } from "@edgesocks/socks/address";
 import { UsageError } from "./args";
 
 /** `user:password` for the relay, written into the configs (files are then mode 0600 anyway). */

@@ -1,6 +1,6 @@
 import { lookup } from "node:dns/promises";
 import { connect } from "node:net";
-import { type HostPort, parseHostPort } from "../host-port";
+import { type HostPort, parseHostPort } from "@edgesocks/socks/address";
 
 /** What one relay measured like from here. */
 export interface Probe {

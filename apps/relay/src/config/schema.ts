@@ -1,8 +1,8 @@
-import { isIP } from "node:net";
 import { text } from "@edgesocks/policy/text";
+import { ipFamily, splitHostPort } from "@edgesocks/socks/address";
 import { z } from "zod";
 import { DEFAULT_BLOCKED_NETWORKS, parseCidr } from "../net/egress-guard";
-import { parseHostPort } from "../net/upstream-pool";
+import { parsePoolDestination } from "../net/upstream-pool";
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
@@ -25,21 +25,24 @@ export const TlsConfig = z.object({
   tls_client_cert_as_user: z.boolean().default(false),
 });
 
+/** An IP literal, IPv6 zone ids allowed (`fe80::1%eth0`), as node:net accepts it. */
+const isIp = (v: string) => ipFamily(v, { zone: true }) !== 0;
+
 /** An address to listen on: an IP literal (a name could resolve to anything, or to nothing). */
-const listenAddress = text({ max: 300 }).refine((v) => isIP(v) !== 0, {
+const listenAddress = text({ max: 300 }).refine(isIp, {
   error: 'expected an IP address to listen on, e.g. "127.0.0.1", "0.0.0.0" or "::"',
 });
 
 /** `ip:port` to listen on, IPv6 in brackets; port 0 picks a free one. */
 const listenHostPort = text({ max: 300 }).refine(
   (text) => {
-    const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
-    return match !== null && isIP((match[1] ?? match[2])!) !== 0 && Number(match[3]) <= 65535;
+    const split = splitHostPort(text);
+    return split !== undefined && isIp(split.host);
   },
   { error: 'expected "IP:PORT" to listen on, e.g. "127.0.0.1:9100" or "[::1]:9100"' },
 );
 
-const hostPort = text({ max: 300 }).refine((text) => parseHostPort(text) !== undefined, {
+const hostPort = text({ max: 300 }).refine((text) => parsePoolDestination(text) !== undefined, {
   error: 'expected "host:port" (IPv6 as "[::1]:443")',
 });
 
@@ -152,10 +155,7 @@ const portRange = z
 export const UdpConfig = z.object({
   enabled: z.boolean().default(true),
   /** Address announced to clients in the ASSOCIATE reply, for relays behind NAT. */
-  public_address: z
-    .string()
-    .refine((v) => isIP(v) !== 0, { error: "expected an IP address" })
-    .optional(),
+  public_address: z.string().refine(isIp, { error: "expected an IP address" }).optional(),
   /** Ports the per-association sockets bind in, for firewalls. */
   port_range: portRange.optional(),
   idle_timeout_secs: positiveInt.default(120),
@@ -168,13 +168,10 @@ export const BindConfig = z.object({
   /** How long the relay waits for the expected peer to connect. */
   timeout_ms: positiveInt.default(60000),
   /** Address the BIND port listens on and announces; default: the address the client reached. */
-  external_address: z
-    .string()
-    .refine((v) => isIP(v) !== 0, { error: "expected an IP address" })
-    .optional(),
+  external_address: z.string().refine(isIp, { error: "expected an IP address" }).optional(),
 });
 
-const ipAddress = text({ max: 64 }).refine((v) => isIP(v) !== 0, {
+const ipAddress = text({ max: 64 }).refine(isIp, {
   error: "expected an IPv4 or IPv6 address",
 });
 

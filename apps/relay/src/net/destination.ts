@@ -1,6 +1,6 @@
 import { isIPv4, isIPv6 } from "node:net";
 import type { SocksAddress } from "@edgesocks/socks";
-import { parseIpv4 } from "@edgesocks/socks/ipv4";
+import { parseIpv4 } from "@edgesocks/socks/address";
 
 /**
  * What a client asked to reach, after normalisation: `address` is set when the

@@ -1,6 +1,6 @@
-import { BlockList, isIP } from "node:net";
+import { BlockList } from "node:net";
 import { networkInterfaces } from "node:os";
-import { parseIpv4 } from "@edgesocks/socks/ipv4";
+import { ipFamily } from "@edgesocks/socks/address";
 
 /** Link-local (cloud metadata services live here) and AWS's IPv6 metadata address. */
 export const DEFAULT_BLOCKED_NETWORKS = ["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128"];
@@ -29,7 +29,7 @@ export type CidrResult =
 export function parseCidr(text: string): CidrResult {
   const slash = text.indexOf("/");
   const address = slash < 0 ? text : text.slice(0, slash);
-  const version = isIP(address);
+  const version = ipFamily(address, { zone: true });
   if (version === 0) return { ok: false, error: `"${text}": not an IP address or CIDR` };
   const max = version === 4 ? 32 : 128;
   const prefixText = slash < 0 ? String(max) : text.slice(slash + 1);
@@ -131,9 +131,7 @@ export class EgressGuard {
 }
 
 function familyOf(address: string): "ipv4" | "ipv6" | null {
-  // The same answer as isIP() for a dotted quad, without its regex.
-  if (parseIpv4(address) >= 0) return "ipv4";
-  const version = isIP(address);
+  const version = ipFamily(address, { zone: true });
   return version === 4 ? "ipv4" : version === 6 ? "ipv6" : null;
 }
 

@@ -3,7 +3,11 @@ import { createRelayMetrics, type RelayMetrics } from "../metrics";
 import { startEchoTarget } from "../test-support/targets";
 import { EgressGuard } from "./egress-guard";
 import { Resolver } from "./resolver";
-import { parseHostPort, UpstreamPool, type UpstreamPoolOptions } from "./upstream-pool";
+import {
+  parsePoolDestination as parseHostPort,
+  UpstreamPool,
+  type UpstreamPoolOptions,
+} from "./upstream-pool";
 
 const localhost = [{ address: "127.0.0.1", family: 4 as const }];
 

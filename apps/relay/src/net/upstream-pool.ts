@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { type HostPort, splitHostPort } from "@edgesocks/socks/address";
 import type { Logger } from "@edgesocks/telemetry";
 import type { RelayMetrics } from "../metrics";
 import { type Clock, monotonicClock } from "../qos/token-bucket";
@@ -8,13 +9,10 @@ import type { EgressGuard } from "./egress-guard";
 import type { ResolvedAddress, Resolver } from "./resolver";
 import { connectUpstream } from "./upstream";
 
-/** "host:port", "1.2.3.4:80" or "[::1]:443"; undefined when it is none of these. */
-export function parseHostPort(text: string): { host: string; port: number } | undefined {
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
-  if (!match) return undefined;
-  const port = Number(match[3]);
-  if (port < 1 || port > 65535) return undefined;
-  return { host: (match[1] ?? match[2])!, port };
+/** A pool destination: "host:port", "1.2.3.4:80" or "[::1]:443", port 1-65535; else undefined. */
+export function parsePoolDestination(text: string): HostPort | undefined {
+  const split = splitHostPort(text);
+  return split && split.port > 0 ? split : undefined;
 }
 
 /** Why a ready connection left the pool without serving a client. */
@@ -82,7 +80,7 @@ export class UpstreamPool {
     this.#options = options;
     this.#clock = options.clock ?? monotonicClock;
     for (const text of options.destinations) {
-      const parsed = parseHostPort(text);
+      const parsed = parsePoolDestination(text);
       const key = parsed && poolKey(parsed.host, parsed.port);
       if (!parsed || !key) throw new Error(`server.pool.destinations: "${text}" is not host:port`);
       this.#destinations.set(key, {

@@ -1,4 +1,4 @@
-import ipaddr from "ipaddr.js";
+import { ipBucketKey } from "@edgesocks/socks/address";
 
 export interface AuthLimiterOptions {
   /** Failed authentications from one address allowed within `windowMs`. @default 20 */
@@ -14,11 +14,7 @@ export interface AuthLimiterOptions {
  * address by its /64 (one host usually holds a whole /64), any other text as is.
  */
 export function limiterKey(address: string): string {
-  if (!ipaddr.isValid(address)) return address;
-  const parsed = ipaddr.process(address.split("%")[0]!);
-  if (parsed.kind() === "ipv4") return parsed.toString();
-  const parts = (parsed as ipaddr.IPv6).parts.slice(0, 4);
-  return `${parts.map((p) => p.toString(16)).join(":")}::/64`;
+  return ipBucketKey(address) ?? address;
 }
 
 /**

@@ -1,5 +1,5 @@
+import { parseHostPort } from "@edgesocks/socks/address";
 import ipaddr from "ipaddr.js";
-import { parseHostPort } from "../host-port";
 
 /** Address ranges a relay's public address may not be in unless its enrollment lists it. */
 const NOT_PUBLIC = new Set(["unspecified", "loopback", "linkLocal", "multicast", "broadcast"]);

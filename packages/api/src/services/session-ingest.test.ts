@@ -4,12 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { migrateDatabase, openDatabase, rollupBacklog } from "@edgesocks/db";
 import { createRegistry } from "@edgesocks/telemetry";
-import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { addressKey } from "../ip-key";
 import { createControlMetrics } from "../metrics";
 import type { SessionRecord } from "../wire";
-import { destinationKey, SessionIngest } from "./session-ingest";
+import { SessionIngest } from "./session-ingest";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -102,26 +100,6 @@ describe("SessionIngest text", () => {
       ['say "hi" \\ C:\\temp', "a\ufffdb"],
     ]);
     await ingest.close();
-  });
-});
-
-describe("destinationKey", () => {
-  it("matches addressKey for every IPv4 address and falls back for the rest", () => {
-    fc.assert(
-      fc.property(fc.ipV4(), (address) => {
-        expect(destinationKey(address)).toBe(addressKey(address));
-      }),
-    );
-    for (const address of [
-      "2001:db8::1",
-      "::ffff:10.0.0.1",
-      "010.0.0.1",
-      "0x7f.0.0.1",
-      "bad",
-      null,
-    ]) {
-      expect(destinationKey(address)).toBe(addressKey(address));
-    }
   });
 });
 

@@ -1,5 +1,5 @@
 import { type Database, WriteThread } from "@edgesocks/db";
-import { addressKey } from "../ip-key";
+import { addressKey } from "@edgesocks/socks/address";
 import type { ControlMetrics } from "../metrics";
 import type { SessionRecord } from "../wire";
 import { SessionRollupJob, type SessionRollupJobOptions } from "./session-rollup-job";
@@ -131,20 +131,6 @@ export function hexRow(row: unknown[]): unknown[] {
 const INSERTED_SQL =
   "SELECT changes(), CASE WHEN changes() = ? THEN NULL ELSE (SELECT json_group_array(id) FROM sessions WHERE seq > last_insert_rowid() - changes() AND seq <= last_insert_rowid()) END";
 
-const DOTTED_QUAD =
-  /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-/**
- * addressKey() for the common case of a plain dotted-quad IPv4 address without its parser (a
- * tenth of the ingest's event-loop time); anything else goes through addressKey().
- */
-export function destinationKey(address: string | null): string | null {
-  const quad = address === null ? null : DOTTED_QUAD.exec(address);
-  if (quad === null) return addressKey(address);
-  return `00000000000000000000ffff${HEX[Number(quad[1])]}${HEX[Number(quad[2])]}${HEX[Number(quad[3])]}${HEX[Number(quad[4])]}`;
-}
-
 /** One record as a row of SESSION_ROWS_INSERT_SQL's JSON parameter (ingest and the bench seed). */
 export function sessionRow(record: SessionRecord, source: IngestSource, nowMs: number): unknown[] {
   return [
@@ -160,7 +146,7 @@ export function sessionRow(record: SessionRecord, source: IngestSource, nowMs: n
     record.command,
     record.destinationHost,
     record.destinationAddress,
-    destinationKey(record.destinationAddress),
+    addressKey(record.destinationAddress),
     record.destinationPort,
     Date.parse(record.startedAt),
     Date.parse(record.endedAt),

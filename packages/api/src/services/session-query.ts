@@ -1,6 +1,7 @@
 import type { Db } from "@edgesocks/db";
 import { SESSION_COMMANDS, SESSION_STATUSES, sessions } from "@edgesocks/db/schema";
 import { text } from "@edgesocks/policy/text";
+import { networkKeyRange } from "@edgesocks/socks/address";
 import {
   and,
   asc,
@@ -17,7 +18,6 @@ import {
 } from "drizzle-orm";
 import { z } from "zod";
 import { ApiError } from "../errors";
-import { cidrKeyRange } from "../ip-key";
 
 /** Earliest and latest time a filter may name (a typo such as year 20250 is refused, not scanned). */
 export const FILTER_TIME_MIN_MS = Date.UTC(1970, 0, 1);
@@ -172,7 +172,7 @@ export function filterConditions(filter: SessionFilter): SQL[] {
   if (filter.minBytes !== undefined) where.push(gte(sessions.bytesTotal, filter.minBytes));
   if (filter.destination !== undefined) {
     const destination = filter.destination.trim().toLowerCase();
-    const range = cidrKeyRange(destination);
+    const range = networkKeyRange(destination);
     if (range !== null) {
       // A narrow range is found fastest through the address index; a wide one (most rows) is
       // found fastest by walking the time index and filtering, so the `+` hides the index then.

@@ -1,3 +1,4 @@
+import { parseIpv4 } from "@edgesocks/socks/address";
 import { describe, expect, it } from "vitest";
 import {
   type Destination,
@@ -6,7 +7,6 @@ import {
   normalizeName,
   parseDestination,
 } from "./destination";
-import { parseIpv4 } from "./ip";
 
 function parse(pattern: string): Destination {
   const result = parseDestination(pattern);

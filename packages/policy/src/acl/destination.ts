@@ -1,4 +1,4 @@
-import { type IpNetwork, parseNetwork, v4InNetwork, v6InNetwork } from "./cidr";
+import { type IpNetwork, parseNetwork, v4InNetwork, v6InNetwork } from "@edgesocks/socks/address";
 
 /**
  * One entry of a rule's `destinations`, parsed. RustSocks-compatible forms:

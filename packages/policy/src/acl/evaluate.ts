@@ -1,8 +1,8 @@
+import { isIpv4Mapped, parseIpv4, parseIpv6Words } from "@edgesocks/socks/address";
 import { hashV6 } from "./cidr";
 import { ACL_DISABLED, type CompiledAcl } from "./compile";
 import { type CompiledRule, PROTOCOL_TCP, PROTOCOL_UDP } from "./compiled-rule";
 import { destinationMatches, type MatchTarget, normalizeName } from "./destination";
-import { isIpv4Mapped, parseIpv4, parseIpv6 } from "./ip";
 import type { PatternEntry, PrincipalIndex } from "./principal-index";
 import type { AclRequest, Decision, Explanation } from "./types";
 
@@ -109,7 +109,7 @@ function scanIp(
   const v4 = parseIpv4(text);
   if (v4 >= 0) return index.v4.size === 0 ? best : scanV4(index, v4, best, port, protocol);
   const zone = text.indexOf("%");
-  if (!parseIpv6(text, words, 0, zone < 0 ? text.length : zone)) return NOT_IP;
+  if (!parseIpv6Words(text, words, 0, zone < 0 ? text.length : zone)) return NOT_IP;
   if (isIpv4Mapped(words)) {
     return index.v4.size === 0 ? best : scanV4(index, words[3]!, best, port, protocol);
   }
@@ -173,7 +173,7 @@ function addTarget(text: string, v4: number[], v6: Uint32Array[]): boolean {
   }
   const zone = text.indexOf("%");
   const parsed = new Uint32Array(4);
-  if (!parseIpv6(text, parsed, 0, zone < 0 ? text.length : zone)) return false;
+  if (!parseIpv6Words(text, parsed, 0, zone < 0 ? text.length : zone)) return false;
   if (isIpv4Mapped(parsed)) v4.push(parsed[3]!);
   else v6.push(parsed);
   return true;

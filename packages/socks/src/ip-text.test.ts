@@ -1,7 +1,14 @@
 import fc from "fast-check";
 import ipaddr from "ipaddr.js";
 import { describe, expect, it } from "vitest";
-import { formatIpv4, isIpv4Mapped, maskV4, maskV6Word, parseIpv4, parseIpv6 } from "./ip";
+import {
+  formatIpv4Value as formatIpv4,
+  isIpv4Mapped,
+  maskV4,
+  maskV6Word,
+  parseIpv4,
+  parseIpv6Words as parseIpv6,
+} from "./ip-text";
 
 function v6(text: string): number[] | null {
   const out = new Uint32Array(4);

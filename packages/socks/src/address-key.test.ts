@@ -1,5 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { addressKey, cidrKeyRange } from "./ip-key";
+import { addressKey, networkKeyRange as cidrKeyRange } from "./address-text";
 
 describe("addressKey / cidrKeyRange", () => {
   it("maps IPv4 into the IPv6 space and keeps order", () => {
@@ -23,5 +24,19 @@ describe("addressKey / cidrKeyRange", () => {
       prefixBits: 128,
     });
     expect(cidrKeyRange("not-an-ip")).toBeNull();
+  });
+});
+
+describe("addressKey's dotted-quad shortcut", () => {
+  it("keys every IPv4 address as its IPv4-mapped form, and the rest through the full parser", () => {
+    fc.assert(
+      fc.property(fc.ipV4(), (address) => {
+        expect(addressKey(address)).toBe(addressKey(`::ffff:${address}`));
+      }),
+    );
+    expect(addressKey("2001:db8::1")).toBe("20010db8000000000000000000000001");
+    for (const address of ["010.0.0.1", "0x7f.0.0.1", "bad", null]) {
+      expect(addressKey(address)).toBeNull();
+    }
   });
 });
