@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const SRC = join(import.meta.dirname, "..");
@@ -7,11 +7,14 @@ const ROOT = join(SRC, "..", "..", "..");
 
 /**
  * Package subpaths the app may import values from (its forms validate with the API's own zod
- * schemas), each with the file it resolves to. Such a file may import only zod and other entries.
+ * schemas), each with the file it resolves to. Such a file may import only zod, other entries and
+ * its own relative modules (which obey the same rule).
  */
 const BROWSER_SAFE: Record<string, string> = {
   "@edgesocks/api/inputs": "packages/api/src/routers/inputs.ts",
   "@edgesocks/policy/text": "packages/policy/src/text.ts",
+  "@edgesocks/policy/validate": "packages/policy/src/validate.ts",
+  "@edgesocks/socks/address": "packages/socks/src/address-text.ts",
 };
 
 function sources(dir: string): string[] {
@@ -46,16 +49,27 @@ describe("admin bundle boundary", () => {
     expect(imports.some((i) => i.from === "@edgesocks/api/inputs" && !i.typeOnly)).toBe(true);
   });
 
-  it("the browser-safe subpaths import only zod and each other", () => {
-    for (const [subpath, file] of Object.entries(BROWSER_SAFE)) {
-      const from = [
+  it("the browser-safe subpaths import only zod, each other and their own modules", () => {
+    const valueImports = (file: string) =>
+      [
         ...readFileSync(join(ROOT, file), "utf8").matchAll(
-          /^import\s+(type\s+)?[^;]*?from\s+"([^"]+)"/gms,
+          /^(?:import|export)\s+(type\s+)?[^;]*?from\s+"([^"]+)"/gms,
         ),
       ]
         .filter((m) => m[1] === undefined)
         .map((m) => m[2]!);
-      const bad = from.filter((f) => f !== "zod" && BROWSER_SAFE[f] === undefined);
+    for (const [subpath, entry] of Object.entries(BROWSER_SAFE)) {
+      const bad: string[] = [];
+      const seen = new Set<string>();
+      const visit = (file: string) => {
+        if (seen.has(file)) return;
+        seen.add(file);
+        for (const from of valueImports(file)) {
+          if (from.startsWith(".")) visit(join(dirname(file), `${from}.ts`));
+          else if (from !== "zod" && BROWSER_SAFE[from] === undefined) bad.push(`${file}: ${from}`);
+        }
+      };
+      visit(entry);
       expect({ subpath, bad }).toEqual({ subpath, bad: [] });
     }
     const exports = (pkg: string) =>
@@ -69,6 +83,12 @@ describe("admin bundle boundary", () => {
     );
     expect(`packages/policy/${exports("policy")["./text"]!.slice(2)}`).toBe(
       BROWSER_SAFE["@edgesocks/policy/text"],
+    );
+    expect(`packages/policy/${exports("policy")["./validate"]!.slice(2)}`).toBe(
+      BROWSER_SAFE["@edgesocks/policy/validate"],
+    );
+    expect(`packages/socks/${exports("socks")["./address"]!.slice(2)}`).toBe(
+      BROWSER_SAFE["@edgesocks/socks/address"],
     );
   });
 

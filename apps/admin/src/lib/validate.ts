@@ -1,69 +1,9 @@
 import { RuleId } from "@edgesocks/api/inputs";
-import { cidrError, isIpv4 } from "./ip";
+import { cidrError } from "@edgesocks/policy/validate";
 
-/**
- * Field validators for ACL rules, mirroring what the control plane compiles (the same messages as
- * @edgesocks/policy where it has one), so an operator sees the problem at the field before saving.
- * Each returns an error message, or null when the value is valid.
- */
-
-const LABEL_CHAR = /^[a-z0-9_*-]$/;
-
-/** One `destinations` entry: `*`, an IP, a CIDR, `example.com`, `*.example.com`, `api.*.com`. */
-export function destinationError(raw: string): string | null {
-  const pattern = raw.trim();
-  if (pattern === "*") return null;
-  if (pattern.length === 0) return "destination is empty";
-  if (pattern.includes("/") || pattern.includes(":")) return cidrError(pattern);
-  let name = pattern.toLowerCase();
-  if (name.endsWith(".")) name = name.slice(0, -1);
-  if (name === "*") return null;
-  if (name.length === 0) return `"${pattern}" is not a valid destination`;
-  if (!name.includes("*") && isIpv4(name)) return null;
-  const invalid = (why: string) => `"${pattern}" is not a valid destination: ${why}`;
-  if (name.length > 253) return invalid("longer than 253 characters");
-  let numeric = true;
-  for (const label of name.split(".")) {
-    if (label.length === 0) return invalid("empty label");
-    if (label.length > 63) return invalid(`label "${label}" is longer than 63 characters`);
-    for (const char of label) {
-      if (!LABEL_CHAR.test(char)) {
-        return invalid(
-          char.charCodeAt(0) > 127
-            ? "use the ASCII (punycode, xn--) form of an internationalised name"
-            : `"${char}" is not allowed in a domain name (letters, digits, "-", "_" and "*" are)`,
-        );
-      }
-      if (char < "0" || char > "9") numeric = false;
-    }
-  }
-  if (numeric) return `"${pattern}" is not a valid IPv4 address`;
-  return null;
-}
-
-function portError(text: string): boolean {
-  return !/^[0-9]{1,5}$/.test(text) || Number(text) > 65535;
-}
-
-/** One `ports` entry: `443`, `8000-9000`, `80,443,8080` or `*`. */
-export function portSpecError(spec: string): string | null {
-  if (spec.trim() === "*") return null;
-  for (const raw of spec.split(",")) {
-    const item = raw.trim();
-    const dash = item.indexOf("-");
-    if (dash < 0) {
-      if (portError(item)) return `"${item}" is not a port (0-65535)`;
-      continue;
-    }
-    const start = item.slice(0, dash).trim();
-    const end = item.slice(dash + 1).trim();
-    if (portError(start) || portError(end)) {
-      return `"${item}" is not a port range (like "8000-9000")`;
-    }
-    if (Number(start) > Number(end)) return `"${item}" is a reversed range (start > end)`;
-  }
-  return null;
-}
+// ACL rule fields are checked with the control plane's own parsers (browser-safe subpath); rule ids
+// with the API's own schema.
+export { destinationError, portSpecError } from "@edgesocks/policy/validate";
 
 /** Rule priority: an integer in ±1,000,000 (higher is considered first). */
 export function priorityError(text: string): string | null {

@@ -1,3 +1,4 @@
+import { isIpAddress } from "@edgesocks/policy/validate";
 import { useQuery } from "@tanstack/react-query";
 import { type FormEvent, useId, useState } from "react";
 import { Button } from "../components/button";
@@ -6,7 +7,6 @@ import { Field, Input, Select } from "../components/field";
 import { ErrorState, Loading } from "../components/states";
 import type { RouterInputs, User } from "../lib/api-types";
 import { useApi } from "../lib/auth";
-import { isIpAddress } from "../lib/ip";
 import { keys } from "../lib/query-keys";
 
 type TestInput = RouterInputs["acl"]["test"];
