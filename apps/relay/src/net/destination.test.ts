@@ -1,8 +1,9 @@
-import { isIPv6 } from "node:net";
+import { isIPv6, SocketAddress } from "node:net";
 import { decodeAddress } from "@edgesocks/socks";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  ipv4FromMapped,
   isIpv6Address,
   normalizeDestination,
   normalizeRequestAddress,
@@ -118,4 +119,24 @@ describe("isIpv6Address", () => {
       expect(isIpv6Address(address)).toBe(isIPv6(address));
     },
   );
+});
+
+describe("ipv4FromMapped", () => {
+  it("finds the IPv4 address of exactly the IPv4-mapped addresses, in any written form", () => {
+    const mapped = fc.ipV4().map((v4) => `::ffff:${v4}`);
+    const spelled = fc
+      .tuple(fc.ipV4(), fc.constantFrom("0:0:0:0:0:ffff:", "::FFFF:", "0::ffff:", "::0:ffff:"))
+      .map(([v4, prefix]) => prefix + v4);
+    fc.assert(
+      fc.property(fc.oneof(fc.ipV6(), mapped, spelled), (text) => {
+        const canonical = new SocketAddress({ address: text, family: "ipv6" }).address;
+        const expected = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(canonical)?.[1];
+        expect(ipv4FromMapped(text)).toBe(expected);
+      }),
+      { numRuns: 5_000 },
+    );
+    expect(ipv4FromMapped("::ffff:a00:1")).toBe("10.0.0.1");
+    expect(ipv4FromMapped("::1.2.3.4")).toBeUndefined();
+    expect(ipv4FromMapped("::ffff:1.2.3.4%eth0")).toBeUndefined();
+  });
 });

@@ -1,6 +1,11 @@
-import { isIPv4, isIPv6 } from "node:net";
 import type { SocksAddress } from "@edgesocks/socks";
-import { parseIpv4 } from "@edgesocks/socks/address";
+import {
+  formatIpv4Value,
+  ipFamily,
+  isIpv4Mapped,
+  parseIpv4,
+  parseIpv6Words,
+} from "@edgesocks/socks/address";
 
 /**
  * What a client asked to reach, after normalisation: `address` is set when the
@@ -30,10 +35,10 @@ export function normalizeDestination(rawHost: string): DestinationResult {
   let host = rawHost.trim();
   if (host.length === 0) return { ok: false, reason: "empty" };
   if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
-  if (host.endsWith(".") && !isIPv4(host)) host = host.slice(0, -1);
+  if (host.endsWith(".") && parseIpv4(host) < 0) host = host.slice(0, -1);
   if (host.length === 0) return { ok: false, reason: "empty" };
 
-  if (isIPv6(host)) return ipv6Result(host);
+  if (ipFamily(host, { zone: true }) === 6) return ipv6Result(host);
   const v4 = parseInetAton(host);
   if (v4 !== undefined) return ipResult(v4, 4);
   if (host.includes("\0") || host.includes("/") || host.includes(" ")) {
@@ -58,9 +63,9 @@ export function normalizeRequestAddress(address: SocksAddress): DestinationResul
   }
 }
 
-/** Whether `address` (an IP literal) is IPv6, without node:net's regex for the common IPv4 case. */
+/** Whether `address` (an IP literal, zone id allowed) is IPv6. */
 export function isIpv6Address(address: string): boolean {
-  return parseIpv4(address) < 0 && isIPv6(address);
+  return ipFamily(address, { zone: true }) === 6;
 }
 
 /** `host` is valid IPv6 text (no brackets). */
@@ -77,18 +82,12 @@ function ipResult(address: string, family: 4 | 6): DestinationResult {
   return { ok: true, destination: { kind: "ip", host: address, address, family } };
 }
 
-/** `::ffff:a.b.c.d` and `::ffff:XXXX:XXXX` → `a.b.c.d`. */
+const mappedWords = new Uint32Array(4);
+
+/** `::ffff:a.b.c.d` and `::ffff:XXXX:XXXX` (in any IPv6 form) → `a.b.c.d`. */
 export function ipv4FromMapped(ipv6: string): string | undefined {
-  const lower = ipv6.toLowerCase();
-  const match = /^(?:0{0,4}:){0,4}:?(?:0{0,4}:)?ffff:(.+)$/.exec(lower);
-  if (!match?.[1]) return undefined;
-  const tail = match[1];
-  if (isIPv4(tail)) return tail;
-  const hex = /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(tail);
-  if (!hex?.[1] || !hex[2]) return undefined;
-  const hi = Number.parseInt(hex[1], 16);
-  const lo = Number.parseInt(hex[2], 16);
-  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  if (!parseIpv6Words(ipv6, mappedWords) || !isIpv4Mapped(mappedWords)) return undefined;
+  return formatIpv4Value(mappedWords[3]!);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { lookup } from "node:dns/promises";
-import { isIPv6 } from "node:net";
+import { ipFamily } from "@edgesocks/socks/address";
 import { LRUCache } from "lru-cache";
 import type { RelayMetrics } from "../metrics";
 
@@ -42,7 +42,7 @@ export class Resolver {
         name.toLowerCase(),
         (typeof answer === "string" ? [answer] : answer).map((address) => ({
           address,
-          family: isIPv6(address) ? 6 : 4,
+          family: ipFamily(address, { zone: true }) === 6 ? 6 : 4,
         })),
       ]),
     );
