@@ -1,40 +1,34 @@
 import type { IncomingMessage } from "node:http";
-import ipaddr from "ipaddr.js";
+import { type IpNetwork, ipFamily, networkContains, parseNetwork } from "@edgesocks/socks/address";
 import { ApiError } from "../errors";
-
-type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
 /** Proxies whose `X-Forwarded-For` is believed; parsed once from `a.b.c.d`, CIDRs, IPv6. */
 export class TrustedProxies {
-  readonly #ranges: readonly Range[];
+  readonly #networks: readonly IpNetwork[];
 
   /** Throws API_E_BAD_INPUT naming the entry that is neither an address nor a CIDR. */
   constructor(entries: readonly string[]) {
-    this.#ranges = entries.map((entry): Range => {
-      try {
-        if (entry.includes("/")) return ipaddr.parseCIDR(entry);
-        const address = ipaddr.parse(entry);
-        return [address, address.kind() === "ipv4" ? 32 : 128];
-      } catch (cause) {
-        throw new ApiError(
-          "API_E_BAD_INPUT",
-          `trusted proxy "${entry}": expected an IP address or a CIDR such as 10.0.0.0/8`,
-          { cause },
-        );
-      }
+    this.#networks = entries.map((entry) => {
+      const parsed = parseNetwork(entry);
+      if (parsed.ok) return parsed.network;
+      throw new ApiError(
+        "API_E_BAD_INPUT",
+        `trusted proxy "${entry}": expected an IP address or a CIDR such as 10.0.0.0/8`,
+        { cause: new Error(parsed.error) },
+      );
     });
   }
 
   get size(): number {
-    return this.#ranges.length;
+    return this.#networks.length;
   }
 
+  /** Whether `address` (zone id ignored; IPv4-mapped IPv6 as IPv4) is a trusted proxy. */
   has(address: string): boolean {
-    if (this.#ranges.length === 0 || !ipaddr.isValid(address)) return false;
-    const parsed = ipaddr.process(address.split("%")[0]!);
-    return this.#ranges.some(
-      ([range, bits]) => range.kind() === parsed.kind() && parsed.match(range, bits),
-    );
+    if (this.#networks.length === 0) return false;
+    const percent = address.indexOf("%");
+    const bare = percent < 0 ? address : address.slice(0, percent);
+    return this.#networks.some((network) => networkContains(network, bare));
   }
 }
 
@@ -53,7 +47,7 @@ export function clientAddressOf(req: IncomingMessage, trusted: TrustedProxies): 
     .filter((hop) => hop !== "");
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = hops[i]!;
-    if (!ipaddr.isValid(hop)) return peer;
+    if (ipFamily(hop, { zone: true }) === 0) return peer;
     if (!trusted.has(hop)) return hop;
   }
   return peer;
