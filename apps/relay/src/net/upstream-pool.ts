@@ -1,8 +1,8 @@
 import type { Socket } from "node:net";
 import type { Logger } from "@edgesocks/telemetry";
 import type { RelayMetrics } from "../metrics";
-import { type Clock, monotonicClock } from "../qos/token-bucket";
 import { backoffDelayMs } from "../retry";
+import { type Clock, monotonicClock } from "../token-bucket";
 import { normalizeDestination } from "./destination";
 import type { EgressGuard } from "./egress-guard";
 import type { ResolvedAddress, Resolver } from "./resolver";

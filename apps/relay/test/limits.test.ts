@@ -2,12 +2,12 @@ import { createSocket } from "node:dgram";
 import { connect, type Socket } from "node:net";
 import { encodeUdpDatagram } from "@edgesocks/socks";
 import { describe, expect, it } from "vitest";
-import type { RelayMetrics } from "./metrics";
-import { connectRequestV4, RawClient } from "./test-support/raw-client";
-import { curlVia } from "./test-support/run";
-import { startEchoTarget, startHttpTarget } from "./test-support/targets";
-import { startTestRelay } from "./test-support/test-relay";
-import { socks5Connect } from "./test-support/traffic";
+import type { RelayMetrics } from "../src/metrics";
+import { connectRequestV4, RawClient } from "../src/test-support/raw-client";
+import { curlVia } from "../src/test-support/run";
+import { startEchoTarget, startHttpTarget } from "../src/test-support/targets";
+import { startTestRelay } from "../src/test-support/test-relay";
+import { socks5Connect } from "../src/test-support/traffic";
 
 const REFUSED_NOT_ALLOWED = [5, 2, 0, 1, 0, 0, 0, 0, 0, 0];
 
