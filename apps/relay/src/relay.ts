@@ -352,10 +352,11 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       }
       sessions.closeWhere(() => true, "shutdown");
       for (const l of listeners) l.destroyAll();
-      nodeRecords.close();
       protection.close();
       await stopped;
       await peersClosed;
+      // After the other threads: their last records are folded with this thread's.
+      nodeRecords.close();
       await ops?.close();
     })();
     return closing;

@@ -186,6 +186,26 @@ protocols = ["both"]
     allowed.client.destroy();
   });
 
+  it("refuses a BIND for a name that resolves only to guarded addresses as the guard's, like CONNECT", async () => {
+    await using relay = await startTestRelay(
+      `[acl]\nenabled = true\nconfig_file = "acl.toml"\n[dns.hosts]\n"metadata.test" = "169.254.169.254"\n`,
+      allowAll,
+    );
+    for (const command of [1, 2]) {
+      using client = await RawClient.open(relay.port);
+      const name = Buffer.from("metadata.test");
+      client.write([5, 1, 0, 5, command, 0, 3, name.length, ...name, 0, 80]);
+      await client.read(2);
+      expect([...(await client.read(10))]).toEqual(REFUSED_NOT_ALLOWED);
+    }
+    const records = await relay.waitForRecords(2);
+    expect(records.map((r) => [r.command, r.closeReason])).toEqual([
+      ["connect", "egress_guard"],
+      ["bind", "egress_guard"],
+    ]);
+    expect(await rejected(relay.relay.metrics, "egress_guard")).toBe(2);
+  });
+
   it("drops UDP datagrams to guarded destinations and counts them", async () => {
     await using relay = await startTestRelay();
     using control = await RawClient.open(relay.port);
