@@ -23,7 +23,12 @@ import { certificateExpiries, loadTlsOptions, watchTlsFiles } from "./server/tls
 import { ClientSession } from "./session/client-session";
 import { createProtection } from "./session/protection";
 import { rejectedRecord, type SessionRecord } from "./session/record";
-import { NodeRecords, type RecordSink, type RecordTotals } from "./session/record-sink";
+import {
+  NodeRecords,
+  type RecordSink,
+  type RecordTotals,
+  ThreadRecords,
+} from "./session/record-sink";
 import { SessionRegistry } from "./session/session-registry";
 import type { SharedRelayState } from "./shard/shared-state";
 import type { CheckedSpool } from "./spool/checked-spool";
@@ -90,7 +95,7 @@ export interface Relay {
   activeSessions(): Promise<SessionSummary[]>;
   /** Closes session `id` wherever it runs; true when it ran in this thread. */
   terminate(id: string, reason: string): boolean;
-  /** Where every session record of this node goes (worker threads' records too). */
+  /** The node's record sink (main thread): worker threads' records are added here. */
   readonly records: RecordSink;
   /** The first listener: plain SOCKS, or TLS when TLS is the only one. */
   socksAddress(): AddressInfo;
@@ -137,18 +142,22 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     }, "revoked");
     if (revoked > 0) logger.info({ sessions: revoked }, "closed sessions of revoked users");
   }, "revocation of disabled users' sessions");
-  // Node-wide (records of every worker thread, for heartbeats); a worker thread forwards
-  // its records to the main thread's sink and keeps no totals of its own.
-  const nodeRecords = new NodeRecords({
-    logger,
-    metrics,
-    userLabel:
-      config.ops.user_metrics_limit > 0 ? new BoundedLabel(config.ops.user_metrics_limit) : null,
-    spool: options.spool,
-    listener: options.onRecord,
-  });
-  const records: RecordSink = options.records ?? nodeRecords;
-  const { totals, closedBytes, closedPerUser } = nodeRecords;
+  // Node-wide (records of every worker thread, for heartbeats), in the main thread; a worker
+  // thread forwards its records to the main thread's and keeps no totals of its own.
+  const nodeRecords = options.records
+    ? undefined
+    : new NodeRecords({ logger, metrics, spool: options.spool, listener: options.onRecord });
+  const totals = nodeRecords?.totals ?? {
+    sessionsTotal: 0,
+    rejectedTotal: 0,
+    bytesUp: 0,
+    bytesDown: 0,
+  };
+  const records = new ThreadRecords(
+    nodeRecords ?? options.records!,
+    config.ops.user_metrics_limit > 0 ? new BoundedLabel(config.ops.user_metrics_limit) : null,
+  );
+  const { closedBytes, closedPerUser } = records;
   metrics.setTrafficSource({
     totals: () => {
       let up = closedBytes.up;
@@ -163,7 +172,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       if (config.ops.user_metrics_limit === 0) return [];
       const all = new Map([...closedPerUser].map(([u, b]) => [u, { ...b }]));
       for (const session of sessions.values())
-        nodeRecords.addUserBytes(all, session.user, session.bytesUp, session.bytesDown);
+        records.addUserBytes(all, session.user, session.bytesUp, session.bytesDown);
       return all;
     },
   });
@@ -356,7 +365,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       await stopped;
       await peersClosed;
       // After the other threads: their last records are folded with this thread's.
-      nodeRecords.close();
+      nodeRecords?.close();
       await ops?.close();
     })();
     return closing;
@@ -381,7 +390,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       session.close(reason);
       return true;
     },
-    records,
+    records: records.next,
     reload: (next) => source?.reload(next) ?? false,
     close,
     [Symbol.asyncDispose]: () => close(0),

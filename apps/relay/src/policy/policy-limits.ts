@@ -20,13 +20,18 @@ export class PolicyLimits {
   /** The root of both directions' QoS trees; see treeSettings(). */
   readonly tree: TreeSettings | null;
   readonly #snapshot: PolicySnapshot;
-  readonly #users: Map<string, SnapshotUser>;
-  readonly #groups: Map<string, SnapshotGroup>;
+  /** Each user and the groups it is in (in the user's order), resolved once. */
+  readonly #memberships = new Map<string, Membership>();
 
   constructor(snapshot: PolicySnapshot) {
     this.#snapshot = snapshot;
-    this.#users = new Map(snapshot.users.map((u) => [u.username, u]));
-    this.#groups = new Map(snapshot.groups.map((g) => [g.name, g]));
+    const groups = new Map(snapshot.groups.map((g) => [g.name, g]));
+    for (const user of snapshot.users) {
+      const memberOf = user.groups
+        .map((name) => groups.get(name))
+        .filter((g): g is SnapshotGroup => g !== undefined);
+      this.#memberships.set(user.username, { user, memberOf });
+    }
     this.tree = treeSettings(snapshot);
   }
 
@@ -41,18 +46,17 @@ export class PolicyLimits {
   }
 
   #membership(username: string): Membership {
-    const user = this.#users.get(username);
-    const memberOf = (user?.groups ?? [])
-      .map((name) => this.#groups.get(name))
-      .filter((g): g is SnapshotGroup => g !== undefined);
-    return { user, memberOf };
+    return this.#memberships.get(username) ?? NOBODY;
   }
 }
 
 interface Membership {
   user: SnapshotUser | undefined;
-  memberOf: SnapshotGroup[];
+  memberOf: readonly SnapshotGroup[];
 }
+
+/** A user the snapshot does not list (the anonymous user, a mutual-TLS name). */
+const NOBODY: Membership = Object.freeze({ user: undefined, memberOf: Object.freeze([]) });
 
 /**
  * The root of both directions' trees; null when QoS is off: then there is no

@@ -17,29 +17,65 @@ export interface RecordTotals {
   bytesDown: number;
 }
 
+/**
+ * The sink of one thread's sessions: their bytes join this thread's closed
+ * totals at once (the byte metrics are per thread, open sessions counted from
+ * the registry, so a closing session's bytes never drop out of the sum), then
+ * the record goes on to the node's sink (`next`: NodeRecords in the main
+ * thread; in a worker thread, a message to the main thread's).
+ */
+export class ThreadRecords implements RecordSink {
+  /** Bytes of this thread's closed sessions. */
+  readonly closedBytes = { up: 0, down: 0 };
+  readonly closedPerUser = new Map<string, { up: number; down: number }>();
+
+  constructor(
+    readonly next: RecordSink,
+    /** Bounds the per-user byte counts; null: none (`ops.user_metrics_limit = 0`). */
+    readonly userLabel: BoundedLabel | null,
+  ) {}
+
+  add(record: SessionRecord): void {
+    this.closedBytes.up += record.bytesUp;
+    this.closedBytes.down += record.bytesDown;
+    this.addUserBytes(this.closedPerUser, record.user, record.bytesUp, record.bytesDown);
+    this.next.add(record);
+  }
+
+  /** Adds `up` and `down` to `user`'s entry of `map` (under the bounded label). */
+  addUserBytes(
+    map: Map<string, { up: number; down: number }>,
+    user: string,
+    up: number,
+    down: number,
+  ): void {
+    if (this.userLabel === null) return;
+    const key = this.userLabel.of(user);
+    const entry = map.get(key) ?? { up: 0, down: 0 };
+    entry.up += up;
+    entry.down += down;
+    map.set(key, entry);
+  }
+}
+
 export interface NodeRecordsOptions {
   logger: Logger;
   metrics: RelayMetrics;
-  /** Bounds the per-user byte counts; null: no per-user counts (`ops.user_metrics_limit = 0`). */
-  userLabel: BoundedLabel | null;
   /** The state dir's spool (records checked against the wire schema first). */
   spool?: CheckedSpool | undefined;
-  /** Also receives every record (the fleet shipper's tests, test relays). */
+  /** Also receives every record (test relays). */
   listener?: ((record: SessionRecord) => void) | undefined;
 }
 
 /**
  * The node's record sink, in the main thread: every session record of every
  * thread (a worker thread posts its records to the main thread, which adds
- * them here) passes once through `add()`: its bytes join the closed totals, rejections
- * before a request are folded per reason, client and minute, the record is
- * logged, counted for heartbeats, spooled and handed to the listener.
+ * them here) passes once through `add()`: rejections before a request are
+ * folded per reason, client and minute, the record is logged, counted for
+ * heartbeats, spooled and handed to the listener.
  */
 export class NodeRecords implements RecordSink {
   readonly totals: RecordTotals = { sessionsTotal: 0, rejectedTotal: 0, bytesUp: 0, bytesDown: 0 };
-  /** Bytes of closed sessions (open ones are counted from the session registry). */
-  readonly closedBytes = { up: 0, down: 0 };
-  readonly closedPerUser = new Map<string, { up: number; down: number }>();
   readonly #options: NodeRecordsOptions;
   readonly #rejections: RejectionAggregator;
 
@@ -56,28 +92,9 @@ export class NodeRecords implements RecordSink {
   }
 
   add(record: SessionRecord): void {
-    this.closedBytes.up += record.bytesUp;
-    this.closedBytes.down += record.bytesDown;
-    this.addUserBytes(this.closedPerUser, record.user, record.bytesUp, record.bytesDown);
     if (isAggregatedRejection(record)) return this.#rejections.add(record);
     this.#options.logger.info({ session: record }, "session end");
     this.#deliver(record);
-  }
-
-  /** Adds `up` and `down` to `user`'s entry of `map` (under the bounded label). */
-  addUserBytes(
-    map: Map<string, { up: number; down: number }>,
-    user: string,
-    up: number,
-    down: number,
-  ): void {
-    const label = this.#options.userLabel;
-    if (label === null) return;
-    const key = label.of(user);
-    const entry = map.get(key) ?? { up: 0, down: 0 };
-    entry.up += up;
-    entry.down += down;
-    map.set(key, entry);
   }
 
   /** Emits what is still folded (shutdown). */
