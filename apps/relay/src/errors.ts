@@ -4,7 +4,6 @@ export type RelayErrorCode =
   | "RELAY_E_CLI"
   | "RELAY_E_ACL_FILE"
   | "RELAY_E_TLS"
-  | "RELAY_E_SPOOL_FULL"
   | "RELAY_E_SNAPSHOT"
   | "RELAY_E_PRIVILEGES";
 

@@ -13,7 +13,6 @@ import { CredentialVerifier } from "./auth/credentials";
 import { FailureBackoff } from "./auth/failure-backoff";
 import type { RelayConfig } from "./config/schema";
 import { type ConnectionGate, LocalConnectionGate } from "./limits/connection-gate";
-import { createProtection } from "./limits/protection";
 import { BoundedLabel, createRelayMetrics, type RelayMetrics } from "./metrics";
 import { Resolver } from "./net/resolver";
 import { type OpsServer, startOpsServer } from "./ops/ops-server";
@@ -22,11 +21,17 @@ import { StandalonePolicySource } from "./policy/standalone-source";
 import { listen, type SocksListener } from "./server/socks-server";
 import { certificateExpiries, loadTlsOptions, watchTlsFiles } from "./server/tls-context";
 import { ClientSession } from "./session/client-session";
+import { createProtection } from "./session/protection";
 import { rejectedRecord, type SessionRecord } from "./session/record";
-import { isAggregatedRejection, RejectionAggregator } from "./session/rejection-aggregator";
+import {
+  NodeRecords,
+  type RecordSink,
+  type RecordTotals,
+  ThreadRecords,
+} from "./session/record-sink";
 import { SessionRegistry } from "./session/session-registry";
 import type { SharedRelayState } from "./shard/shared-state";
-import type { RecordSink } from "./spool/record-sink";
+import type { CheckedSpool } from "./spool/checked-spool";
 import type { SpoolHealth } from "./spool/spool";
 
 export interface RelayOptions {
@@ -42,11 +47,16 @@ export interface RelayOptions {
   policy?: PolicyStore;
   metrics?: RelayMetrics;
   /** Closed session records are appended here (the state dir's spool, checked against the wire schema). */
-  spool?: RecordSink;
+  spool?: CheckedSpool;
   /** The spool's state, for the ops server's health detail. */
   spoolHealth?: () => SpoolHealth;
-  /** Receives every closed session record (the fleet shipper, tests). */
+  /** Receives every closed session record (tests). */
   onRecord?: (record: SessionRecord) => void;
+  /**
+   * A worker thread: where its records go instead of this relay's own sink (to
+   * the main thread's, which counts, folds, logs and spools them).
+   */
+  records?: RecordSink;
   /** More of this host's ports the egress guard refuses (a worker thread: the main thread's ops port). */
   ownPorts?: readonly number[];
   /** Worker threads: the state this relay shares with the others (listeners use SO_REUSEPORT). */
@@ -72,12 +82,7 @@ export interface ShardPeers {
 export type SessionSummary = ReturnType<typeof describeSession>;
 
 /** Running totals for heartbeats. */
-export interface RelayTotals {
-  sessionsTotal: number;
-  rejectedTotal: number;
-  bytesUp: number;
-  bytesDown: number;
-}
+export type RelayTotals = RecordTotals;
 
 export interface Relay {
   readonly metrics: RelayMetrics;
@@ -90,8 +95,8 @@ export interface Relay {
   activeSessions(): Promise<SessionSummary[]>;
   /** Closes session `id` wherever it runs; true when it ran in this thread. */
   terminate(id: string, reason: string): boolean;
-  /** A record of a session closed in another worker thread (already logged there). */
-  acceptRecord(record: SessionRecord): void;
+  /** The node's record sink (main thread): worker threads' records are added here. */
+  readonly records: RecordSink;
   /** The first listener: plain SOCKS, or TLS when TLS is the only one. */
   socksAddress(): AddressInfo;
   tlsAddress(): AddressInfo | undefined;
@@ -137,23 +142,22 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     }, "revoked");
     if (revoked > 0) logger.info({ sessions: revoked }, "closed sessions of revoked users");
   }, "revocation of disabled users' sessions");
-  // Node-wide (records of every worker thread, for heartbeats); the metrics count this thread's.
-  const totals: RelayTotals = { sessionsTotal: 0, rejectedTotal: 0, bytesUp: 0, bytesDown: 0 };
-  const closedBytes = { up: 0, down: 0 };
-  const userLabel = new BoundedLabel(config.ops.user_metrics_limit);
-  const closedPerUser = new Map<string, { up: number; down: number }>();
-  const addUserBytes = (
-    map: Map<string, { up: number; down: number }>,
-    user: string,
-    up: number,
-    down: number,
-  ) => {
-    const key = userLabel.of(user);
-    const entry = map.get(key) ?? { up: 0, down: 0 };
-    entry.up += up;
-    entry.down += down;
-    map.set(key, entry);
+  // Node-wide (records of every worker thread, for heartbeats), in the main thread; a worker
+  // thread forwards its records to the main thread's and keeps no totals of its own.
+  const nodeRecords = options.records
+    ? undefined
+    : new NodeRecords({ logger, metrics, spool: options.spool, listener: options.onRecord });
+  const totals = nodeRecords?.totals ?? {
+    sessionsTotal: 0,
+    rejectedTotal: 0,
+    bytesUp: 0,
+    bytesDown: 0,
   };
+  const records = new ThreadRecords(
+    nodeRecords ?? options.records!,
+    config.ops.user_metrics_limit > 0 ? new BoundedLabel(config.ops.user_metrics_limit) : null,
+  );
+  const { closedBytes, closedPerUser } = records;
   metrics.setTrafficSource({
     totals: () => {
       let up = closedBytes.up;
@@ -168,43 +172,13 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       if (config.ops.user_metrics_limit === 0) return [];
       const all = new Map([...closedPerUser].map(([u, b]) => [u, { ...b }]));
       for (const session of sessions.values())
-        addUserBytes(all, session.user, session.bytesUp, session.bytesDown);
+        records.addUserBytes(all, session.user, session.bytesUp, session.bytesDown);
       return all;
     },
   });
-  const acceptRecord = (record: SessionRecord) => {
-    // A folded record of rejected connections stands for `count` of them.
-    const count = record.count ?? 1;
-    totals.sessionsTotal += count;
-    if (record.status === "rejected") totals.rejectedTotal += count;
-    totals.bytesUp += record.bytesUp;
-    totals.bytesDown += record.bytesDown;
-    options.spool?.append(record);
-    options.onRecord?.(record);
-  };
-  // Connections turned away before a request: one record per reason, client and minute.
-  const rejections = new RejectionAggregator({
-    emit: (record) => {
-      logger.info({ session: record }, "connections rejected before a request");
-      acceptRecord(record);
-    },
-    onDrop: (count) => {
-      metrics.rejectionRecordsLimited.inc(count);
-      logger.warn({ records: count }, "rejected-connection records over the per-minute limit");
-    },
-  });
-  const onRecord = (record: SessionRecord) => {
-    closedBytes.up += record.bytesUp;
-    closedBytes.down += record.bytesDown;
-    if (config.ops.user_metrics_limit > 0)
-      addUserBytes(closedPerUser, record.user, record.bytesUp, record.bytesDown);
-    if (isAggregatedRejection(record)) return rejections.add(record);
-    logger.info({ session: record }, "session end");
-    acceptRecord(record);
-  };
   const node = options.node ?? { name: null, region: null };
   const onRejected = (socket: Socket, transport: "tcp" | "tls", reason: string) =>
-    onRecord(
+    records.add(
       rejectedRecord({
         reason,
         clientAddress: socket.remoteAddress ?? "",
@@ -250,7 +224,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       },
     },
     node,
-    onRecord,
+    records,
     ruleLabel: new BoundedLabel(500),
     ...protection.session,
   };
@@ -387,10 +361,11 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       }
       sessions.closeWhere(() => true, "shutdown");
       for (const l of listeners) l.destroyAll();
-      rejections.close();
       protection.close();
       await stopped;
       await peersClosed;
+      // After the other threads: their last records are folded with this thread's.
+      nodeRecords?.close();
       await ops?.close();
     })();
     return closing;
@@ -415,7 +390,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       session.close(reason);
       return true;
     },
-    acceptRecord,
+    records: records.next,
     reload: (next) => source?.reload(next) ?? false,
     close,
     [Symbol.asyncDispose]: () => close(0),

@@ -90,10 +90,6 @@ export class FleetAgent {
     });
   }
 
-  get connected(): boolean {
-    return this.#connected;
-  }
-
   get shipper(): SessionShipper {
     return this.#shipper;
   }

@@ -63,7 +63,7 @@ export class SessionShipper {
       retryMaxMs: 15_000,
       ...options,
     };
-    this.#unsubscribe = options.spool.onRecords(() => this.notify());
+    this.#unsubscribe = options.spool.onRecords(() => this.#notify());
   }
 
   /** Records confirmed by the control plane since start. */
@@ -78,8 +78,8 @@ export class SessionShipper {
     });
   }
 
-  /** Tells the shipper records were written (wakes it only from an empty spool). */
-  notify(): void {
+  /** Records were written: wakes the shipper, only from an empty spool. */
+  #notify(): void {
     if (this.#empty) this.#wake?.();
   }
 

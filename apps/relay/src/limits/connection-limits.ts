@@ -1,4 +1,4 @@
-import type { ConnectionLimitValues } from "../qos/policy-limits";
+import type { ConnectionLimitValues } from "../policy/policy-limits";
 
 /** Why a request was over a limit; the suffix of the `rejected_total` reason. */
 export type LimitReason =

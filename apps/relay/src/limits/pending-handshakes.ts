@@ -1,4 +1,4 @@
-import { type Clock, monotonicClock } from "../qos/token-bucket";
+import { type Clock, monotonicClock } from "../token-bucket";
 
 export type PendingDrop = "evicted" | "timeout";
 

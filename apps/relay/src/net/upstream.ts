@@ -11,8 +11,6 @@ export interface ConnectOptions {
   port: number;
   /** Budget for all attempts together (ms). */
   timeoutMs: number;
-  /** Source address for outgoing connections, when the operator pins one. */
-  localAddress?: string;
   /**
    * How long an attempt runs alone before the next address is tried beside it
    * (RFC 8305 §5 "Connection Attempt Delay"); never more than the budget's
@@ -98,7 +96,6 @@ function open(target: ResolvedAddress, options: ConnectOptions): Socket {
     allowHalfOpen: true,
     noDelay: true,
     onread: reads.onread,
-    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
   });
   reads.adopt(socket);
   return socket;

@@ -1,6 +1,7 @@
 import { type CompiledAcl, compileAcl, type PolicySnapshot } from "@edgesocks/policy";
 import { AuthMethod } from "@edgesocks/socks";
 import type { UserSecret } from "../auth/credentials";
+import { PolicyLimits } from "./policy-limits";
 
 export interface PolicyUser extends UserSecret {
   groups: readonly string[];
@@ -16,6 +17,8 @@ export interface CompiledPolicy {
   readonly methods: readonly number[];
   readonly requiresPassword: boolean;
   readonly anonymousUser: string;
+  /** Connection caps and QoS classes per user, indexed once here. */
+  readonly limits: PolicyLimits;
 }
 
 export function compilePolicy(snapshot: PolicySnapshot): CompiledPolicy {
@@ -42,5 +45,6 @@ export function compilePolicy(snapshot: PolicySnapshot): CompiledPolicy {
     methods,
     requiresPassword: !snapshot.auth.methods.includes("none"),
     anonymousUser: snapshot.auth.anonymousUser,
+    limits: new PolicyLimits(snapshot),
   });
 }

@@ -1,4 +1,4 @@
-import { type Clock, TokenBucket } from "./token-bucket";
+import { type Clock, TokenBucket } from "../token-bucket";
 
 /** One user's rates in one direction, resolved from the policy (user, then group, then defaults). */
 export interface ClassLimits {

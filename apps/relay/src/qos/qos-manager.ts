@@ -1,10 +1,9 @@
-import type { PolicySnapshot } from "@edgesocks/policy";
 import type { RelayMetrics } from "../metrics";
+import type { PolicyLimits } from "../policy/policy-limits";
 import type { PolicyStore } from "../policy/policy-store";
 import type { FlowGate, Shaping } from "../session/pipe";
+import { type Clock, monotonicClock } from "../token-bucket";
 import { type ClassLimits, type Flow, HtbTree, type TreeSettings } from "./htb";
-import { classLimits, treeSettings } from "./policy-limits";
-import { type Clock, monotonicClock } from "./token-bucket";
 
 export interface QosManagerOptions {
   policy: PolicyStore;
@@ -53,7 +52,7 @@ export class QosManager {
   readonly #metrics: RelayMetrics | undefined;
   readonly #sessions = new Map<string, Set<SessionShaping>>();
   readonly #unsubscribe: () => void;
-  #snapshot: PolicySnapshot | undefined;
+  #limits: PolicyLimits | undefined;
   #timer: NodeJS.Timeout | undefined;
   #dueMs = Number.POSITIVE_INFINITY;
   readonly #share: QosShare | undefined;
@@ -82,9 +81,9 @@ export class QosManager {
       this.#shareTimer = setInterval(() => this.#rebalance(), options.sharePeriodMs ?? 100);
       this.#shareTimer.unref();
     }
-    if (options.policy.loaded) this.#apply(options.policy.current.snapshot);
+    if (options.policy.loaded) this.#apply(options.policy.current.limits);
     this.#unsubscribe = options.policy.onChange(
-      (next) => this.#apply(next.snapshot),
+      (next) => this.#apply(next.limits),
       "QoS re-apply to open sessions",
     );
   }
@@ -131,8 +130,8 @@ export class QosManager {
     this.#updateGauge();
   }
 
-  #apply(snapshot: PolicySnapshot): void {
-    this.#snapshot = snapshot;
+  #apply(policyLimits: PolicyLimits): void {
+    this.#limits = policyLimits;
     this.#configureTrees();
     for (const [user, sessions] of this.#sessions) {
       const limits = this.#limitsOf(user);
@@ -149,14 +148,14 @@ export class QosManager {
 
   /** The user's limits in force in this thread: the policy's, times this thread's share. */
   #limitsOf(user: string): ClassLimits | null {
-    const limits = this.#snapshot ? classLimits(this.#snapshot, user) : null;
+    const limits = this.#limits?.classLimits(user) ?? null;
     if (!limits || !this.#share) return limits;
     const share = this.#share.userShare(user, this.#sessions.get(user)?.size ?? 0);
     return scaleLimits(limits, Math.max(share, MIN_SHARE));
   }
 
   #configureTrees(): void {
-    const settings = this.#snapshot ? (treeSettings(this.#snapshot) ?? UNSHAPED) : UNSHAPED;
+    const settings = this.#limits?.tree ?? UNSHAPED;
     const global = settings.globalBytesPerSec;
     const scaled =
       global === undefined || this.#globalShare === 1
@@ -169,13 +168,13 @@ export class QosManager {
   /** Worker threads: publish this thread's busy sessions per shaped user, re-read the shares. */
   #rebalance(): void {
     const share = this.#share!;
-    const snapshot = this.#snapshot;
-    if (!snapshot) return;
+    const policyLimits = this.#limits;
+    if (!policyLimits) return;
     const weights = new Map<string, number>();
     for (const user of this.#published) weights.set(user, 0);
     let busy = 0;
     for (const [user, sessions] of this.#sessions) {
-      if (!classLimits(snapshot, user)) continue;
+      if (!policyLimits.classLimits(user)) continue;
       const offered = this.#up.takeOffered(user) + this.#down.takeOffered(user);
       const weight = offered > 0 ? sessions.size : 0;
       weights.set(user, weight);

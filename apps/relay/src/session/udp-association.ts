@@ -17,8 +17,8 @@ export interface UdpAssociationOptions {
   /** 0: learned from the first datagram from `clientAddress`. */
   clientPort: number;
   idleTimeoutMs: number;
-  /** ACL for one destination; cached per association by the caller's key. */
-  decide: (host: string, address: string, port: number) => Decision;
+  /** Decides each destination (ACL results cached per association, the egress guard per datagram). */
+  policy: DatagramPolicy;
   resolver: Resolver;
   metrics: RelayMetrics;
   counters: TrafficCounters;
@@ -26,8 +26,14 @@ export interface UdpAssociationOptions {
   onEnd: (reason: string) => void;
   /** Largest datagram the relay forwards. @default 65507 */
   maxDatagramBytes?: number;
-  /** Destinations the egress guard refuses whatever the ACL says (dropped as "egress_guard"). */
-  egressRefuses?: (address: string, port: number) => boolean;
+}
+
+/** Where a datagram may go: the session's destination decision (session/destination-decision.ts). */
+export interface DatagramPolicy {
+  /** The ACL for one destination. */
+  decide(host: string, address: string, port: number): Decision;
+  /** Refused by the egress guard whatever the ACL says (dropped as "egress_guard"). */
+  egressRefuses(address: string, port: number): boolean;
 }
 
 /** Bounded so a client cycling through destinations cannot grow it without end. */
@@ -174,12 +180,12 @@ export class UdpAssociation {
     const key = `${host}|${address}|${port}`;
     let allowed = this.#decisions.get(key);
     if (allowed === undefined) {
-      allowed = this.#options.decide(host, address, port).action === "allow";
+      allowed = this.#options.policy.decide(host, address, port).action === "allow";
       if (this.#decisions.size >= MAX_CACHED_DECISIONS) this.#decisions.clear();
       this.#decisions.set(key, allowed);
     }
     if (!allowed) return this.#drop("acl");
-    if (this.#options.egressRefuses?.(address, port)) return this.#drop("egress_guard");
+    if (this.#options.policy.egressRefuses(address, port)) return this.#drop("egress_guard");
     if (isIPv6(address) !== isIPv6(this.#options.bindAddress)) return this.#drop("family_mismatch");
     const { counters } = this.#options;
     counters.bytesUp += payload.length;

@@ -162,7 +162,7 @@ export class ShardHub implements ShardPeers {
             return;
           }
           case "record":
-            relay.acceptRecord(message.record);
+            relay.records.add(message.record);
             return;
           case "metrics":
           case "sessions":

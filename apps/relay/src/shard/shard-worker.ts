@@ -36,7 +36,7 @@ try {
     node: data.node,
     policy,
     shared: new SharedRelayState(data.shared, data.shard, data.size),
-    onRecord: (record) => post({ type: "record", record }),
+    records: { add: (record) => post({ type: "record", record }) },
   });
   port.on("message", (message: ToShard) => {
     switch (message.type) {

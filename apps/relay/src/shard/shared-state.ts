@@ -5,7 +5,7 @@ import {
   type LimitVerdict,
   type SessionLimits,
 } from "../limits/connection-limits";
-import type { ConnectionLimitValues } from "../qos/policy-limits";
+import type { ConnectionLimitValues } from "../policy/policy-limits";
 import type { QosShare } from "../qos/qos-manager";
 import { SharedLock, SharedTable } from "./shared-table";
 

@@ -1,8 +1,8 @@
 import type { Socket } from "node:net";
 import { describe, expect, it } from "vitest";
-import { startEchoTarget } from "./test-support/targets";
-import { startTestRelay } from "./test-support/test-relay";
-import { socks5Connect } from "./test-support/traffic";
+import { startEchoTarget } from "../src/test-support/targets";
+import { startTestRelay } from "../src/test-support/test-relay";
+import { socks5Connect } from "../src/test-support/traffic";
 
 describe("upstream pre-connect pool", () => {
   it("serves CONNECTs from pre-established connections, each carrying one client's bytes only", async () => {

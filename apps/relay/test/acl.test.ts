@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { curlVia } from "./test-support/run";
-import { startHttpTarget } from "./test-support/targets";
-import { startTestRelay } from "./test-support/test-relay";
+import { curlVia } from "../src/test-support/run";
+import { startHttpTarget } from "../src/test-support/targets";
+import { startTestRelay } from "../src/test-support/test-relay";
 
 // alice (developers) and bob (no group) authenticate with passwords; names
 // under *.dev.example resolve to 127.0.0.1 through the relay's static hosts.

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { parseConfigText } from "./config/load";
-import { startTestRelay } from "./test-support/test-relay";
-import { startSourceTarget } from "./test-support/traffic";
+import { parseConfigText } from "../src/config/load";
+import { startTestRelay } from "../src/test-support/test-relay";
+import { startSourceTarget } from "../src/test-support/traffic";
 
 /*
  * A slow client: a 4 KiB receive buffer and 4 KiB read every 50 ms (~80 KB/s),

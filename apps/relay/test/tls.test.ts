@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from "node:tls";
 import { describe, expect, it } from "vitest";
-import { createPki, type Pki } from "./test-support/pki";
-import { connectRequestV4 } from "./test-support/raw-client";
-import { curlVia } from "./test-support/run";
-import { startHttpTarget } from "./test-support/targets";
-import { startTestRelay } from "./test-support/test-relay";
+import { createPki, type Pki } from "../src/test-support/pki";
+import { connectRequestV4 } from "../src/test-support/raw-client";
+import { curlVia } from "../src/test-support/run";
+import { startHttpTarget } from "../src/test-support/targets";
+import { startTestRelay } from "../src/test-support/test-relay";
 
 function tlsConfig(pki: Pki, extra = "") {
   const server = pki.issue("server");

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { connectRequestDomain, connectRequestV4, RawClient } from "./test-support/raw-client";
-import { curlVia, run, SYSTEM_PYTHON } from "./test-support/run";
-import { closedPort, startEchoTarget, startHttpTarget } from "./test-support/targets";
-import { startTestRelay } from "./test-support/test-relay";
+import { connectRequestDomain, connectRequestV4, RawClient } from "../src/test-support/raw-client";
+import { curlVia, run, SYSTEM_PYTHON } from "../src/test-support/run";
+import { closedPort, startEchoTarget, startHttpTarget } from "../src/test-support/targets";
+import { startTestRelay } from "../src/test-support/test-relay";
 
 describe("CONNECT with real clients", () => {
   it.each([

@@ -1,9 +1,9 @@
 import { SessionRecord } from "@edgesocks/api/wire";
 import { describe, expect, it } from "vitest";
-import { connectRequestDomain, RawClient } from "./test-support/raw-client";
-import { curlVia } from "./test-support/run";
-import { startHttpTarget } from "./test-support/targets";
-import { startTestRelay } from "./test-support/test-relay";
+import { connectRequestDomain, RawClient } from "../src/test-support/raw-client";
+import { curlVia } from "../src/test-support/run";
+import { startHttpTarget } from "../src/test-support/targets";
+import { startTestRelay } from "../src/test-support/test-relay";
 
 const REFUSED = (code: number) => [5, code, 0, 1, 0, 0, 0, 0, 0, 0];
 

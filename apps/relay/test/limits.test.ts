@@ -2,12 +2,12 @@ import { createSocket } from "node:dgram";
 import { connect, type Socket } from "node:net";
 import { encodeUdpDatagram } from "@edgesocks/socks";
 import { describe, expect, it } from "vitest";
-import type { RelayMetrics } from "./metrics";
-import { connectRequestV4, RawClient } from "./test-support/raw-client";
-import { curlVia } from "./test-support/run";
-import { startEchoTarget, startHttpTarget } from "./test-support/targets";
-import { startTestRelay } from "./test-support/test-relay";
-import { socks5Connect } from "./test-support/traffic";
+import type { RelayMetrics } from "../src/metrics";
+import { connectRequestV4, RawClient } from "../src/test-support/raw-client";
+import { curlVia } from "../src/test-support/run";
+import { startEchoTarget, startHttpTarget } from "../src/test-support/targets";
+import { startTestRelay } from "../src/test-support/test-relay";
+import { socks5Connect } from "../src/test-support/traffic";
 
 const REFUSED_NOT_ALLOWED = [5, 2, 0, 1, 0, 0, 0, 0, 0, 0];
 
@@ -184,6 +184,26 @@ protocols = ["both"]
     const allowed = await socks5Connect(relay.port, "127.0.0.1", target.port);
     expect(allowed.reply[1]).toBe(0);
     allowed.client.destroy();
+  });
+
+  it("refuses a BIND for a name that resolves only to guarded addresses as the guard's, like CONNECT", async () => {
+    await using relay = await startTestRelay(
+      `[acl]\nenabled = true\nconfig_file = "acl.toml"\n[dns.hosts]\n"metadata.test" = "169.254.169.254"\n`,
+      allowAll,
+    );
+    for (const command of [1, 2]) {
+      using client = await RawClient.open(relay.port);
+      const name = Buffer.from("metadata.test");
+      client.write([5, 1, 0, 5, command, 0, 3, name.length, ...name, 0, 80]);
+      await client.read(2);
+      expect([...(await client.read(10))]).toEqual(REFUSED_NOT_ALLOWED);
+    }
+    const records = await relay.waitForRecords(2);
+    expect(records.map((r) => [r.command, r.closeReason])).toEqual([
+      ["connect", "egress_guard"],
+      ["bind", "egress_guard"],
+    ]);
+    expect(await rejected(relay.relay.metrics, "egress_guard")).toBe(2);
   });
 
   it("drops UDP datagrams to guarded destinations and counts them", async () => {

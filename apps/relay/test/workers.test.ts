@@ -1,18 +1,18 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createLogger } from "@edgesocks/telemetry";
 import { describe, expect, it } from "vitest";
-import { parseConfigText } from "./config/load";
-import { startRelay } from "./relay";
-import type { SessionRecord } from "./session/record";
-import { ShardHub } from "./shard/shard-hub";
-import { RawClient } from "./test-support/raw-client";
-import { curlVia } from "./test-support/run";
-import { startEchoTarget, startHttpTarget } from "./test-support/targets";
-import { download, rate, socks5Connect, startSourceTarget } from "./test-support/traffic";
+import { parseConfigText } from "../src/config/load";
+import { startRelay } from "../src/relay";
+import type { SessionRecord } from "../src/session/record";
+import { ShardHub } from "../src/shard/shard-hub";
+import { RawClient } from "../src/test-support/raw-client";
+import { curlVia } from "../src/test-support/run";
+import { startEchoTarget, startHttpTarget } from "../src/test-support/targets";
+import { download, rate, socks5Connect, startSourceTarget } from "../src/test-support/traffic";
 
 const BIN = resolve(import.meta.dirname, "../bin/edgesocks-relay.mjs");
 const REFUSED_NOT_ALLOWED = [5, 2, 0, 1, 0, 0, 0, 0, 0, 0];
@@ -216,6 +216,53 @@ describe("a relay with two worker threads (--workers 2)", () => {
       .map((line) => JSON.parse(line) as { status: string });
     expect(records.filter((r) => r.status === "closed")).toHaveLength(12);
     expect(records.filter((r) => r.status === "rejected")).toHaveLength(12);
+  });
+
+  it("folds rejected-before-request records of every thread into one per reason and client", async () => {
+    const { config } = parseConfigText(`[server]\nbind_address = "127.0.0.1"\nbind_port = 0\n`);
+    const logger = createLogger({ level: "silent" });
+    const node = { name: "n1", region: "test" };
+    const hub = new ShardHub({ threads: 2, config, baseDir: process.cwd(), node, logger });
+    const records: SessionRecord[] = [];
+    let opened = 0;
+    const relay = await startRelay({
+      config,
+      baseDir: process.cwd(),
+      logger,
+      node,
+      shared: hub.shared,
+      peers: hub,
+      onRecord: (record) => records.push(record),
+    });
+    try {
+      await hub.start(relay);
+      const port = relay.socksAddress().port;
+      // Connections waiting in the greeting until both threads serve some of them.
+      const clients: Socket[] = [];
+      const shards = async () => new Set((await relay.activeSessions()).map((s) => s.shard));
+      while (clients.length < 64 && (clients.length < 8 || (await shards()).size < 2)) {
+        const client = connect(port, "127.0.0.1");
+        client.on("error", () => {});
+        await new Promise((r) => client.once("connect", r));
+        clients.push(client);
+        while ((await relay.activeSessions()).length < clients.length)
+          await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(await shards()).toEqual(new Set([0, 1]));
+      opened = clients.length;
+      for (const client of clients) client.write(Buffer.from([0x47]));
+      const deadline = Date.now() + 5000;
+      while ((await relay.activeSessions()).length > 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      for (const client of clients) client.destroy();
+    } finally {
+      await relay.close(0);
+    }
+    const refused = records.filter((r) => r.closeReason.includes("SOCKS_E_BAD_VERSION"));
+    // The first at once, the rest of the minute in one folded record: not one pair per thread.
+    expect(refused).toHaveLength(2);
+    expect(refused[0]!.count).toBeUndefined();
+    expect(refused[1]!.count).toBe(opened - 1);
   });
 
   it("terminates a session running in another thread and ships its record from the main thread", async () => {

@@ -1,5 +1,7 @@
 import type { Logger } from "@edgesocks/telemetry";
 import type { RelayConfig } from "../config/schema";
+import { ConnectionLimits, type SessionLimits } from "../limits/connection-limits";
+import { PendingHandshakes } from "../limits/pending-handshakes";
 import type { RelayMetrics } from "../metrics";
 import { EgressGuard } from "../net/egress-guard";
 import type { Resolver } from "../net/resolver";
@@ -7,8 +9,6 @@ import { UpstreamPool } from "../net/upstream-pool";
 import type { PolicyStore } from "../policy/policy-store";
 import { QosManager } from "../qos/qos-manager";
 import type { SharedRelayState } from "../shard/shared-state";
-import { ConnectionLimits, type SessionLimits } from "./connection-limits";
-import { PendingHandshakes } from "./pending-handshakes";
 
 /** What sessions use to stay within limits; every part optional (absent: not enforced). */
 export interface SessionProtection {

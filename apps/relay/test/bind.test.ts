@@ -1,8 +1,8 @@
 import { connect, type Socket } from "node:net";
 import { SocksClient, type SocksRemoteHost } from "socks";
 import { describe, expect, it } from "vitest";
-import { connectRequestV4, RawClient } from "./test-support/raw-client";
-import { startTestRelay } from "./test-support/test-relay";
+import { connectRequestV4, RawClient } from "../src/test-support/raw-client";
+import { startTestRelay } from "../src/test-support/test-relay";
 
 function connectFrom(localAddress: string, port: number) {
   return new Promise<import("node:net").Socket>((resolve, reject) => {

@@ -5,7 +5,7 @@ import type { Quarantine } from "./quarantine";
 import type { Spool } from "./spool";
 
 /** Where finished records go: checked against the wire schema, then spooled. */
-export interface RecordSink {
+export interface CheckedSpool {
   append(record: SessionRecord): void;
 }
 
@@ -19,7 +19,7 @@ export function spoolSink(parts: {
   quarantine: Quarantine;
   metrics: RelayMetrics;
   logger: Logger;
-}): RecordSink {
+}): CheckedSpool {
   const { spool, quarantine, metrics, logger } = parts;
   return {
     append(record) {

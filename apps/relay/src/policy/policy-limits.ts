@@ -1,5 +1,5 @@
 import type { PolicySnapshot } from "@edgesocks/policy";
-import type { ClassLimits, TreeSettings } from "./htb";
+import type { ClassLimits, TreeSettings } from "../qos/htb";
 
 type SnapshotUser = PolicySnapshot["users"][number];
 type SnapshotGroup = PolicySnapshot["groups"][number];
@@ -12,40 +12,57 @@ export interface ConnectionLimitValues {
   perClient: number | undefined;
 }
 
-interface Index {
-  users: Map<string, SnapshotUser>;
-  groups: Map<string, SnapshotGroup>;
-}
+/**
+ * A snapshot's connection caps and QoS classes, indexed once when the snapshot
+ * is compiled (CompiledPolicy.limits) and then only read.
+ */
+export class PolicyLimits {
+  /** The root of both directions' QoS trees; see treeSettings(). */
+  readonly tree: TreeSettings | null;
+  readonly #snapshot: PolicySnapshot;
+  /** Each user and the groups it is in (in the user's order), resolved once. */
+  readonly #memberships = new Map<string, Membership>();
 
-// Snapshots are frozen and swapped whole, so an index per snapshot never goes stale.
-const indexes = new WeakMap<PolicySnapshot, Index>();
-
-function indexOf(snapshot: PolicySnapshot): Index {
-  let index = indexes.get(snapshot);
-  if (!index) {
-    index = {
-      users: new Map(snapshot.users.map((u) => [u.username, u])),
-      groups: new Map(snapshot.groups.map((g) => [g.name, g])),
-    };
-    indexes.set(snapshot, index);
+  constructor(snapshot: PolicySnapshot) {
+    this.#snapshot = snapshot;
+    const groups = new Map(snapshot.groups.map((g) => [g.name, g]));
+    for (const user of snapshot.users) {
+      const memberOf = user.groups
+        .map((name) => groups.get(name))
+        .filter((g): g is SnapshotGroup => g !== undefined);
+      this.#memberships.set(user.username, { user, memberOf });
+    }
+    this.tree = treeSettings(snapshot);
   }
-  return index;
+
+  /** The user's QoS class; see classLimits(). */
+  classLimits(username: string): ClassLimits | null {
+    return classLimits(this.#snapshot, this.#membership(username));
+  }
+
+  /** The user's connection caps; see connectionLimits(). */
+  connectionLimits(username: string): ConnectionLimitValues {
+    return connectionLimits(this.#snapshot, this.#membership(username));
+  }
+
+  #membership(username: string): Membership {
+    return this.#memberships.get(username) ?? NOBODY;
+  }
 }
 
-function groupsOf(snapshot: PolicySnapshot, username: string) {
-  const { users, groups } = indexOf(snapshot);
-  const user = users.get(username);
-  const memberOf = (user?.groups ?? [])
-    .map((name) => groups.get(name))
-    .filter((g): g is SnapshotGroup => g !== undefined);
-  return { user, memberOf };
+interface Membership {
+  user: SnapshotUser | undefined;
+  memberOf: readonly SnapshotGroup[];
 }
+
+/** A user the snapshot does not list (the anonymous user, a mutual-TLS name). */
+const NOBODY: Membership = Object.freeze({ user: undefined, memberOf: Object.freeze([]) });
 
 /**
  * The root of both directions' trees; null when QoS is off: then there is no
  * global rate, but users and groups with their own rates are still shaped.
  */
-export function treeSettings(snapshot: PolicySnapshot): TreeSettings | null {
+function treeSettings(snapshot: PolicySnapshot): TreeSettings | null {
   const { qos } = snapshot;
   if (!qos.enabled) return null;
   return {
@@ -63,9 +80,8 @@ export function treeSettings(snapshot: PolicySnapshot): TreeSettings | null {
  * the global rate. Null: the user is not shaped at all (neither a ceiling nor
  * a global rate applies), so its sessions take the fast path.
  */
-export function classLimits(snapshot: PolicySnapshot, username: string): ClassLimits | null {
+function classLimits(snapshot: PolicySnapshot, { user, memberOf }: Membership): ClassLimits | null {
   const { qos } = snapshot;
-  const { user, memberOf } = groupsOf(snapshot, username);
   const pick = (key: QosKey): number | undefined =>
     user?.qos?.[key] ??
     memberOf.find((g) => g.qos?.[key] !== undefined)?.qos?.[key] ??
@@ -85,12 +101,11 @@ export function classLimits(snapshot: PolicySnapshot, username: string): ClassLi
  * or a group's `maxConnectionsPerUser` always apply; the relay-wide defaults
  * (`[qos.connection_limits]`) only while QoS is enabled, as in RustSocks.
  */
-export function connectionLimits(
+function connectionLimits(
   snapshot: PolicySnapshot,
-  username: string,
+  { user, memberOf }: Membership,
 ): ConnectionLimitValues {
   const { qos } = snapshot;
-  const { user, memberOf } = groupsOf(snapshot, username);
   const perUser =
     user?.maxConnections ??
     memberOf.find((g) => g.maxConnectionsPerUser !== undefined)?.maxConnectionsPerUser ??

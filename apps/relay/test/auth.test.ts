@@ -1,9 +1,9 @@
 import { hash } from "@node-rs/argon2";
 import { describe, expect, it } from "vitest";
-import { RawClient } from "./test-support/raw-client";
-import { curlVia } from "./test-support/run";
-import { startHttpTarget } from "./test-support/targets";
-import { startTestRelay } from "./test-support/test-relay";
+import { RawClient } from "../src/test-support/raw-client";
+import { curlVia } from "../src/test-support/run";
+import { startHttpTarget } from "../src/test-support/targets";
+import { startTestRelay } from "../src/test-support/test-relay";
 
 async function relayWithUsers() {
   const passwordHash = await hash("correct horse");

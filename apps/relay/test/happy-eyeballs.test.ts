@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { run } from "./test-support/run";
+import { run } from "../src/test-support/run";
 
 /*
  * A host whose IPv6 route silently drops packets (a permanent neighbour entry

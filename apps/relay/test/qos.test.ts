@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import { describe, expect, it } from "vitest";
-import { parseConfigText } from "./config/load";
-import { startTestRelay } from "./test-support/test-relay";
+import { parseConfigText } from "../src/config/load";
+import { startTestRelay } from "../src/test-support/test-relay";
 import {
   download,
   rate,
@@ -9,7 +9,7 @@ import {
   startSinkTarget,
   startSourceTarget,
   upload,
-} from "./test-support/traffic";
+} from "../src/test-support/traffic";
 
 const MB = 1_000_000;
 

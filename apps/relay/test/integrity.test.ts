@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { type AddressInfo, createServer, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
-import { startTestRelay } from "./test-support/test-relay";
-import { socksConnect } from "./test-support/traffic";
+import { startTestRelay } from "../src/test-support/test-relay";
+import { socksConnect } from "../src/test-support/traffic";
 
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 

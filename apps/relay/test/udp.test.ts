@@ -1,9 +1,9 @@
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { decodeUdpHeader, encodeUdpDatagram } from "@edgesocks/socks";
 import { describe, expect, it } from "vitest";
-import { RawClient } from "./test-support/raw-client";
-import { run, SYSTEM_PYTHON } from "./test-support/run";
-import { startTestRelay } from "./test-support/test-relay";
+import { RawClient } from "../src/test-support/raw-client";
+import { run, SYSTEM_PYTHON } from "../src/test-support/run";
+import { startTestRelay } from "../src/test-support/test-relay";
 
 /** A DNS-like UDP server: answers each query with "answer:" + its payload, from its own port. */
 async function startDnsLikeServer(host = "127.0.0.1") {

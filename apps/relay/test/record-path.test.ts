@@ -3,15 +3,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { RawClient } from "./test-support/raw-client";
+import { RawClient } from "../src/test-support/raw-client";
 import {
   eventually,
   freePort,
   spooledRecords,
   startRelayProcess,
-} from "./test-support/relay-process";
-import { startEchoTarget } from "./test-support/targets";
-import { socks5Connect } from "./test-support/traffic";
+} from "../src/test-support/relay-process";
+import { startEchoTarget } from "../src/test-support/targets";
+import { socks5Connect } from "../src/test-support/traffic";
 
 const dirs: string[] = [];
 const mounts: string[] = [];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { connectRequestV4, RawClient } from "./test-support/raw-client";
-import { startEchoTarget } from "./test-support/targets";
-import { startTestRelay } from "./test-support/test-relay";
+import { connectRequestV4, RawClient } from "../src/test-support/raw-client";
+import { startEchoTarget } from "../src/test-support/targets";
+import { startTestRelay } from "../src/test-support/test-relay";
 
 describe("ops HTTP server", () => {
   it("serves /health, /ready, /metrics and the active sessions", async () => {

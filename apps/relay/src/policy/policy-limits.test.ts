@@ -1,6 +1,12 @@
 import { type PolicySnapshot, type PolicySnapshotInput, sealSnapshot } from "@edgesocks/policy";
 import { describe, expect, it } from "vitest";
-import { classLimits, connectionLimits, treeSettings } from "./policy-limits";
+import { PolicyLimits } from "./policy-limits";
+
+// The tests read the limits as the relay does: through the snapshot's compiled index.
+const classLimits = (s: PolicySnapshot, user: string) => new PolicyLimits(s).classLimits(user);
+const connectionLimits = (s: PolicySnapshot, user: string) =>
+  new PolicyLimits(s).connectionLimits(user);
+const treeSettings = (s: PolicySnapshot) => new PolicyLimits(s).tree;
 
 function snapshot(parts: Partial<Omit<PolicySnapshotInput, "hash">>): PolicySnapshot {
   const sealed = sealSnapshot({

@@ -1,0 +1,190 @@
+import {
+  AuthMethod,
+  type Decoded,
+  decodeGreeting,
+  decodeRequest,
+  decodeSocks4Request,
+  decodeUserPassRequest,
+  encodeMethodSelection,
+  encodeUserPassReply,
+  Reply,
+  type Request,
+  type Socks4Request,
+} from "@edgesocks/socks";
+import type { ClientSession, SessionState } from "./client-session";
+
+/**
+ * The SOCKS4/4a/5 handshake as a buffered state machine over the session's
+ * bytes: a greeting split over many reads and a greeting, request and first
+ * data pipelined in one read both work. It ends in `session.dispatch()` with
+ * a complete request. A new authentication method is one more state here.
+ */
+
+/** No valid handshake message is longer; more unparsed bytes than this is abuse. */
+const MAX_HANDSHAKE_BYTES = 1024;
+
+/** Parses what the session holds, as far as it goes. */
+export function advanceHandshake(session: ClientSession): void {
+  while (session.buffer && session.buffer.length > 0) {
+    const buffer = session.buffer;
+    switch (session.state) {
+      case "greeting":
+        if (buffer[0] === 5) {
+          session.protocol = "socks5";
+          const greeting = decodeGreeting(buffer);
+          if (!consume(session, greeting)) return;
+          onGreeting(session, greeting.value.methods);
+        } else if (buffer[0] === 4) {
+          session.protocol = "socks4";
+          const request = decodeSocks4Request(buffer);
+          if (!consume(session, request)) return;
+          onSocks4Request(session, request.value);
+        } else {
+          session.refuse(
+            null,
+            `protocol_error:SOCKS_E_BAD_VERSION (first byte ${buffer[0]})`,
+            "protocol_error",
+          );
+          return;
+        }
+        break;
+      case "auth": {
+        const credentials = decodeUserPassRequest(buffer);
+        if (!consume(session, credentials)) return;
+        onUserPass(session, credentials.value.username, credentials.value.password);
+        break;
+      }
+      case "request": {
+        const request = decodeRequest(buffer);
+        if (!consume(session, request)) return;
+        onRequest(session, request.value);
+        break;
+      }
+      default:
+        // busy: an async step owns the buffer until it resumes parsing
+        return;
+    }
+    if (!parsing(session.state)) return;
+  }
+}
+
+/** Whether the handshake still parses: not waiting on an async step, relaying or closed. */
+function parsing(state: SessionState): boolean {
+  return state === "greeting" || state === "auth" || state === "request";
+}
+
+/**
+ * Takes one decoded message off the buffer; false (and the refusal, if the
+ * message is malformed or too long) when parsing must stop for now.
+ */
+function consume<T>(
+  session: ClientSession,
+  decoded: Decoded<T>,
+): decoded is Extract<Decoded<T>, { status: "ok" }> {
+  if (decoded.status === "incomplete") {
+    if (session.buffer && session.buffer.length > MAX_HANDSHAKE_BYTES) {
+      session.refuse(
+        session.state === "greeting" ? null : Reply.GeneralFailure,
+        "protocol_error:handshake_too_long",
+        "protocol_error",
+      );
+    }
+    return false;
+  }
+  if (decoded.status === "invalid") {
+    const reason = `protocol_error:${decoded.error.code}`;
+    // RFC 1929: any status but 0 is a failure, then the server closes.
+    if (session.state === "auth")
+      session.refuse(encodeUserPassReply(false), reason, "protocol_error");
+    // A malformed SOCKS5 greeting gets no reply (there is no field for one),
+    // except one offering no methods: RFC 1928 answers that with 0xFF.
+    // A malformed request gets the code the codec chose, e.g. 0x07 or 0x08.
+    else if (session.state === "greeting" && session.protocol === "socks5")
+      session.refuse(
+        decoded.error.code === "SOCKS_E_NO_METHODS"
+          ? encodeMethodSelection(AuthMethod.NoAcceptable)
+          : null,
+        reason,
+        "protocol_error",
+      );
+    else session.refuse(decoded.error.reply ?? Reply.GeneralFailure, reason, "protocol_error");
+    return false;
+  }
+  const buffer = session.buffer!;
+  session.buffer = buffer.length > decoded.length ? buffer.subarray(decoded.length) : null;
+  return true;
+}
+
+function onGreeting(session: ClientSession, offered: readonly number[]): void {
+  // A client that mutual TLS already identified needs no second credential.
+  const methods = session.presetUser
+    ? [AuthMethod.None, ...session.policy.methods]
+    : session.policy.methods;
+  const method = methods.find((m) => offered.includes(m));
+  if (method === undefined) {
+    session.refuse(
+      encodeMethodSelection(AuthMethod.NoAcceptable),
+      "no_acceptable_auth_method",
+      "no_acceptable_method",
+    );
+    return;
+  }
+  session.write(encodeMethodSelection(method));
+  session.state = method === AuthMethod.UserPass ? "auth" : "request";
+}
+
+function onUserPass(session: ClientSession, username: string, password: string): void {
+  session.state = "busy";
+  session.client.pause();
+  verifyUserPass(session, username, password).catch((error: unknown) =>
+    session.internalError(error),
+  );
+}
+
+async function verifyUserPass(
+  session: ClientSession,
+  username: string,
+  password: string,
+): Promise<void> {
+  const { credentials, backoff, metrics } = session.deps;
+  const keys = [`ip:${session.clientAddress}`, `user:${username}`];
+  // An address or username that keeps failing waits before its password is
+  // even checked, right or wrong: guessing right cannot skip the wait, and
+  // argon2 runs at the back-off's pace, not at the pace of a flood.
+  const holdMs = backoff.delayBefore(...keys);
+  if (holdMs > 0) await new Promise((resolve) => setTimeout(resolve, holdMs).unref());
+  if (session.closed) return;
+  const ok = await credentials.verify(session.policy.users.get(username), password);
+  if (session.closed) return;
+  session.user = username;
+  if (ok) {
+    backoff.succeed(keys[0]!);
+    session.write(encodeUserPassReply(true));
+    session.resume("request");
+    return;
+  }
+  metrics.authFailures.inc({ method: "userpass" });
+  backoff.fail(...keys);
+  session.refuse(encodeUserPassReply(false), "auth_failed", "auth_failed");
+}
+
+function onSocks4Request(session: ClientSession, request: Socks4Request): void {
+  session.protocol = request.address.type === "domain" ? "socks4a" : "socks4";
+  session.command = request.command;
+  session.destinationHost = request.address.host;
+  session.destinationPort = request.port;
+  if (session.policy.requiresPassword && !session.presetUser) {
+    // SOCKS4 has no password exchange; a relay that requires one never lets it through.
+    session.refuse(Reply.NotAllowed, "auth_required", "auth_required");
+    return;
+  }
+  session.dispatch(request.command, request.address, request.port);
+}
+
+function onRequest(session: ClientSession, request: Request): void {
+  const command = request.command === "udp-associate" ? "udp" : request.command;
+  session.command = command;
+  session.destinationHost = request.address.host;
+  session.destinationPort = request.port;
+  session.dispatch(command, request.address, request.port);
+}
