@@ -45,10 +45,10 @@ function refuseExchange(ctx: Context, keys: string[], message: string): never {
 }
 
 /**
- * Every procedure a relay calls, in the order a relay calls them, with its messages from ../wire.ts.
- * Their paths are the relay<->control protocol (docs/dev/control-protocol.md) and stay as relays of
- * every version call them: nodes.exchange, nodes.heartbeat, nodes.commands, config.watch,
- * config.ack, sessions.ingest. router.ts mounts each group beside the admin procedures of its name.
+ * Every procedure a relay calls, with its messages from ../wire.ts. Their paths are the
+ * relay<->control protocol (docs/dev/control-protocol.md) and stay as relays of every version call
+ * them: nodes.exchange, nodes.heartbeat, nodes.commands, config.watch, config.ack,
+ * sessions.ingest. router.ts mounts each group beside the admin procedures of its name.
  */
 export const nodeRouter = {
   nodes: router({
