@@ -73,12 +73,12 @@ function kindOfText(text: string): SqliteErrorKind | null {
  * SQLITE_CONSTRAINT apart. null: not one of these kinds.
  */
 export function sqliteErrorKind(error: unknown): SqliteErrorKind | null {
-  const errors = chain(error);
-  for (const e of errors) {
-    const { code, rawCode } = (e ?? {}) as { code?: unknown; rawCode?: unknown };
+  for (const e of chain(error)) {
+    const { code, rawCode } = e as { code?: unknown; rawCode?: unknown };
     const kind = kindOfCode(code, rawCode);
-    if (kind === "constraint?")
+    if (kind === "constraint?") {
       return kindOfText(errorText(error)) === "unique" ? "unique" : "constraint";
+    }
     if (kind !== null) return kind;
   }
   return kindOfText(errorText(error));
