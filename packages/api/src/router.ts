@@ -1,19 +1,24 @@
 import { aclRouter } from "./routers/acl";
 import { adminsRouter, whoamiProcedure } from "./routers/admins";
 import { auditRouter } from "./routers/audit";
-import { configRouter } from "./routers/config";
+import { authRouter } from "./routers/auth";
 import { groupsRouter } from "./routers/groups";
+import { nodeRouter } from "./routers/node";
 import { nodesRouter } from "./routers/nodes";
 import { policyRouter } from "./routers/policy";
+import { qosRouter } from "./routers/qos";
 import { rulesRouter } from "./routers/rules";
 import { sessionsRouter } from "./routers/sessions";
-import { authRouter, qosRouter } from "./routers/settings";
 import { snapshotsRouter } from "./routers/snapshots";
 import { statsRouter } from "./routers/stats";
 import { usersRouter } from "./routers/users";
-import { router } from "./trpc";
+import { mergeRouters, router } from "./trpc";
 
-/** Every procedure of the control plane: admin API, relay protocol and enrollment. */
+/**
+ * Every procedure of the control plane: admin API, relay protocol and enrollment. The relay's
+ * procedures (routers/node.ts) share the nodes, config and sessions paths with admin procedures;
+ * mergeRouters refuses a name defined twice.
+ */
 export const appRouter = router({
   whoami: whoamiProcedure,
   admins: adminsRouter,
@@ -25,10 +30,10 @@ export const appRouter = router({
   acl: aclRouter,
   policy: policyRouter,
   snapshots: snapshotsRouter,
-  sessions: sessionsRouter,
+  sessions: mergeRouters(nodeRouter.sessions, sessionsRouter),
   stats: statsRouter,
-  nodes: nodesRouter,
-  config: configRouter,
+  nodes: mergeRouters(nodesRouter, nodeRouter.nodes),
+  config: nodeRouter.config,
   audit: auditRouter,
 });
 

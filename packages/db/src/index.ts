@@ -6,7 +6,15 @@ export {
   openDatabase,
   type Schema,
 } from "./client";
-export { DB_ERROR_CODES, DbError, type DbErrorCode } from "./errors";
+export {
+  DB_ERROR_CODES,
+  DbError,
+  type DbErrorCode,
+  errorText,
+  isUniqueViolation,
+  type SqliteErrorKind,
+  sqliteErrorKind,
+} from "./errors";
 export {
   checkJournal,
   type JournalEntry,

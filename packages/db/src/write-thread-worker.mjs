@@ -34,6 +34,8 @@ parentPort.on("message", async (message) => {
       error: {
         message: error instanceof Error ? error.message : String(error),
         code: typeof error?.code === "string" ? error.code : undefined,
+        // The extended result code, so sqliteErrorKind() tells a duplicate key from other errors.
+        rawCode: typeof error?.rawCode === "number" ? error.rawCode : undefined,
       },
     });
   }

@@ -25,7 +25,7 @@ interface Waiter {
 
 type Reply =
   | { id: number; results: WriteBatchResult[] }
-  | { id: number; error: { message: string; code?: string } };
+  | { id: number; error: { message: string; code?: string; rawCode?: number } };
 
 /** `file:` URLs of a database on disk; an in-memory database exists only on its own connection. */
 function onDisk(url: string): boolean {
@@ -93,7 +93,13 @@ export class WriteThread {
       this.#pending.delete(reply.id);
       if (this.#pending.size === 0) worker.unref();
       if ("results" in reply) waiter.resolve(reply.results);
-      else waiter.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }));
+      else
+        waiter.reject(
+          Object.assign(new Error(reply.error.message), {
+            code: reply.error.code,
+            rawCode: reply.error.rawCode,
+          }),
+        );
     });
     const fail = (cause: unknown) => {
       if (this.#worker === worker) this.#worker = null; // the next batch starts a new thread

@@ -6,9 +6,9 @@ import { z } from "zod";
 import { ApiError } from "../errors";
 import { rowToPublished } from "../services/policy-service";
 import { router, viewerProcedure } from "../trpc";
+import { aclSettingsProcedures } from "./acl-settings";
 import { Name } from "./inputs";
 import { AclTestOutput } from "./outputs";
-import { aclSettingsProcedures } from "./settings";
 
 // Compiled ACLs by "epoch:version"; snapshots never change, so entries never go stale.
 const compiled = new Map<string, { snapshot: PolicySnapshot; acl: CompiledAcl }>();

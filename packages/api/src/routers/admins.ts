@@ -1,10 +1,10 @@
+import { isUniqueViolation } from "@edgesocks/db";
 import { ADMIN_ROLES, admins, apiTokens, auditLog } from "@edgesocks/db/schema";
 import { text } from "@edgesocks/policy/text";
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Context } from "../context";
 import { ApiError } from "../errors";
-import { isUniqueViolation } from "../services/error-text";
 import { generateToken, hashToken } from "../tokens";
 import { adminProcedure, router, viewerProcedure } from "../trpc";
 import { Name } from "./inputs";

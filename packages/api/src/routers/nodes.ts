@@ -1,48 +1,19 @@
+import { isUniqueViolation } from "@edgesocks/db";
 import { auditLog, nodes } from "@edgesocks/db/schema";
-import { and, asc, eq, gt, isNull } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Context } from "../context";
 import { ApiError } from "../errors";
 import { auditRow } from "../services/audit";
-import { isUniqueViolation } from "../services/error-text";
 import { nodeView } from "../services/node-view";
 import { publicAddressProblem } from "../services/public-address";
 import { generateToken, hashToken } from "../tokens";
-import { adminProcedure, nodeProcedure, publicProcedure, router, viewerProcedure } from "../trpc";
-import {
-  ExchangeInput,
-  ExchangeOutput,
-  HeartbeatInput,
-  HeartbeatOutput,
-  type NodeCommand,
-} from "../wire";
+import { adminProcedure, router, viewerProcedure } from "../trpc";
 import { EnrollOutput, NodeView } from "./outputs";
-
-/** Commands waiting for one subscriber at most. */
-const MAX_QUEUED_COMMANDS = 1000;
 
 const NodeName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "letters, digits, . _ - (at most 63)");
-
-/** An enrollment token as generateToken("ese") makes them; anything else is refused unread. */
-const ENROLLMENT_TOKEN = /^ese_[A-Za-z0-9_-]{43}$/;
-
-/** Throws API_E_BAD_INPUT when the node may not report `address` (see publicAddressProblem). */
-function checkPublicAddress(address: string | null, allowed: readonly string[] | null): void {
-  if (address === null) return;
-  const problem = publicAddressProblem(address, allowed);
-  if (problem !== null) throw new ApiError("API_E_BAD_INPUT", problem);
-}
-
-function refuseExchange(ctx: Context, keys: string[], message: string): never {
-  const { authLimiter, exchangeLimiter, exchangeGlobalLimiter, metrics } = ctx.services;
-  authLimiter.recordFailure(ctx.clientAddress);
-  for (const key of keys) exchangeLimiter.recordFailure(key);
-  exchangeGlobalLimiter.recordFailure("*");
-  metrics.authFailuresTotal.inc({ kind: "enrollment" });
-  throw new ApiError("API_E_UNAUTHORIZED", message);
-}
 
 /** Disables, enables or removes one node, audited; its token stops working at once. */
 async function changeNode(
@@ -201,125 +172,6 @@ export const nodesRouter = router({
       return nodeView(row, ctx.services);
     }),
 
-  /** A relay trades its one-time enrollment token for its node token (no other auth). */
-  exchange: publicProcedure
-    .input(ExchangeInput)
-    .output(ExchangeOutput)
-    .mutation(async ({ ctx, input }) => {
-      const { authLimiter, exchangeLimiter, exchangeGlobalLimiter, metrics, database } =
-        ctx.services;
-      // Guesses are limited per address, per token prefix (a leaked prefix cannot be finished
-      // from many addresses) and fleet-wide, before any database work.
-      const prefixKey = input.enrollmentToken.slice(0, 12);
-      if (
-        authLimiter.isLimited(ctx.clientAddress) ||
-        exchangeLimiter.isLimited(prefixKey) ||
-        exchangeGlobalLimiter.isLimited("*")
-      ) {
-        metrics.rateLimitedTotal.inc();
-        throw new ApiError(
-          "API_E_RATE_LIMITED",
-          "too many failed enrollment-token exchanges; retry later",
-        );
-      }
-      if (!ENROLLMENT_TOKEN.test(input.enrollmentToken)) {
-        refuseExchange(ctx, [prefixKey], "enrollmentToken: not an ese_… token");
-      }
-      const nowMs = Date.now();
-      const { db, writes } = database;
-      const pending = await db
-        .select({ publicAddresses: nodes.publicAddresses })
-        .from(nodes)
-        .where(
-          and(
-            eq(nodes.enrollmentTokenHash, hashToken(input.enrollmentToken)),
-            gt(nodes.enrollmentExpiresAtMs, nowMs),
-            isNull(nodes.disabledAtMs),
-          ),
-        )
-        .get();
-      if (pending === undefined) {
-        refuseExchange(ctx, [prefixKey], "enrollmentToken: unknown, expired or already exchanged");
-      }
-      checkPublicAddress(input.publicAddress, pending.publicAddresses);
-      const nodeToken = generateToken("esn");
-      // One statement: two concurrent exchanges of one token cannot both succeed.
-      const row = await writes.run(() =>
-        db
-          .update(nodes)
-          .set({
-            enrollmentTokenHash: null,
-            enrollmentExpiresAtMs: null,
-            nodeTokenHash: hashToken(nodeToken),
-            enrolledAtMs: nowMs,
-            softwareVersion: input.softwareVersion,
-            publicAddress: input.publicAddress,
-          })
-          .where(
-            and(
-              eq(nodes.enrollmentTokenHash, hashToken(input.enrollmentToken)),
-              gt(nodes.enrollmentExpiresAtMs, nowMs),
-              isNull(nodes.disabledAtMs),
-            ),
-          )
-          .returning({ name: nodes.name, region: nodes.region })
-          .get(),
-      );
-      if (row === undefined) {
-        refuseExchange(ctx, [prefixKey], "enrollmentToken: unknown, expired or already exchanged");
-      }
-      await writes.run(() =>
-        db.insert(auditLog).values(
-          auditRow({
-            atMs: nowMs,
-            actor: `node ${row.name}`,
-            action: "nodes.exchange",
-            target: `node ${row.name}`,
-            after: {
-              region: row.region,
-              softwareVersion: input.softwareVersion,
-              publicAddress: input.publicAddress,
-            },
-          }),
-        ),
-      );
-      ctx.services.tokens.invalidate();
-      ctx.services.logger.info({ node: row.name, region: row.region }, "node enrolled");
-      return { nodeToken, name: row.name, region: row.region };
-    }),
-
-  heartbeat: nodeProcedure
-    .input(HeartbeatInput)
-    .output(HeartbeatOutput)
-    .mutation(async ({ ctx, input }) => {
-      const { db, writes } = ctx.services.database;
-      const nowMs = Date.now();
-      const enrolled = await db
-        .select({ publicAddresses: nodes.publicAddresses })
-        .from(nodes)
-        .where(eq(nodes.id, ctx.node.nodeId))
-        .get();
-      checkPublicAddress(input.publicAddress, enrolled?.publicAddresses ?? null);
-      await writes.run(() =>
-        db
-          .update(nodes)
-          .set({
-            lastSeenAtMs: nowMs,
-            softwareVersion: input.softwareVersion,
-            publicAddress: input.publicAddress,
-            counters: input.counters,
-            activeSessionsJson: JSON.stringify(input.activeSessions),
-            activeSessionsTruncated: input.activeSessionsTruncated,
-            ...(input.appliedVersion !== null && input.epoch !== null
-              ? { appliedVersion: input.appliedVersion, appliedEpoch: input.epoch }
-              : {}),
-          })
-          // The token's own row only: a token replaced meanwhile changes nothing.
-          .where(and(eq(nodes.id, ctx.node.nodeId), eq(nodes.nodeTokenHash, ctx.node.tokenHash))),
-      );
-      return { serverTime: new Date(nowMs).toISOString() };
-    }),
-
   /** Stops a node: its token stops working, its sockets close, it leaves /proxy.pac and alerts. */
   disable: adminProcedure
     .input(z.object({ name: NodeName }))
@@ -337,42 +189,4 @@ export const nodesRouter = router({
     .input(z.object({ name: NodeName }))
     .output(NodeView)
     .mutation(({ ctx, input }) => changeNode(ctx, input.name, "remove")),
-
-  /** Commands for this relay (terminate a session, ...), from any control-plane instance. */
-  commands: nodeProcedure.input(z.object({}).optional()).subscription(async function* ({
-    ctx,
-    signal,
-  }) {
-    const queue: NodeCommand[] = [];
-    let wake: (() => void) | null = null;
-    const unsubscribe = ctx.services.commands.subscribe(ctx.node.nodeId, (command) => {
-      if (queue.length >= MAX_QUEUED_COMMANDS) {
-        // A relay that stopped reading: drop the oldest, say so (the slow-consumer check closes it).
-        queue.shift();
-        ctx.services.metrics.commandsExpiredTotal.inc();
-        ctx.services.logger.warn(
-          { node: ctx.node.name },
-          "node command queue full; dropped the oldest",
-        );
-      }
-      queue.push(command);
-      wake?.();
-    });
-    try {
-      while (!signal?.aborted) {
-        const command = queue.shift();
-        if (command !== undefined) {
-          yield command;
-          continue;
-        }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          signal?.addEventListener("abort", () => resolve(), { once: true });
-        });
-        wake = null;
-      }
-    } finally {
-      unsubscribe();
-    }
-  }),
 });

@@ -11,22 +11,10 @@ import {
   SessionHistoryInput,
   sessionView,
 } from "../services/session-query";
-import { adminProcedure, nodeProcedure, router, viewerProcedure } from "../trpc";
-import { IngestInput, IngestOutput } from "../wire";
+import { adminProcedure, router, viewerProcedure } from "../trpc";
 import { ActiveSessionsOutput, SessionPage, SessionView, TerminateOutput } from "./outputs";
 
 export const sessionsRouter = router({
-  /** A relay's batch of ended sessions; idempotent by record id. */
-  ingest: nodeProcedure
-    .input(IngestInput)
-    .output(IngestOutput)
-    .mutation(({ ctx, input }) =>
-      ctx.services.ingest.ingest(
-        { nodeId: ctx.node.nodeId, node: ctx.node.name, region: ctx.node.region },
-        input.records,
-      ),
-    ),
-
   /** Sessions open now, as the relays' latest heartbeats report them (largest first). */
   active: viewerProcedure
     .input(

@@ -1,10 +1,9 @@
-import type { Database } from "@edgesocks/db";
+import { type Database, isUniqueViolation } from "@edgesocks/db";
 import { auditLog, fleet, snapshots } from "@edgesocks/db/schema";
 import { compileAcl, PolicyError, type PolicySnapshot, sealSnapshot } from "@edgesocks/policy";
 import { desc, eq } from "drizzle-orm";
 import { ApiError } from "../errors";
 import { auditRow } from "./audit";
-import { isUniqueViolation } from "./error-text";
 import { loadPolicyState, type PolicyState, policyWrites, stateToDraft } from "./policy-state";
 import { diffSnapshots } from "./snapshot-diff";
 
