@@ -9,6 +9,14 @@ export { AuthMethod, Command, Reply, SOCKS4_VERSION, SOCKS5_VERSION } from "./co
 export type { Decoded } from "./decoded";
 export { type SocksErrorCode, SocksProtocolError } from "./errors";
 export {
+  decodeProxyHeader,
+  encodeProxyHeaderV1,
+  encodeProxyHeaderV2,
+  PROXY_V1_MAX_BYTES,
+  type ProxyHeader,
+  type ProxyVersions,
+} from "./proxy-protocol";
+export {
   decodeSocks4Reply,
   decodeSocks4Request,
   encodeSocks4Reply,
