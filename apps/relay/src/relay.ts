@@ -18,6 +18,7 @@ import { Resolver } from "./net/resolver";
 import { type OpsServer, startOpsServer } from "./ops/ops-server";
 import { PolicyStore } from "./policy/policy-store";
 import { StandalonePolicySource } from "./policy/standalone-source";
+import { proxyHeaderReader } from "./server/proxy-header";
 import { listen, type SocksListener } from "./server/socks-server";
 import { certificateExpiries, loadTlsOptions, watchTlsFiles } from "./server/tls-context";
 import { ClientSession } from "./session/client-session";
@@ -242,6 +243,14 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const tlsOptions = tlsConfig && tlsFiles ? loadTlsOptions(tlsConfig, tlsFiles) : undefined;
   if (tlsOptions && tlsFiles) metrics.setTlsCertificates(certificateExpiries(tlsOptions, tlsFiles));
   const certAsUser = tlsConfig?.tls_client_cert_as_user === true;
+  const readProxyHeader =
+    config.server.proxy_protocol === "off"
+      ? undefined
+      : proxyHeaderReader({
+          versions: config.server.proxy_protocol,
+          trusted: config.server.proxy_protocol_trusted,
+          timeoutMs: config.server.handshake_timeout_ms,
+        });
   const onConnection = (socket: Socket, transport: "tcp" | "tls") => {
     if (!policy.loaded) {
       // Fleet mode before the first snapshot arrives: nothing to enforce yet.
@@ -256,7 +265,20 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       const cn = tlsSocket.authorized ? tlsSocket.getPeerCertificate().subject?.CN : undefined;
       user = Array.isArray(cn) ? cn[0] : cn;
     }
-    new ClientSession(socket, transport, deps, user);
+    if (!readProxyHeader) {
+      new ClientSession(socket, transport, deps, user);
+      return;
+    }
+    readProxyHeader(
+      socket,
+      (client) => new ClientSession(socket, transport, deps, user, client),
+      (reason) => {
+        metrics.rejectedTotal.inc({ reason });
+        onRejected(socket, transport, reason);
+        socket.on("error", ignoreError);
+        socket.destroy();
+      },
+    );
   };
   const common = {
     metrics,
@@ -421,3 +443,5 @@ function describeSession(session: ClientSession, shard: number) {
     ruleId: session.decision?.ruleId ?? null,
   };
 }
+
+function ignoreError(): void {}

@@ -56,7 +56,10 @@ describe("decodeProxyHeader", () => {
       fc.property(proxyHeader, tlvs, fc.uint8Array({ maxLength: 8 }), (header, extra, tail) => {
         const wire = encode(header, extra);
         const buf = Buffer.concat([wire, tail]);
-        expect(expectOk(decodeProxyHeader(buf))).toMatchObject({ value: header, length: wire.length });
+        expect(expectOk(decodeProxyHeader(buf))).toMatchObject({
+          value: header,
+          length: wire.length,
+        });
         assertPrefixesIncomplete((b, o) => decodeProxyHeader(b, o), wire, new Uint8Array(3));
       }),
     );

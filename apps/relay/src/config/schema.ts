@@ -1,5 +1,5 @@
 import { text } from "@edgesocks/policy/text";
-import { ipFamily, splitHostPort } from "@edgesocks/socks/address";
+import { ipFamily, parseNetwork, splitHostPort } from "@edgesocks/socks/address";
 import { z } from "zod";
 import { DEFAULT_BLOCKED_NETWORKS, parseCidr } from "../net/egress-guard";
 import { parsePoolDestination } from "../net/upstream-pool";
@@ -78,6 +78,19 @@ export const ServerConfig = z.object({
    */
   workers: z.union([positiveInt.max(64), z.literal("auto")]).default(1),
   tls: TlsConfig.optional(),
+  /**
+   * HAProxy's PROXY protocol header from a load balancer: "off", "v1", "v2" or "any". Only
+   * sources in `proxy_protocol_trusted` may send it, and they must.
+   */
+  proxy_protocol: z.enum(["off", "v1", "v2", "any"]).default("off"),
+  /** Load balancers (IP addresses or CIDRs) whose PROXY headers are believed. */
+  proxy_protocol_trusted: z
+    .array(
+      text({ max: 64 }).refine((text) => parseNetwork(text).ok, {
+        error: 'expected an IP address or CIDR, e.g. "10.0.0.0/8"',
+      }),
+    )
+    .default([]),
   pool: PoolConfig.default(PoolConfig.parse({})),
 });
 

@@ -141,9 +141,11 @@ export class ClientSession implements TrafficCounters {
     readonly deps: SessionDeps,
     /** Set when the transport already authenticated the client (mutual TLS). */
     presetUser?: string,
+    /** The client a load balancer's PROXY header named, and the bytes read after it. */
+    proxied?: { address: string; port: number; early: Buffer | null },
   ) {
-    this.clientAddress = client.remoteAddress ?? "";
-    this.clientPort = client.remotePort ?? 0;
+    this.clientAddress = proxied ? proxied.address : (client.remoteAddress ?? "");
+    this.clientPort = proxied ? proxied.port : (client.remotePort ?? 0);
     this.policy = deps.policy.current;
     this.presetUser = presetUser !== undefined;
     this.user = presetUser ?? this.policy.anonymousUser;
@@ -158,6 +160,7 @@ export class ClientSession implements TrafficCounters {
     client.on("close", on.close);
     client.on("end", on.end);
     client.setTimeout(deps.timeouts.handshakeMs, on.timeout);
+    if (proxied?.early) this.#onData(proxied.early);
   }
 
   // A getter, not a field read: the state changes across awaits, which

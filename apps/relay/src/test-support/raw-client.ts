@@ -25,9 +25,11 @@ export class RawClient {
     socket.on("error", () => {});
   }
 
-  static open(port: number, host = "127.0.0.1"): Promise<RawClient> {
+  /** `localAddress`: the address to connect from (another loopback address, say). */
+  static open(port: number, host = "127.0.0.1", localAddress?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ port, host, allowHalfOpen: true }, () =>
+      const where = localAddress ? { port, host, localAddress } : { port, host };
+      const socket = connect({ ...where, allowHalfOpen: true }, () =>
         resolve(new RawClient(socket)),
       );
       socket.once("error", reject);
