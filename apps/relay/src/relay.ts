@@ -272,9 +272,10 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     readProxyHeader(
       socket,
       (client) => new ClientSession(socket, transport, deps, user, client),
-      (reason) => {
+      (reason, peer) => {
         metrics.rejectedTotal.inc({ reason });
-        onRejected(socket, transport, reason);
+        const client = { clientAddress: peer.address, clientPort: peer.port };
+        records.add(rejectedRecord({ reason, ...client, transport, node }));
         socket.on("error", ignoreError);
         socket.destroy();
       },

@@ -12,7 +12,6 @@ export {
   decodeProxyHeader,
   encodeProxyHeaderV1,
   encodeProxyHeaderV2,
-  PROXY_V1_MAX_BYTES,
   type ProxyHeader,
   type ProxyVersions,
 } from "./proxy-protocol";

@@ -16,6 +16,8 @@ shutdown_grace_ms = 10000      # SIGTERM waits this long for sessions to end
 max_pending_handshakes = 1000  # connections mid-handshake at once; the oldest makes room for a new one
 max_pending_handshakes_per_client = 256   # the same per client address (its own oldest goes)
 workers = 1                    # threads serving SOCKS on this port; "auto": one per CPU core
+proxy_protocol = "off"         # "v1" | "v2" | "any": PROXY header from a load balancer
+# proxy_protocol_trusted = ["10.0.0.0/8"]   # required with proxy_protocol; nobody else's header is believed
 
 # SOCKS over TLS. With bind_port set, TLS gets its own port and plain SOCKS
 # stays on server.bind_port; without it the main port speaks TLS.

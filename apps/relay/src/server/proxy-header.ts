@@ -39,7 +39,8 @@ export function proxyHeaderReader(options: ProxyHeaderOptions) {
   return (
     socket: Socket,
     onClient: (client: ProxiedClient) => void,
-    onRefused: (reason: ProxyRefusal) => void,
+    /** `peer`: the address the connection came from, captured at accept. */
+    onRefused: (reason: ProxyRefusal, peer: { address: string; port: number }) => void,
   ): void => {
     const peer = { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
     const trusted = isTrusted(peer.address);
@@ -52,7 +53,7 @@ export function proxyHeaderReader(options: ProxyHeaderOptions) {
     };
     const refuse = (reason: ProxyRefusal) => {
       finish();
-      onRefused(reason);
+      onRefused(reason, peer);
     };
     const onData = (chunk: Buffer) => {
       buffer = buffer ? Buffer.concat([buffer, chunk]) : chunk;
