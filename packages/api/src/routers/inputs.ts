@@ -23,4 +23,23 @@ export const RuleId = z
 export const Owner = z.object({ kind: z.enum(["user", "group"]), name: Name });
 
 /** Page size for lists. @default 50 */
+/** A rule's fields, as created, patched and imported: one definition, so the paths cannot drift. */
+export const RuleFields = {
+  owner: Owner,
+  action: z.enum(["allow", "block"]),
+  description: text({ max: 1000 }).nullable().default(null),
+  /** IP, CIDR, exact domain, `*.domain` or `*`. */
+  destinations: z
+    .array(text({ max: 300 }))
+    .min(1)
+    .max(1000),
+  /** "443", "8000-9000", "80,443" or "*". */
+  ports: z
+    .array(text({ max: 200 }))
+    .min(1)
+    .max(100),
+  protocols: Protocols.default(["both"]),
+  priority: z.int().min(-1_000_000).max(1_000_000).default(0),
+};
+
 export const Limit = z.int().min(1).max(500).default(50);

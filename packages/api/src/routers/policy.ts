@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ApiError } from "../errors";
 import { loadPolicyState, NO_QOS, type PolicyState } from "../services/policy-state";
 import { adminProcedure, router, viewerProcedure } from "../trpc";
-import { Name, Owner, Protocols, QosOverrideInput, RuleId } from "./inputs";
+import { Name, QosOverrideInput, RuleFields, RuleId } from "./inputs";
 import { PolicyExportOutput, PolicyImportOutput } from "./outputs";
 import { hashPassword } from "./users";
 
@@ -78,26 +78,7 @@ export const policyRouter = router({
             }),
           )
           .max(10_000),
-        rules: z
-          .array(
-            z.object({
-              id: RuleId,
-              owner: Owner,
-              action: z.enum(["allow", "block"]),
-              description: nullable(text({ max: 1000 })),
-              destinations: z
-                .array(text({ max: 300 }))
-                .min(1)
-                .max(1000),
-              ports: z
-                .array(text({ max: 200 }))
-                .min(1)
-                .max(100),
-              protocols: Protocols.default(["both"]),
-              priority: z.int().default(0),
-            }),
-          )
-          .max(100_000),
+        rules: z.array(z.object({ id: RuleId, ...RuleFields })).max(100_000),
         acl: z
           .object({ enabled: z.boolean(), defaultPolicy: z.enum(["allow", "block"]) })
           .optional(),

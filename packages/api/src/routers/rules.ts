@@ -1,30 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { text } from "@edgesocks/policy/text";
 import { z } from "zod";
 import { ApiError } from "../errors";
 import { loadPolicyState, type RuleState } from "../services/policy-state";
 import { adminProcedure, router, viewerProcedure } from "../trpc";
-import { Owner, Protocols, RuleId } from "./inputs";
+import { Owner, RuleFields, RuleId } from "./inputs";
 import { RuleChangeOutput, RuleView, VersionOutput } from "./outputs";
 
 const RuleCreateInput = z.object({
   /** Generated (`r-` and 8 hex digits) when absent. */
   id: RuleId.optional(),
-  owner: Owner,
-  action: z.enum(["allow", "block"]),
-  description: text({ max: 1000 }).nullable().default(null),
-  /** IP, CIDR, exact domain, `*.domain` or `*`. */
-  destinations: z
-    .array(text({ max: 300 }))
-    .min(1)
-    .max(1000),
-  /** "443", "8000-9000", "80,443" or "*". */
-  ports: z
-    .array(text({ max: 200 }))
-    .min(1)
-    .max(100),
-  protocols: Protocols.default(["both"]),
-  priority: z.int().min(-1_000_000).max(1_000_000).default(0),
+  ...RuleFields,
   /** Index in the rule list (ties between equal action and priority go to the earlier rule); default: last. */
   position: z.int().min(0).optional(),
 });
