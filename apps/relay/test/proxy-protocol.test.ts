@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +10,9 @@ import { RawClient } from "../src/test-support/raw-client";
 import { curlVia } from "../src/test-support/run";
 import { startHttpTarget } from "../src/test-support/targets";
 import { startTestRelay } from "../src/test-support/test-relay";
+
+// Debian installs haproxy in /usr/sbin, which a non-login PATH may lack.
+const HAPROXY = existsSync("/usr/sbin/haproxy") ? "/usr/sbin/haproxy" : "haproxy";
 
 // The relay trusts 127.0.0.1 (where HAProxy connects from) and nothing else;
 // clients use other loopback addresses so the relay can tell them apart.
@@ -71,7 +74,7 @@ backend relay_v1
   server relay 127.0.0.1:${relayPort} send-proxy
 `,
   );
-  const child: ChildProcess = spawn("haproxy", ["-db", "-f", cfg], { stdio: "ignore" });
+  const child: ChildProcess = spawn(HAPROXY, ["-db", "-f", cfg], { stdio: "ignore" });
   await Promise.all([waitForPort(v2), waitForPort(v1)]);
   return {
     v2,
