@@ -318,6 +318,9 @@ describe("admin app", () => {
     expect((await api.nodes.get.query({ name: NODE })).disabled).toBe(true);
     await screenshot(page, "nodes-disabled");
     await row.getByRole("button", { name: "Enable" }).click();
+    // Wait for the mutation to land before navigating: a reload would abort it in flight.
+    await row.getByRole("button", { name: "Disable" }).waitFor();
+    expect((await api.nodes.get.query({ name: NODE })).disabled).toBe(false);
     await expectNodeApplied(await newestVersion());
 
     const abandoned = page.locator('tr[data-node="abandoned"]');
