@@ -61,7 +61,7 @@ describe("edgesocks-relay command line", () => {
     const dir = mkdtempSync(join(tmpdir(), "edgesocks-cli-"));
     const cases: [string, string][] = [
       ["[server]\nmax_connections = 0\n", "server.max_connections:"],
-      ['[auth]\nsocks_method = "pam.username"\n', "PAM is not supported"],
+      ['[auth]\nsocks_method = "pam"\n', '(PAM methods are "pam.address" and "pam.username")'],
       ["[server\n", "not valid TOML"],
       ["[acl]\nenabled = true\n", "acl.config_file: required"],
       ['[acl]\nenabled = true\nconfig_file = "missing.toml"\n', "missing.toml: cannot read"],
@@ -70,8 +70,14 @@ describe("edgesocks-relay command line", () => {
         '[auth]\nsocks_methd = "userpass"\n',
         'auth.socks_methd: unknown key "socks_methd" (did you mean "socks_method"?)',
       ],
-      ['[auth]\nclient_method = "pam.address"\n', 'auth.client_method: expected "none"'],
-      ['[auth.pam]\nusername_service = "rustsocks"\n', "auth.pam: PAM is not supported"],
+      [
+        '[auth]\nclient_method = "userpass"\n',
+        'auth.client_method: expected "none" or "pam.address"',
+      ],
+      [
+        '[auth.pam]\nusername_service = "-x"\n',
+        "auth.pam.username_service: expected a PAM service",
+      ],
       ['[ops]\nbind = "nonsense"\n', 'ops.bind: expected "IP:PORT"'],
       ['[ops]\nbind = "127.0.0.1:99999"\n', 'ops.bind: expected "IP:PORT"'],
       [

@@ -124,10 +124,10 @@ export function createRelayMetrics(registry: Registry = createRegistry()) {
       labelNames: ["action", "rule"] as const,
       registers: r,
     }),
-    authFailures: new Counter({
-      name: "edgesocks_relay_auth_failures_total",
-      help: "Failed authentications, by method",
-      labelNames: ["method"] as const,
+    auth: new Counter({
+      name: "edgesocks_relay_auth_total",
+      help: "Authentications, by method (userpass, pam.username, pam.address) and result (success, failure; error: the backend could not answer, e.g. PAM timed out or its pool was full)",
+      labelNames: ["method", "result"] as const,
       registers: r,
     }),
     handshakeDuration: new Histogram({

@@ -9,6 +9,7 @@ import {
   type MetricObjectWithValues,
   type MetricValue,
 } from "@edgesocks/telemetry";
+import { createAuthBackends } from "./auth/auth-backends";
 import { CredentialVerifier } from "./auth/credentials";
 import { FailureBackoff } from "./auth/failure-backoff";
 import type { RelayConfig } from "./config/schema";
@@ -132,8 +133,12 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   source?.start();
 
   const credentials = new CredentialVerifier();
+  const auth = createAuthBackends(config.auth);
   policy.onChange((next, previous) => {
     credentials.clear();
+    auth.passwordPam?.clear();
+    auth.addressPam?.clear();
+    auth.groups?.clear();
     // A user disabled or deleted by the new policy loses their open sessions now.
     if (!previous) return;
     const revoked = sessions.closeWhere((session) => {
@@ -194,6 +199,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const deps = {
     policy,
     credentials,
+    auth,
     backoff: new FailureBackoff(),
     resolver: new Resolver({
       metrics,

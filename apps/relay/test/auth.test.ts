@@ -87,8 +87,8 @@ describe("RFC 1929 username/password", () => {
     // The first failures are answered at argon2 speed, later ones are held back.
     expect(timings[4]!).toBeGreaterThan(timings[0]! + 200);
     const metrics = await relay.relay.metrics.registry.getSingleMetricAsString(
-      "edgesocks_relay_auth_failures_total",
+      "edgesocks_relay_auth_total",
     );
-    expect(metrics).toContain('method="userpass"} 5');
+    expect(metrics).toContain('method="userpass",result="failure"} 5');
   });
 });

@@ -36,7 +36,7 @@ describe("ops HTTP server", () => {
       "edgesocks_relay_bytes_up_total 5",
       'edgesocks_relay_user_bytes_total{user="anonymous",direction="up"} 5',
       "edgesocks_relay_handshake_duration_seconds_bucket",
-      "edgesocks_relay_auth_failures_total",
+      "edgesocks_relay_auth_total",
       "edgesocks_process_resident_memory_bytes",
     ]) {
       expect(metrics).toContain(series);

@@ -39,7 +39,6 @@ export function loadConfigFile(
 
 /** Keys that are unknown for a reason worth saying. */
 const UNKNOWN_KEY_HINTS: Record<string, string> = {
-  "auth.pam": "PAM is not supported by EdgeSocks; remove [auth.pam]",
   "auth.gssapi": "GSS-API is not supported by EdgeSocks; remove [auth.gssapi]",
 };
 

@@ -105,23 +105,66 @@ export const UserConfig = z.object({
   guaranteed_bandwidth_bytes_per_sec: positiveInt.optional(),
 });
 
+/** A PAM service: a file name in /etc/pam.d. */
+const pamService = text({ min: 1, max: 255 }).regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*$/, {
+  error: 'expected a PAM service name (a file name in /etc/pam.d), e.g. "rustsocks"',
+});
+/** A user name handed to PAM: never one that could pass for a pamtester option. */
+const pamUser = text({ min: 1, max: 255 }).regex(/^[^-\s][^\s]*$/, {
+  error: "expected a user name without spaces, not starting with '-'",
+});
+
+/** `[auth.pam]`, as RustSocks names it, plus the bounds of EdgeSocks' PAM process pool. */
+export const PamConfig = z.object({
+  /** Service for `pam.username` (RFC 1929 username and password). */
+  username_service: pamService.default("rustsocks"),
+  /** Service for `pam.address` (the client address alone). */
+  address_service: pamService.default("rustsocks-client"),
+  /** PAM_USER and PAM_RUSER of an address check. */
+  default_user: pamUser.default("rhostusr"),
+  default_ruser: pamUser.default("rhostusr"),
+  /** Log every PAM check, allowed or not. */
+  verbose: z.boolean().default(false),
+  /** Refuse to start when /etc/pam.d/<service> of a method in use is missing. */
+  verify_service: z.boolean().default(false),
+  /** pamtester processes at once. */
+  max_processes: positiveInt.max(256).default(8),
+  /** PAM checks waiting for a process; past it a login is refused. */
+  max_queued: z.number().int().min(0).max(10000).default(64),
+  /** A PAM check still running after this long is killed and the login refused. */
+  timeout_ms: positiveInt.default(5000),
+  /** How long a successful PAM check is remembered (0: never). */
+  cache_ttl_secs: z.number().int().min(0).default(300),
+});
+
+const pamHint = (issue: { input: unknown }) =>
+  String(issue.input).startsWith("pam")
+    ? ' (PAM methods are "pam.address" and "pam.username")'
+    : "";
+
 export const AuthConfig = z.object({
-  /** RustSocks' client-address authentication: only "none" (no such step) exists here. */
+  /** RustSocks' client-level check before the SOCKS handshake: "none" or "pam.address". */
   client_method: z
-    .literal("none", {
+    .enum(["none", "pam.address"], {
       error: (issue) =>
-        `expected "none", got ${JSON.stringify(issue.input)} (PAM is not supported by EdgeSocks)`,
+        `expected "none" or "pam.address", got ${JSON.stringify(issue.input)}${pamHint(issue)}`,
     })
-    .optional(),
+    .default("none"),
   socks_method: z
-    .enum(["none", "userpass"], {
+    .enum(["none", "userpass", "pam.address", "pam.username"], {
       error: (issue) =>
-        `expected "none" or "userpass", got ${JSON.stringify(issue.input)}${
-          String(issue.input).startsWith("pam") ? " (PAM is not supported by EdgeSocks)" : ""
-        }`,
+        `expected "none", "userpass", "pam.address" or "pam.username", got ${JSON.stringify(issue.input)}${pamHint(issue)}`,
     })
     .default("none"),
   users: z.array(UserConfig).default([]),
+  pam: PamConfig.default(PamConfig.parse({})),
+  /**
+   * Where a user's groups come from: "config" (the policy alone) or "nss" (also the system's
+   * groups of the user, `id -Gn`, as far as the policy defines them).
+   */
+  groups: z.enum(["config", "nss"]).default("config"),
+  /** How long a user's "nss" groups are remembered. */
+  groups_cache_ttl_secs: z.number().int().min(0).default(300),
 });
 
 export const AclConfig = z.object({
@@ -245,3 +288,4 @@ export const RelayConfig = z.object({
 export type RelayConfig = z.infer<typeof RelayConfig>;
 export type UserConfig = z.infer<typeof UserConfig>;
 export type TlsConfig = z.infer<typeof TlsConfig>;
+export type AuthConfig = z.infer<typeof AuthConfig>;

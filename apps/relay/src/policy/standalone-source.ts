@@ -8,6 +8,7 @@ import {
   sealSnapshot,
 } from "@edgesocks/policy";
 import type { Logger } from "@edgesocks/telemetry";
+import { backendSettings, snapshotMethod } from "../auth/auth-backends";
 import type { RelayConfig } from "../config/schema";
 import { RelayError } from "../errors";
 import type { RelayMetrics } from "../metrics";
@@ -52,8 +53,16 @@ export class StandalonePolicySource {
    * re-read it too.
    */
   reload(config?: RelayConfig): boolean {
-    if (config) this.options = { ...this.options, config };
     const { store, logger, metrics } = this.options;
+    if (config && backendSettings(config.auth) !== backendSettings(this.options.config.auth)) {
+      // PAM and directory groups are set up at start; half-switching them is worse than refusing.
+      metrics.policyReloads.inc({ result: "rejected" });
+      logger.error(
+        "policy reload rejected: PAM methods, [auth.pam] and auth.groups only change on restart; the previous policy stays in force",
+      );
+      return false;
+    }
+    if (config) this.options = { ...this.options, config };
     let snapshot: PolicySnapshot;
     let failures: ListenerFailure[];
     try {
@@ -137,7 +146,10 @@ export class StandalonePolicySource {
       version: this.#version + 1,
       epoch: this.#epoch,
       createdAt: new Date().toISOString(),
-      auth: { methods: [config.auth.socks_method], anonymousUser: config.acl.anonymous_user },
+      auth: {
+        methods: [snapshotMethod(config.auth.socks_method)],
+        anonymousUser: config.acl.anonymous_user,
+      },
       ...parts,
       acl: { enabled: config.acl.enabled, defaultPolicy: acl.defaultPolicy },
       qos: {

@@ -11,6 +11,7 @@ import {
   type SocksAddress,
 } from "@edgesocks/socks";
 import type { Logger } from "@edgesocks/telemetry";
+import type { AuthBackends } from "../auth/auth-backends";
 import type { CredentialVerifier } from "../auth/credentials";
 import type { FailureBackoff } from "../auth/failure-backoff";
 import type { LimitSlot } from "../limits/connection-limits";
@@ -55,6 +56,8 @@ export interface CommandSettings {
 export interface SessionDeps extends SessionProtection {
   policy: PolicyStore;
   credentials: CredentialVerifier;
+  /** PAM and directory groups, when the config asks for them. */
+  auth: AuthBackends;
   backoff: FailureBackoff;
   resolver: Resolver;
   metrics: RelayMetrics;
@@ -69,7 +72,15 @@ export interface SessionDeps extends SessionProtection {
   ruleLabel: BoundedLabel;
 }
 
-export type SessionState = "greeting" | "auth" | "request" | "busy" | "relaying" | "closed";
+/** "address": waiting for pam.address to admit the client before its greeting is read. */
+export type SessionState =
+  | "address"
+  | "greeting"
+  | "auth"
+  | "request"
+  | "busy"
+  | "relaying"
+  | "closed";
 type Protocol = "socks4" | "socks4a" | "socks5";
 
 /** Bytes a client may send before its request is answered (held for the destination). */
@@ -93,6 +104,8 @@ export class ClientSession implements TrafficCounters {
   packetsUp = 0;
   packetsDown = 0;
   user: string;
+  /** The user's groups from the system (auth.groups = "nss"), as the policy names them. */
+  groups: readonly string[] | undefined = undefined;
   /** Captured at accept: a destroyed socket no longer knows its peer. */
   readonly clientAddress: string;
   readonly clientPort: number;
@@ -149,6 +162,7 @@ export class ClientSession implements TrafficCounters {
     this.policy = deps.policy.current;
     this.presetUser = presetUser !== undefined;
     this.user = presetUser ?? this.policy.anonymousUser;
+    if (deps.auth.addressPam) this.state = "address";
     deps.registry.add(this);
     this.#pending =
       deps.handshakes?.admit(canonicalIp(this.clientAddress), this.#onPendingDrop.bind(this)) ??

@@ -14,6 +14,8 @@ import type { CompiledPolicy } from "../policy/compiled-policy";
 /** What a decision needs of its session: who asks, under which policy, and where the verdict goes. */
 export interface DecidingSession {
   readonly user: string;
+  /** Groups from the system beside the policy's own (auth.groups = "nss"). */
+  readonly groups?: readonly string[] | undefined;
   readonly policy: CompiledPolicy;
   decision: Decision | null;
   readonly deps: {
@@ -51,6 +53,7 @@ export function evaluateDestination(
     ...(address !== undefined ? { address } : {}),
     port,
     protocol,
+    groups: session.groups,
   });
 }
 

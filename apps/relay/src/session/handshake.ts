@@ -12,6 +12,12 @@ import {
   type Socks4Request,
 } from "@edgesocks/socks";
 import type { ClientSession, SessionState } from "./client-session";
+import {
+  type AuthResult,
+  onClientAddress,
+  verifyWithPam,
+  withDirectoryGroups,
+} from "./enterprise-auth";
 
 /**
  * The SOCKS4/4a/5 handshake as a buffered state machine over the session's
@@ -28,6 +34,9 @@ export function advanceHandshake(session: ClientSession): void {
   while (session.buffer && session.buffer.length > 0) {
     const buffer = session.buffer;
     switch (session.state) {
+      case "address":
+        onClientAddress(session);
+        return;
       case "greeting":
         if (buffer[0] === 5) {
           session.protocol = "socks5";
@@ -70,7 +79,7 @@ export function advanceHandshake(session: ClientSession): void {
 
 /** Whether the handshake still parses: not waiting on an async step, relaying or closed. */
 function parsing(state: SessionState): boolean {
-  return state === "greeting" || state === "auth" || state === "request";
+  return state === "address" || state === "greeting" || state === "auth" || state === "request";
 }
 
 /**
@@ -146,26 +155,38 @@ async function verifyUserPass(
   username: string,
   password: string,
 ): Promise<void> {
-  const { credentials, backoff, metrics } = session.deps;
+  const { credentials, backoff, metrics, auth } = session.deps;
   const keys = [`ip:${session.clientAddress}`, `user:${username}`];
   // An address or username that keeps failing waits before its password is
   // even checked, right or wrong: guessing right cannot skip the wait, and
-  // argon2 runs at the back-off's pace, not at the pace of a flood.
+  // argon2 (or PAM) runs at the back-off's pace, not at the pace of a flood.
   const holdMs = backoff.delayBefore(...keys);
   if (holdMs > 0) await new Promise((resolve) => setTimeout(resolve, holdMs).unref());
   if (session.closed) return;
-  const ok = await credentials.verify(session.policy.users.get(username), password);
+  let result: AuthResult;
+  if (auth.passwordPam) {
+    result = await verifyWithPam(session, username, password);
+  } else {
+    const ok = await credentials.verify(session.policy.users.get(username), password);
+    result = ok ? "success" : "failure";
+    metrics.auth.inc({ method: "userpass", result });
+  }
   if (session.closed) return;
   session.user = username;
-  if (ok) {
+  if (result === "success") {
     backoff.succeed(keys[0]!);
+    if (!(await withDirectoryGroups(session))) return;
     session.write(encodeUserPassReply(true));
     session.resume("request");
     return;
   }
-  metrics.authFailures.inc({ method: "userpass" });
-  backoff.fail(...keys);
-  session.refuse(encodeUserPassReply(false), "auth_failed", "auth_failed");
+  // A backend that could not answer (PAM timed out, its pool was full) is not the client's fault.
+  if (result === "failure") backoff.fail(...keys);
+  session.refuse(
+    encodeUserPassReply(false),
+    result === "error" ? "auth_error" : "auth_failed",
+    "auth_failed",
+  );
 }
 
 function onSocks4Request(session: ClientSession, request: Socks4Request): void {

@@ -35,6 +35,8 @@ export class CompiledAcl {
   readonly #indexes = new Map<string, PrincipalIndex>();
   /** Indexes shared by users that have no rules of their own, keyed by their group set. */
   readonly #byGroupSet = new Map<string, PrincipalIndex>();
+  /** Every group the policy names (declared or owning rules), by lower-cased name. */
+  readonly #groupNames = new Map<string, string>();
 
   constructor(snapshot: PolicySnapshot) {
     this.version = snapshot.version;
@@ -47,6 +49,11 @@ export class CompiledAcl {
       reason: `default policy ${snapshot.acl.defaultPolicy}`,
     });
     for (const user of snapshot.users) this.#groupsOf.set(user.username, [...new Set(user.groups)]);
+    for (const group of snapshot.groups) this.#groupNames.set(group.name.toLowerCase(), group.name);
+    for (const rule of snapshot.rules) {
+      if (rule.owner.kind === "group" && !this.#groupNames.has(rule.owner.name.toLowerCase()))
+        this.#groupNames.set(rule.owner.name.toLowerCase(), rule.owner.name);
+    }
 
     const order = snapshot.rules.map((rule, index) => ({ rule, index })).sort(compareRules);
     this.ranked = Object.freeze(
@@ -66,7 +73,8 @@ export class CompiledAcl {
    * The index of the rules that apply to `user`, built on first use. Names the snapshot knows
    * nothing about share one empty index, so arbitrary usernames cannot grow the cache.
    */
-  indexFor(user: string): PrincipalIndex {
+  indexFor(user: string, extraGroups?: readonly string[]): PrincipalIndex {
+    if (extraGroups && extraGroups.length > 0) return this.#indexWith(user, extraGroups);
     const cached = this.#indexes.get(user);
     if (cached) return cached;
     const own = this.#byUser.get(user);
@@ -81,6 +89,35 @@ export class CompiledAcl {
       this.#byGroupSet.set(key, index);
     }
     this.#indexes.set(user, index);
+    return index;
+  }
+
+  /**
+   * The policy's own spelling of each directory group it defines, matched case-insensitively
+   * ("domain users" is the policy's "Domain Users"); groups the policy does not name are dropped,
+   * so a directory's thousands of groups cannot grow any index.
+   */
+  policyGroups(names: readonly string[]): string[] {
+    const found = new Set<string>();
+    for (const name of names) {
+      const known = this.#groupNames.get(name.toLowerCase());
+      if (known !== undefined) found.add(known);
+    }
+    return [...found];
+  }
+
+  /** A user's index with directory groups added; cached per user and group set. */
+  #indexWith(user: string, extraGroups: readonly string[]): PrincipalIndex {
+    const groups = [...new Set([...(this.#groupsOf.get(user) ?? []), ...extraGroups])].sort();
+    const own = this.#byUser.get(user);
+    // Only users the snapshot names get their own entry; any other name shares its group set's.
+    const key = own ? `${user}\0${groups.join("\n")}` : groups.join("\n");
+    const cache = own ? this.#indexes : this.#byGroupSet;
+    let index = cache.get(key);
+    if (!index) {
+      index = new PrincipalIndex(this.#collect(own ?? [], groups));
+      cache.set(key, index);
+    }
     return index;
   }
 

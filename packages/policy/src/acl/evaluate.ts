@@ -147,7 +147,7 @@ function scanName(
  */
 export function evaluate(acl: CompiledAcl, req: AclRequest): Decision {
   if (!acl.enabled) return ACL_DISABLED;
-  const index = acl.indexFor(req.user);
+  const index = acl.indexFor(req.user, req.groups);
   if (index.rules.length === 0) return acl.defaultDecision;
   const port = req.port;
   const protocol = req.protocol === "udp" ? PROTOCOL_UDP : PROTOCOL_TCP;

@@ -15,6 +15,11 @@ export interface AclRequest {
   address?: string | undefined;
   port: number;
   protocol: "tcp" | "udp";
+  /**
+   * Groups the user is in beyond the snapshot's (from the system's directory), already
+   * narrowed to the policy's groups by CompiledAcl.policyGroups().
+   */
+  groups?: readonly string[] | undefined;
 }
 
 /** The outcome of evaluate(); shared and frozen, so never mutate one. */
