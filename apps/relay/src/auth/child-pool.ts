@@ -65,6 +65,8 @@ export class ChildPool {
     return new Promise((resolve) => {
       const child = spawn(file, args, {
         stdio: ["pipe", "pipe", "pipe"],
+        // Its own process group, so the deadline also kills what it started (pam_exec's helpers).
+        detached: true,
         env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C" },
       });
       const out: Buffer[] = [];
@@ -74,7 +76,11 @@ export class ChildPool {
       let timedOut = false;
       const timer = setTimeout(() => {
         timedOut = true;
-        child.kill("SIGKILL");
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+        } catch {
+          child.kill("SIGKILL");
+        }
       }, this.#timeoutMs);
       child.stdout.on("data", (chunk: Buffer) => {
         if (outBytes < MAX_OUTPUT_BYTES) out.push(chunk);
