@@ -1,7 +1,10 @@
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PamFixture } from "../src/test-support/pam-fixture";
 import { RawClient } from "../src/test-support/raw-client";
+import { BIN, startRelayProcess } from "../src/test-support/relay-process";
 import { curlVia, run, SYSTEM_PYTHON } from "../src/test-support/run";
 import { startHttpTarget } from "../src/test-support/targets";
 import { startTestRelay, type TestRelay } from "../src/test-support/test-relay";
@@ -20,6 +23,7 @@ let expired: string;
 let locked: string;
 let pwdfile: string;
 let rhostUser: string;
+let relayUser: string;
 
 beforeAll(() => {
   pam = new PamFixture();
@@ -54,6 +58,8 @@ beforeAll(() => {
   locked = pam.user("lck", "lck pw");
   // pam_access looks the PAM user up: default_user must be a user the system knows.
   rhostUser = pam.user("rh", "unused");
+  // The unprivileged user a relay drops to.
+  relayUser = pam.user("svc", "unused");
   run("usermod", ["-L", locked]);
 });
 
@@ -147,7 +153,10 @@ sys.stdout.write(data.decode().split("\\r\\n\\r\\n", 1)[1])
 
   it("refuses user names that could pass for options or carry control characters, without asking PAM", async () => {
     // A stack that admits anyone: only the relay's own check can refuse these names.
-    const permit = pam.service("permit", ["auth required pam_permit.so", "account required pam_permit.so"]);
+    const permit = pam.service("permit", [
+      "auth required pam_permit.so",
+      "account required pam_permit.so",
+    ]);
     await using open = await pamRelay(permit);
     expect(await login(open.port, "anyone", "x")).toBe(0);
     for (const name of ["-v", "--help", "ali\nce", "ali\u0001ce"]) {
@@ -284,6 +293,101 @@ priority = 10
     expect(byUser.get(dev)).toMatchObject({ status: "closed", decision: "allow" });
     expect(byUser.get(outsider)).toMatchObject({ closeReason: "acl_blocked" });
     expect(byUser.get("alice")).toMatchObject({ closeReason: "auth_error:groups_unavailable" });
+  });
+});
+
+describe("a RustSocks rustsocks.toml with both PAM tiers, in the real relay binary", () => {
+  const rustsocksToml = (usernameService: string, addressService: string) => `
+[server]
+bind_address = "127.0.0.1"
+bind_port = 1080
+max_connections = 10000
+
+[auth]
+client_method = "pam.address"      # IP filtering before SOCKS
+socks_method = "pam.username"      # Username/password after SOCKS
+
+[auth.pam]
+username_service = "${usernameService}"
+address_service = "${addressService}"
+default_user = "${rhostUser}"
+default_ruser = "${rhostUser}"
+verbose = true
+verify_service = true
+
+[logging]
+level = "info"
+format = "pretty"
+
+[sessions]
+enabled = true
+storage = "sqlite"
+`;
+
+  function writeConfig(text: string): { configPath: string; stateDir: string; dir: string } {
+    const dir = mkdtempSync(join(tmpdir(), "edgesocks-pam-relay-"));
+    const configPath = join(dir, "rustsocks.toml");
+    writeFileSync(configPath, text);
+    return { configPath, stateDir: join(dir, "state"), dir };
+  }
+
+  it("loads unchanged and serves: the address tier, then the password tier, through curl", async () => {
+    await using target = await startHttpTarget("rustsocks config");
+    const files = writeConfig(rustsocksToml(pwdService, accessService));
+    await using relay = await startRelayProcess(files);
+    const proxy = `127.0.0.1:${relay.port}`;
+    const url = `http://127.0.0.1:${target.port}/`;
+    const from = (address: string, credentials: string) =>
+      curlVia("--socks5", proxy, url, ["--interface", address, ...proxyUser(credentials)]);
+    expect((await from("127.0.0.2", "alice:alice pw")).stdout).toBe("rustsocks config");
+    expect((await from("127.0.0.2", "alice:wrong")).code).not.toBe(0);
+    expect((await from("127.0.0.3", "alice:alice pw")).code).not.toBe(0);
+    // verbose = true: every check is logged.
+    expect(relay.output()).toContain("PAM refused");
+    rmSync(files.dir, { recursive: true, force: true });
+  });
+
+  it("refuses to start when a service file is missing (verify_service = true): exit 2, one clear line", async () => {
+    const files = writeConfig(rustsocksToml(pwdService, `edgesocks-test-${pam.id}-nothing`));
+    const result = await run(process.execPath, [BIN, "--config", files.configPath, "--allow-root"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      `PAM service "edgesocks-test-${pam.id}-nothing" has no file /etc/pam.d/edgesocks-test-${pam.id}-nothing`,
+    );
+    rmSync(files.dir, { recursive: true, force: true });
+  });
+
+  it("after dropping to an unprivileged user: pam_pwdfile still works (the file is readable), pam_unix cannot check other users", async () => {
+    await using target = await startHttpTarget("unprivileged");
+    const files = writeConfig(
+      rustsocksToml(pwdService, accessService).replace(
+        'client_method = "pam.address"',
+        'client_method = "none"',
+      ),
+    );
+    await using relay = await startRelayProcess({ ...files, args: ["--user", relayUser] });
+    const proxy = `127.0.0.1:${relay.port}`;
+    const url = `http://127.0.0.1:${target.port}/`;
+    expect((await curlVia("--socks5", proxy, url, proxyUser("alice:alice pw"))).stdout).toBe(
+      "unprivileged",
+    );
+    const unixFiles = writeConfig(
+      rustsocksToml(unixService, accessService).replace(
+        'client_method = "pam.address"',
+        'client_method = "none"',
+      ),
+    );
+    await using unixRelay = await startRelayProcess({ ...unixFiles, args: ["--user", relayUser] });
+    // unix_chkpwd, pam_unix's setuid helper, only checks the calling user's own password.
+    const other = await curlVia(
+      "--socks5",
+      `127.0.0.1:${unixRelay.port}`,
+      url,
+      proxyUser(`${outsider}:out pw`),
+    );
+    expect(other.code).not.toBe(0);
+    rmSync(files.dir, { recursive: true, force: true });
+    rmSync(unixFiles.dir, { recursive: true, force: true });
   });
 });
 

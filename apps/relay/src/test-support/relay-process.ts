@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import type { SessionRecord } from "../session/record";
 
-const BIN = resolve(import.meta.dirname, "../../bin/edgesocks-relay.mjs");
+export const BIN = resolve(import.meta.dirname, "../../bin/edgesocks-relay.mjs");
 
 export function freePort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -40,6 +40,8 @@ export async function startRelayProcess(options: {
   port?: number;
   opsPort?: number;
   fleet?: { controlUrl: string; nodeToken: string };
+  /** More flags, e.g. `["--user", "nobody"]`. */
+  args?: string[];
 }): Promise<RelayProcess> {
   const port = options.port ?? (await freePort());
   const opsPort = options.opsPort ?? (await freePort());
@@ -56,6 +58,7 @@ export async function startRelayProcess(options: {
             ...["--region", "test", "--name", "relay-test"],
           ]
         : []),
+      ...(options.args ?? []),
     ],
     {
       stdio: ["ignore", "pipe", "pipe"],
