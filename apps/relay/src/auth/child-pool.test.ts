@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ChildPool } from "./child-pool";
+import { ChildPool, type ChildResult } from "./child-pool";
 
 describe("ChildPool", () => {
   it("passes stdin to the child and returns its exit code and output", async () => {
@@ -28,8 +28,12 @@ describe("ChildPool", () => {
   it("queues up to maxQueued runs past maxProcesses, then refuses at once", async () => {
     const pool = new ChildPool({ maxProcesses: 1, maxQueued: 1, timeoutMs: 5_000 });
     const order: string[] = [];
-    const first = pool.run("/bin/sh", ["-c", "read x"], "").then((r) => (order.push("first"), r));
-    const second = pool.run("/bin/true", []).then((r) => (order.push("second"), r));
+    const noted = (name: string) => (result: ChildResult) => {
+      order.push(name);
+      return result;
+    };
+    const first = pool.run("/bin/sh", ["-c", "read x"], "").then(noted("first"));
+    const second = pool.run("/bin/true", []).then(noted("second"));
     expect(pool.queued).toBe(1);
     const third = await pool.run("/bin/true", []);
     order.push("third");

@@ -36,7 +36,10 @@ export function pamUsernameProblem(username: string): string | undefined {
   if (username.length === 0) return "empty";
   if (username.startsWith("-")) return "starts with '-'";
   // C0, DEL and C1 controls; also NUL, which no C string carries.
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(username)) return "contains a control character";
+  for (const char of username) {
+    const code = char.codePointAt(0)!;
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return "contains a control character";
+  }
   return undefined;
 }
 
@@ -66,7 +69,7 @@ export class PamAuthenticator {
     const problem = pamUsernameProblem(username);
     if (problem) return { result: "denied", detail: `username ${problem}` };
     // PAM's conversation reads one line: "right\nanything" must not pass as "right".
-    if (/[\n\r\0]/.test(password))
+    if (password.includes("\n") || password.includes("\r") || password.includes("\0"))
       return { result: "denied", detail: "password contains a line break or NUL" };
     const cacheKey = `u\0${username}\0${rhost}`;
     const digest = this.#digest(cacheKey, password);

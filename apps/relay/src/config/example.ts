@@ -41,7 +41,18 @@ max_connections = 64           # in all; the least recently used destination giv
 idle_timeout_secs = 30         # an unused connection this old is replaced
 
 [auth]
-socks_method = "none"          # none | userpass
+socks_method = "none"          # none | userpass | pam.username | pam.address
+client_method = "none"         # none | pam.address (PAM checks the client address first)
+groups = "config"              # config | nss (the system's groups of a user count too)
+
+# PAM (Debian: apt-get install pamtester); see docs/relay.md
+# [auth.pam]
+# username_service = "rustsocks"          # /etc/pam.d/rustsocks, for pam.username
+# address_service = "rustsocks-client"    # for pam.address
+# default_user = "rhostusr"
+# default_ruser = "rhostusr"
+# verbose = false
+# verify_service = true                   # refuse to start if a service file is missing
 
 # [[auth.users]]
 # username = "alice"

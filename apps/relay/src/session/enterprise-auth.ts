@@ -19,7 +19,7 @@ export function onClientAddress(session: ClientSession): void {
 }
 
 async function checkClientAddress(session: ClientSession): Promise<void> {
-  const { backoff, metrics, auth } = session.deps;
+  const { backoff, auth } = session.deps;
   const key = `ip:${session.clientAddress}`;
   const holdMs = backoff.delayBefore(key);
   if (holdMs > 0) await new Promise((resolve) => setTimeout(resolve, holdMs).unref());
