@@ -1,9 +1,11 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PamFixture } from "../src/test-support/pam-fixture";
-import { RawClient } from "../src/test-support/raw-client";
+import { createPki } from "../src/test-support/pki";
+import { connectRequestV4, RawClient } from "../src/test-support/raw-client";
 import { BIN, startRelayProcess } from "../src/test-support/relay-process";
 import { curlVia, run, SYSTEM_PYTHON } from "../src/test-support/run";
 import { startHttpTarget } from "../src/test-support/targets";
@@ -388,6 +390,73 @@ storage = "sqlite"
     expect(other.code).not.toBe(0);
     rmSync(files.dir, { recursive: true, force: true });
     rmSync(unixFiles.dir, { recursive: true, force: true });
+  });
+});
+
+describe('auth.groups = "nss" for a client mutual TLS identified', () => {
+  it("looks the certificate's user up too: a group rule decides, a user NSS does not know is refused", async () => {
+    await using target = await startHttpTarget("mtls group");
+    const pki = createPki(join(pam.dir, "pki"));
+    const server = pki.issue("server");
+    await using relay = await startTestRelay(
+      `
+[server.tls]
+enabled = true
+certificate_path = "${server.cert}"
+private_key_path = "${server.key}"
+require_client_auth = true
+client_ca_path = "${pki.caCert}"
+tls_client_cert_as_user = true
+[auth]
+groups = "nss"
+[acl]
+enabled = true
+config_file = "acl.toml"
+`,
+      `
+[global]
+default_policy = "block"
+[[groups]]
+name = "${devGroup}"
+[[groups.rules]]
+action = "allow"
+destinations = ["127.0.0.1"]
+ports = ["*"]
+protocols = ["tcp"]
+priority = 10
+`,
+    );
+    const through = async (cn: string) => {
+      const cert = pki.issue(`client-${cn}`, { cn });
+      const socket = await new Promise<TLSSocket>((resolve, reject) => {
+        const s = tlsConnect(
+          {
+            host: "127.0.0.1",
+            port: relay.port,
+            servername: "localhost",
+            ca: readFileSync(pki.caCert),
+            cert: readFileSync(cert.cert),
+            key: readFileSync(cert.key),
+          },
+          () => resolve(s),
+        );
+        s.once("error", reject);
+      });
+      const received: Buffer[] = [];
+      socket.on("data", (c: Buffer) => received.push(c));
+      socket.write(Buffer.from([5, 1, 0, ...connectRequestV4("127.0.0.1", target.port)]));
+      socket.write("GET / HTTP/1.0\r\n\r\n");
+      await new Promise((resolve) => socket.on("close", resolve).on("error", resolve));
+      return Buffer.concat(received);
+    };
+    // 05 00 (method) then 05 00 (request granted) for the group member.
+    expect([...(await through(dev)).subarray(0, 4)]).toEqual([5, 0, 5, 0]);
+    expect([...(await through(outsider)).subarray(0, 4)]).toEqual([5, 0, 5, 2]);
+    expect([...(await through("not-a-system-user")).subarray(0, 4)]).toEqual([5, 0, 5, 2]);
+    const records = await relay.waitForRecords(3);
+    const byUser = new Map(records.map((r) => [r.user, r.closeReason]));
+    expect(byUser.get(outsider)).toBe("acl_blocked");
+    expect(byUser.get("not-a-system-user")).toBe("auth_error:groups_unavailable");
   });
 });
 

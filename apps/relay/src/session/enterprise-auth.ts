@@ -1,4 +1,4 @@
-import { encodeUserPassReply } from "@edgesocks/socks";
+import { encodeUserPassReply, Reply, type SocksAddress } from "@edgesocks/socks";
 import { type PamVerdict, pamRhost } from "../auth/pam";
 import type { ClientSession } from "./client-session";
 
@@ -56,7 +56,11 @@ export async function verifyWithPam(
  * the groups the policy defines. A lookup that fails refuses the login: a
  * group's block rule must not be skipped because the directory was away.
  */
-export async function withDirectoryGroups(session: ClientSession): Promise<boolean> {
+export async function withDirectoryGroups(
+  session: ClientSession,
+  /** What a refused client is told: the RFC 1929 failure, or a request's failure code. */
+  refusal: Buffer | number = encodeUserPassReply(false),
+): Promise<boolean> {
   const directory = session.deps.auth.groups;
   if (!directory) return true;
   const lookup = await directory.lookup(session.user);
@@ -66,11 +70,35 @@ export async function withDirectoryGroups(session: ClientSession): Promise<boole
       { user: session.user, client: session.clientAddress, reason: lookup.reason },
       "login refused: the user's groups could not be read from the system (auth.groups = nss)",
     );
-    session.refuse(encodeUserPassReply(false), "auth_error:groups_unavailable", "auth_failed");
+    session.refuse(refusal, "auth_error:groups_unavailable", "auth_failed");
     return false;
   }
   session.groups = session.policy.acl.policyGroups(lookup.groups);
   return true;
+}
+
+/**
+ * A request from a client its transport identified (mutual TLS) runs once its
+ * directory groups are known; every other request runs at once (password
+ * logins looked theirs up when they authenticated).
+ */
+export function dispatchIdentified(
+  session: ClientSession,
+  command: "connect" | "bind" | "udp",
+  address: SocksAddress,
+  port: number,
+): void {
+  if (!session.deps.auth.groups || !session.presetUser || session.groups !== undefined) {
+    session.dispatch(command, address, port);
+    return;
+  }
+  session.state = "busy";
+  session.client.pause();
+  withDirectoryGroups(session, Reply.NotAllowed)
+    .then((ok) => {
+      if (ok) session.dispatch(command, address, port);
+    })
+    .catch((error: unknown) => session.internalError(error));
 }
 
 function report(

@@ -14,6 +14,7 @@ import {
 import type { ClientSession, SessionState } from "./client-session";
 import {
   type AuthResult,
+  dispatchIdentified,
   onClientAddress,
   verifyWithPam,
   withDirectoryGroups,
@@ -199,7 +200,7 @@ function onSocks4Request(session: ClientSession, request: Socks4Request): void {
     session.refuse(Reply.NotAllowed, "auth_required", "auth_required");
     return;
   }
-  session.dispatch(request.command, request.address, request.port);
+  dispatchIdentified(session, request.command, request.address, request.port);
 }
 
 function onRequest(session: ClientSession, request: Request): void {
@@ -207,5 +208,5 @@ function onRequest(session: ClientSession, request: Request): void {
   session.command = command;
   session.destinationHost = request.address.host;
   session.destinationPort = request.port;
-  session.dispatch(command, request.address, request.port);
+  dispatchIdentified(session, command, request.address, request.port);
 }
