@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseConfigText } from "../src/config/load";
 import { PamFixture } from "../src/test-support/pam-fixture";
 import { createPki } from "../src/test-support/pki";
 import { connectRequestV4, RawClient } from "../src/test-support/raw-client";
@@ -130,6 +131,24 @@ sys.stdout.write(data.decode().split("\\r\\n\\r\\n", 1)[1])
     // curl asked PAM; python3's login with the same credentials came from the cache.
     expect(metric).toContain('method="pam.username",result="success"} 2');
     expect(metric).toContain('method="pam.username",result="failure"} 2');
+  });
+
+  it("keeps a user the policy disables out, whatever PAM says", async () => {
+    await using relay = await pamRelay(
+      pwdService,
+      '[[auth.users]]\nusername = "alice"\npassword = "unused"\nenabled = false\n',
+    );
+    expect(await login(relay.port, "alice", "alice pw")).not.toBe(0);
+  });
+
+  it("refuses a reload that would switch PAM off: PAM settings change only on restart", async () => {
+    await using relay = await pamRelay(pwdService);
+    const userpass = parseConfigText(
+      '[auth]\nsocks_method = "userpass"\n[[auth.users]]\nusername = "bob"\npassword = "bob pw"\n',
+    ).config;
+    expect(relay.relay.reload(userpass)).toBe(false);
+    expect(await login(relay.port, "bob", "bob pw")).not.toBe(0);
+    expect(await login(relay.port, "alice", "alice pw")).toBe(0);
   });
 
   it("remembers a success for its TTL (PAM is not asked again), but never a wrong password", async () => {

@@ -43,11 +43,15 @@ export async function verifyWithPam(
   username: string,
   password: string,
 ): Promise<AuthResult> {
-  const verdict = await session.deps.auth.passwordPam!.verifyPassword(
-    username,
-    password,
-    pamRhost(session.clientAddress),
-  );
+  // A user the policy lists as disabled stays out whatever PAM would say.
+  const verdict: PamVerdict =
+    session.policy.users.get(username)?.enabled === false
+      ? { result: "denied", detail: "disabled in the policy" }
+      : await session.deps.auth.passwordPam!.verifyPassword(
+          username,
+          password,
+          pamRhost(session.clientAddress),
+        );
   return report(session, "pam.username", verdict, username);
 }
 
