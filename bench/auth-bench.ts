@@ -122,7 +122,6 @@ async function pamSetup(): Promise<
         addressService: service,
         defaultUser: "nobody",
         defaultRuser: "nobody",
-        verbose: false,
         cacheTtlMs: 600_000,
       },
       new ChildPool(),

@@ -49,7 +49,6 @@ export function createAuthBackends(auth: AuthConfig, pamDir?: string): AuthBacke
         addressService: pam.address_service,
         defaultUser: pam.default_user,
         defaultRuser: pam.default_ruser,
-        verbose: pam.verbose,
         cacheTtlMs: pam.cache_ttl_secs * 1000,
       },
       new ChildPool({

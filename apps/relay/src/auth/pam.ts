@@ -17,13 +17,11 @@ export interface PamSettings {
   addressService: string;
   defaultUser: string;
   defaultRuser: string;
-  /** Log every check, allowed or not. */
-  verbose: boolean;
-  /** How long an allowed check is remembered. */
+  /** How long an allowed check is remembered; 0: never. */
   cacheTtlMs: number;
-  /** The pamtester binary. @default "/usr/bin/pamtester" */
-  pamtesterPath?: string | undefined;
 }
+
+const PAMTESTER = "/usr/bin/pamtester";
 
 /** `denied`: PAM said no. `error`: PAM could not answer (broken stack, timeout, full pool). */
 export type PamVerdict =
@@ -71,38 +69,28 @@ export class PamAuthenticator {
     // PAM's conversation reads one line: "right\nanything" must not pass as "right".
     if (password.includes("\n") || password.includes("\r") || password.includes("\0"))
       return { result: "denied", detail: "password contains a line break or NUL" };
-    const cacheKey = `u\0${username}\0${rhost}`;
-    const digest = this.#digest(cacheKey, password);
-    const cached = this.#cache.get(cacheKey);
-    if (cached && timingSafeEqual(cached, digest)) return { result: "success" };
-    const verdict = await this.#check({
-      service: this.settings.usernameService,
-      user: username,
-      ruser: username,
-      rhost,
-      password,
-    });
-    if (verdict.result === "success" && this.settings.cacheTtlMs > 0)
-      this.#cache.set(cacheKey, digest);
-    return verdict;
+    return this.#remembered(`u\0${username}\0${rhost}`, password, () =>
+      this.#check({
+        service: this.settings.usernameService,
+        user: username,
+        ruser: username,
+        rhost,
+        password,
+      }),
+    );
   }
 
   /** pam.address: the client address alone, as `default_user`, through `address_service`. */
-  async verifyAddress(rhost: string): Promise<PamVerdict> {
-    const cacheKey = `a\0${rhost}`;
-    const digest = this.#digest(cacheKey, "");
-    const cached = this.#cache.get(cacheKey);
-    if (cached && timingSafeEqual(cached, digest)) return { result: "success" };
-    const verdict = await this.#check({
-      service: this.settings.addressService,
-      user: this.settings.defaultUser,
-      ruser: this.settings.defaultRuser,
-      rhost,
-      password: "",
-    });
-    if (verdict.result === "success" && this.settings.cacheTtlMs > 0)
-      this.#cache.set(cacheKey, digest);
-    return verdict;
+  verifyAddress(rhost: string): Promise<PamVerdict> {
+    return this.#remembered(`a\0${rhost}`, "", () =>
+      this.#check({
+        service: this.settings.addressService,
+        user: this.settings.defaultUser,
+        ruser: this.settings.defaultRuser,
+        rhost,
+        password: "",
+      }),
+    );
   }
 
   /** Forget every remembered success, e.g. when the policy changes. */
@@ -130,9 +118,21 @@ export class PamAuthenticator {
       "acct_mgmt",
     ];
     const stdin = request.password ? `${request.password}\n` : "";
-    return verdictOf(
-      await this.pool.run(this.settings.pamtesterPath ?? "/usr/bin/pamtester", args, stdin),
-    );
+    return verdictOf(await this.pool.run(PAMTESTER, args, stdin));
+  }
+
+  /** A success remembered under `key` for this `secret` (as a keyed digest), else `check()`. */
+  async #remembered(
+    key: string,
+    secret: string,
+    check: () => Promise<PamVerdict>,
+  ): Promise<PamVerdict> {
+    const digest = this.#digest(key, secret);
+    const cached = this.#cache.get(key);
+    if (cached && timingSafeEqual(cached, digest)) return { result: "success" };
+    const verdict = await check();
+    if (verdict.result === "success" && this.settings.cacheTtlMs > 0) this.#cache.set(key, digest);
+    return verdict;
   }
 
   #digest(key: string, password: string): Buffer {
