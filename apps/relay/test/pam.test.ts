@@ -68,17 +68,22 @@ beforeAll(() => {
 
 afterAll(() => pam?.dispose());
 
-function pamRelay(service: string, extra = "", acl?: string): Promise<TestRelay> {
+/** A relay with socks_method = "pam.username" on `service` (verify_service on). */
+function pamRelay(
+  service: string,
+  more: { auth?: string; pam?: string; acl?: string } = {},
+): Promise<TestRelay> {
   return startTestRelay(
     `
 [auth]
 socks_method = "pam.username"
-${extra}
+${more.auth ?? ""}
 [auth.pam]
 username_service = "${service}"
 verify_service = true
-${acl ? '[acl]\nenabled = true\nconfig_file = "acl.toml"\n' : ""}`,
-    acl,
+${more.pam ?? ""}
+${more.acl ? '[acl]\nenabled = true\nconfig_file = "acl.toml"\n' : ""}`,
+    more.acl,
   );
 }
 
@@ -134,10 +139,9 @@ sys.stdout.write(data.decode().split("\\r\\n\\r\\n", 1)[1])
   });
 
   it("keeps a user the policy disables out, whatever PAM says", async () => {
-    await using relay = await pamRelay(
-      pwdService,
-      '[[auth.users]]\nusername = "alice"\npassword = "unused"\nenabled = false\n',
-    );
+    await using relay = await pamRelay(pwdService, {
+      auth: '[[auth.users]]\nusername = "alice"\npassword = "unused"\nenabled = false\n',
+    });
     expect(await login(relay.port, "alice", "alice pw")).not.toBe(0);
   });
 
@@ -211,10 +215,9 @@ sys.stdout.write(data.decode().split("\\r\\n\\r\\n", 1)[1])
   });
 
   it("bounds the PAM pool: past max_processes and max_queued a login is refused at once; a check past its deadline is killed", async () => {
-    await using relay = await pamRelayWith(
-      slowService,
-      "max_processes = 1\nmax_queued = 1\ntimeout_ms = 1500",
-    );
+    await using relay = await pamRelay(slowService, {
+      pam: "max_processes = 1\nmax_queued = 1\ntimeout_ms = 1500",
+    });
     const order: string[] = [];
     const attempt = (name: string) =>
       login(relay.port, "slow", "slow pw").then((status) => {
@@ -239,20 +242,6 @@ sys.stdout.write(data.decode().split("\\r\\n\\r\\n", 1)[1])
     });
   });
 });
-
-function pamRelayWith(service: string, pamKeys: string, extraAuth = "", acl?: string) {
-  return startTestRelay(
-    `
-[auth]
-socks_method = "pam.username"
-${extraAuth}
-[auth.pam]
-username_service = "${service}"
-${pamKeys}
-${acl ? '[acl]\nenabled = true\nconfig_file = "acl.toml"\n' : ""}`,
-    acl,
-  );
-}
 
 describe("pam.address (the client address alone)", () => {
   it("admits 127.0.0.2 and refuses 127.0.0.3 by pam_access, before any SOCKS byte is answered", async () => {
@@ -300,7 +289,7 @@ priority = 10
       `auth required pam_pwdfile.so pwdfile=${pwdfile}`,
       "account required pam_permit.so",
     ]);
-    await using relay = await pamRelayWith(unixAndPwd, "", 'groups = "nss"', acl);
+    await using relay = await pamRelay(unixAndPwd, { auth: 'groups = "nss"', acl });
     const url = `http://127.0.0.1:${target.port}/`;
     const member = await curlVia("--socks5", relay.proxy, url, proxyUser(`${dev}:dev pw`));
     expect(member.stdout).toBe("group ok");
