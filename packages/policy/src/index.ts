@@ -13,6 +13,16 @@ export {
 export { closestKey, unknownKeyMessage } from "./did-you-mean";
 export { POLICY_ERROR_CODES, PolicyError, type PolicyErrorCode } from "./errors";
 export {
+  isTimeZone,
+  type PeriodWindow,
+  periodWindow,
+  Quota,
+  type QuotaPeriod,
+  quotaSubject,
+  startOfLocalDay,
+  TimeZone,
+} from "./quota/index";
+export {
   AclRule,
   PolicySnapshot,
   type PolicySnapshotInput,

@@ -8,7 +8,7 @@ import {
   sealSnapshot,
 } from "@edgesocks/policy";
 import type { Logger } from "@edgesocks/telemetry";
-import type { RelayConfig } from "../config/schema";
+import type { QuotaConfig, RelayConfig } from "../config/schema";
 import { RelayError } from "../errors";
 import type { RelayMetrics } from "../metrics";
 import { describeFailures, type ListenerFailure, type PolicyStore } from "./policy-store";
@@ -118,6 +118,7 @@ export class StandalonePolicySource {
         ...(user.password_hash ? { passwordHash: user.password_hash } : {}),
         ...(user.password !== undefined && !user.password_hash ? { password: user.password } : {}),
         ...(user.max_connections ? { maxConnections: user.max_connections } : {}),
+        ...(user.quota ? { quota: snapshotQuota(user.quota) } : {}),
         ...(user.bandwidth_bytes_per_sec || user.guaranteed_bandwidth_bytes_per_sec
           ? {
               qos: {
@@ -132,6 +133,14 @@ export class StandalonePolicySource {
           : {}),
       })),
     );
+    for (const group of config.auth.groups) {
+      let target = parts.groups.find((g) => g.name === group.name);
+      if (target === undefined) {
+        target = { name: group.name };
+        parts.groups.push(target);
+      }
+      if (group.quota) target.quota = snapshotQuota(group.quota);
+    }
     const { htb, connection_limits: limits } = config.qos;
     const sealed = sealSnapshot({
       version: this.#version + 1,
@@ -151,6 +160,9 @@ export class StandalonePolicySource {
         maxConnectionsGlobal: limits.max_connections_global,
         maxConnectionsPerClient: limits.max_connections_per_client,
       },
+      ...(config.auth.quota_timezone !== "UTC"
+        ? { quotaTimezone: config.auth.quota_timezone }
+        : {}),
     });
     if (!sealed.ok) throw new RelayError("RELAY_E_SNAPSHOT", sealed.error);
     this.#version += 1;
@@ -173,4 +185,14 @@ export class StandalonePolicySource {
       ),
     );
   }
+}
+
+function snapshotQuota(quota: QuotaConfig) {
+  return {
+    bytes: quota.bytes,
+    period: quota.period,
+    direction: quota.direction,
+    onExhaust: quota.on_exhaust,
+    ...(quota.throttle_bytes_per_sec ? { throttleBytesPerSec: quota.throttle_bytes_per_sec } : {}),
+  };
 }

@@ -8,6 +8,8 @@ import type { Resolver } from "../net/resolver";
 import { UpstreamPool } from "../net/upstream-pool";
 import type { PolicyStore } from "../policy/policy-store";
 import { QosManager } from "../qos/qos-manager";
+import { QuotaGuard } from "../quota/quota-guard";
+import { QuotaLedger } from "../quota/quota-ledger";
 import type { SharedRelayState } from "../shard/shared-state";
 
 /** What sessions use to stay within limits; every part optional (absent: not enforced). */
@@ -22,6 +24,8 @@ export interface SessionProtection {
   egress?: EgressGuard | undefined;
   /** Pre-established upstream connections. */
   pool?: UpstreamPool | undefined;
+  /** Traffic quotas, counted with the relay's other threads. */
+  quota?: QuotaGuard | undefined;
 }
 
 export interface ProtectionOptions {
@@ -43,6 +47,7 @@ export interface Protection {
 /** Builds the relay's QoS and abuse protection from its config. */
 export function createProtection(options: ProtectionOptions): Protection {
   const { config, policy, metrics, logger, shared } = options;
+  const quota = new QuotaGuard({ ledger: shared?.quota ?? QuotaLedger.create(), metrics });
   const egress = new EgressGuard({
     enabled: config.egress.guard_enabled,
     blockedNetworks: config.egress.blocked_networks,
@@ -73,6 +78,7 @@ export function createProtection(options: ProtectionOptions): Protection {
     }),
     egress,
     pool,
+    quota,
   };
   return {
     session,
@@ -82,6 +88,7 @@ export function createProtection(options: ProtectionOptions): Protection {
     },
     close() {
       session.qos?.close();
+      quota.close();
       session.handshakes?.close();
       pool?.close();
     },
