@@ -12,6 +12,7 @@ import { ConnectionGuard } from "./services/connection-guard";
 import { NodeCommandBus } from "./services/node-commands";
 import { configStatus } from "./services/node-status";
 import { PolicyService } from "./services/policy-service";
+import { QuotaAnnouncer } from "./services/quota-usage";
 import { deleteExpiredSessions } from "./services/retention";
 import { SessionIngest } from "./services/session-ingest";
 import { SnapshotHub } from "./services/snapshot-hub";
@@ -115,6 +116,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     policy,
     ingest: new SessionIngest({ database, metrics }),
     commands,
+    quotas: new QuotaAnnouncer(),
     authLimiter: new AuthLimiter(options.authLimit),
     exchangeLimiter: new AuthLimiter({
       maxFailures: exchangeLimit.maxFailures ?? 20,

@@ -1,10 +1,18 @@
+import { randomUUID } from "node:crypto";
 import type { AppRouter } from "@edgesocks/api";
-import type { ConfigEvent, HeartbeatInput, SessionRecord } from "@edgesocks/api/wire";
+import {
+  type ConfigEvent,
+  type HeartbeatInput,
+  MAX_QUOTA_REPORTS,
+  type SessionRecord,
+} from "@edgesocks/api/wire";
 import { validateSnapshot } from "@edgesocks/policy";
 import type { Logger } from "@edgesocks/telemetry";
 import { createTRPCClient, createWSClient, type TRPCClient, wsLink } from "@trpc/client";
 import type { RelayMetrics } from "../metrics";
 import { describeFailures, type ListenerFailure, type PolicyStore } from "../policy/policy-store";
+import type { QuotaLedger } from "../quota/quota-ledger";
+import { quotaSubjects } from "../quota/quota-rules";
 import type { Relay } from "../relay";
 import { backoffDelayMs } from "../retry";
 import type { Quarantine } from "../spool/quarantine";
@@ -20,6 +28,8 @@ export interface FleetAgentOptions {
   store: PolicyStore;
   /** Open sessions (of every worker thread) and terminating them. */
   sessions: Pick<Relay, "activeSessions" | "terminate">;
+  /** The relay's quota counts: reported with heartbeats; the fleet's counts come back into it. */
+  quota: QuotaLedger;
   spool: Spool<SessionRecord>;
   /** Records ingest refuses as invalid go here. */
   quarantine: Quarantine;
@@ -54,6 +64,8 @@ export class FleetAgent {
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #connected = false;
   #closing = false;
+  /** This relay process, for the control plane's quota counts (a restart counts anew). */
+  readonly #boot = randomUUID();
 
   constructor(options: FleetAgentOptions) {
     this.#options = options;
@@ -255,7 +267,13 @@ export class FleetAgent {
           onStarted: handlers.onData,
           onData: (command) => {
             handlers.onData();
-            if (command.type === "terminate") {
+            if (command.type === "quota_exhausted") {
+              this.#options.quota.markFleetSpent(command.quotas);
+              logger.info({ quotas: command.quotas.map((q) => q.subject) }, "fleet spent quotas");
+            } else if (command.type === "quota_reset") {
+              this.#options.quota.reset(command.subject);
+              logger.info({ subject: command.subject, by: command.by }, "quota reset");
+            } else if (command.type === "terminate") {
               // Another worker thread may run it: the relay passes the command on.
               sessions.terminate(command.sessionId, `terminated by ${command.by}`);
               logger.info(
@@ -269,6 +287,18 @@ export class FleetAgent {
         },
       ),
     );
+  }
+
+  /** What this process spent of every quota in the policy (its current period's count). */
+  #quotaUsage(): { subject: string; periodStartMs: number; bytes: number }[] {
+    const { store, quota } = this.#options;
+    if (!store.loaded) return [];
+    const usage = [];
+    for (const subject of quotaSubjects(store.current.snapshot).keys()) {
+      const counted = quota.usage(subject);
+      if (counted !== null && counted.periodStartMs > 0) usage.push({ subject, ...counted });
+    }
+    return usage.slice(0, MAX_QUOTA_REPORTS);
   }
 
   #scheduleHeartbeat(): void {
@@ -290,7 +320,7 @@ export class FleetAgent {
     const limit = 2000;
     const snapshot = store.loaded ? store.current.snapshot : undefined;
     try {
-      await this.#client.nodes.heartbeat.mutate({
+      const answer = await this.#client.nodes.heartbeat.mutate({
         softwareVersion,
         publicAddress,
         appliedVersion: snapshot?.version ?? null,
@@ -311,7 +341,9 @@ export class FleetAgent {
           bytesDown: s.bytesDown,
         })),
         activeSessionsTruncated: active.length > limit,
+        quota: { boot: this.#boot, usage: this.#quotaUsage() },
       });
+      if (answer.quotas) this.#options.quota.setFleetVerdicts(answer.quotas);
     } catch (error) {
       logger.debug({ err: (error as Error).message }, "heartbeat failed");
     }

@@ -109,9 +109,8 @@ export class QuotaGuard {
   }
 
   #isSpent(c: Counting): boolean {
-    return (
-      this.ledger.used(c.row) >= c.rule.bytes || this.ledger.fleetExhausted(c.row, c.periodStartMs)
-    );
+    const { ledger } = this;
+    return ledger.used(c.row) + ledger.elsewhere(c.row, c.periodStartMs) >= c.rule.bytes;
   }
 
   /** @internal one gate per throttled subject in this thread. */
@@ -160,8 +159,8 @@ export class SessionMeter implements QuotaMeter {
     for (let i = 0; i < this.counting.length; i++) {
       const c = this.counting[i]!;
       if (up ? !c.rule.up : !c.rule.down) continue;
-      const before = ledger.add(c.row, bytes);
-      const spent = before >= c.rule.bytes || ledger.fleetExhausted(c.row, c.periodStartMs);
+      const before = ledger.add(c.row, bytes) + ledger.elsewhere(c.row, c.periodStartMs);
+      const spent = before >= c.rule.bytes;
       if (spent && c.rule.throttleBytesPerSec === undefined) {
         // Spent before this chunk: nothing of it goes, so nothing of it counts.
         for (let j = 0; j <= i; j++) {

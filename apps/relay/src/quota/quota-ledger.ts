@@ -1,11 +1,17 @@
 import { hash1, hash2, SharedLock } from "../shard/shared-table";
 
-/** Row layout, in BigInt64 slots: key, period start (ms), bytes used, fleet-exhausted period start. */
+/**
+ * Row layout, in BigInt64 slots: key, period start (ms), bytes used here; then the fleet's word
+ * on one period (from the control plane): that period's start, what other relays spent of it,
+ * and whether the fleet spent it all.
+ */
 const KEY = 0;
 const PERIOD = 1;
 const USED = 2;
-const FLEET = 3;
-const ROW = 4;
+const FLEET_PERIOD = 3;
+const FLEET_OTHERS = 4;
+const FLEET_SPENT = 5;
+const ROW = 6;
 /** Header before the rows: the lock (Int32 0), padded to 8 bytes for the BigInt64 view. */
 const HEADER_BYTES = 8;
 
@@ -13,8 +19,14 @@ const HEADER_BYTES = 8;
 export interface LedgerUsage {
   periodStartMs: number;
   bytes: number;
-  /** The control plane said the fleet spent this period's quota. */
-  fleetExhausted: boolean;
+}
+
+/** The control plane's count of one quota (a heartbeat's answer). */
+export interface FleetVerdict {
+  subject: string;
+  periodStartMs: number;
+  othersBytes: number;
+  exhausted: boolean;
 }
 
 /**
@@ -75,18 +87,43 @@ export class QuotaLedger {
     return Number(Atomics.load(this.#slots, row * ROW + USED));
   }
 
-  /** Whether the fleet's verdict for the period starting at `periodStartMs` is "spent". */
-  fleetExhausted(row: number, periodStartMs: number): boolean {
-    return Atomics.load(this.#slots, row * ROW + FLEET) === BigInt(periodStartMs);
+  /**
+   * Bytes of the period starting at `periodStartMs` spent elsewhere in the fleet, as the control
+   * plane last said; Number.MAX_SAFE_INTEGER when it said the fleet spent the whole quota.
+   */
+  elsewhere(row: number, periodStartMs: number): number {
+    const at = row * ROW;
+    if (Atomics.load(this.#slots, at + FLEET_PERIOD) !== BigInt(periodStartMs)) return 0;
+    if (Atomics.load(this.#slots, at + FLEET_SPENT) !== 0n) return Number.MAX_SAFE_INTEGER;
+    return Number(Atomics.load(this.#slots, at + FLEET_OTHERS));
   }
 
-  /** The control plane's verdicts: these subjects' periods are spent fleet-wide; the rest are not. */
-  setFleetVerdicts(exhausted: ReadonlyMap<string, number>, known: Iterable<string>): void {
+  /** The control plane's count of each subject: other relays' bytes, and whether all is spent. */
+  setFleetVerdicts(verdicts: readonly FleetVerdict[]): void {
     this.#lock.run(() => {
-      for (const subject of known) {
-        const period = exhausted.get(subject);
-        const row = this.#find(subject, period !== undefined);
-        if (row >= 0) Atomics.store(this.#slots, row * ROW + FLEET, BigInt(period ?? 0));
+      for (const v of verdicts) {
+        const row = this.#find(v.subject, true);
+        if (row < 0) continue;
+        const at = row * ROW;
+        Atomics.store(this.#slots, at + FLEET_PERIOD, BigInt(v.periodStartMs));
+        Atomics.store(this.#slots, at + FLEET_OTHERS, BigInt(v.othersBytes));
+        Atomics.store(this.#slots, at + FLEET_SPENT, v.exhausted ? 1n : 0n);
+      }
+    });
+  }
+
+  /** The fleet spent these quotas (a push between heartbeats). */
+  markFleetSpent(quotas: readonly { subject: string; periodStartMs: number }[]): void {
+    this.#lock.run(() => {
+      for (const q of quotas) {
+        const row = this.#find(q.subject, true);
+        if (row < 0) continue;
+        const at = row * ROW;
+        if (this.#slots[at + FLEET_PERIOD] !== BigInt(q.periodStartMs)) {
+          Atomics.store(this.#slots, at + FLEET_OTHERS, 0n);
+        }
+        Atomics.store(this.#slots, at + FLEET_PERIOD, BigInt(q.periodStartMs));
+        Atomics.store(this.#slots, at + FLEET_SPENT, 1n);
       }
     });
   }
@@ -96,8 +133,10 @@ export class QuotaLedger {
     this.#lock.run(() => {
       const row = this.#find(subject, false);
       if (row < 0) return;
-      Atomics.store(this.#slots, row * ROW + USED, 0n);
-      Atomics.store(this.#slots, row * ROW + FLEET, 0n);
+      const at = row * ROW;
+      Atomics.store(this.#slots, at + USED, 0n);
+      Atomics.store(this.#slots, at + FLEET_OTHERS, 0n);
+      Atomics.store(this.#slots, at + FLEET_SPENT, 0n);
     });
   }
 
@@ -111,7 +150,6 @@ export class QuotaLedger {
       return {
         periodStartMs,
         bytes: Number(Atomics.load(this.#slots, at + USED)),
-        fleetExhausted: this.#slots[at + FLEET] === BigInt(periodStartMs),
       };
     });
   }
