@@ -11,7 +11,7 @@ import type { Logger } from "@edgesocks/telemetry";
 import { createTRPCClient, createWSClient, type TRPCClient, wsLink } from "@trpc/client";
 import type { RelayMetrics } from "../metrics";
 import { describeFailures, type ListenerFailure, type PolicyStore } from "../policy/policy-store";
-import type { QuotaLedger } from "../quota/quota-ledger";
+import { QuotaLedger } from "../quota/quota-ledger";
 import { quotaSubjects } from "../quota/quota-rules";
 import type { Relay } from "../relay";
 import { backoffDelayMs } from "../retry";
@@ -29,7 +29,7 @@ export interface FleetAgentOptions {
   /** Open sessions (of every worker thread) and terminating them. */
   sessions: Pick<Relay, "activeSessions" | "terminate">;
   /** The relay's quota counts: reported with heartbeats; the fleet's counts come back into it. */
-  quota: QuotaLedger;
+  quota?: QuotaLedger;
   spool: Spool<SessionRecord>;
   /** Records ingest refuses as invalid go here. */
   quarantine: Quarantine;
@@ -66,9 +66,11 @@ export class FleetAgent {
   #closing = false;
   /** This relay process, for the control plane's quota counts (a restart counts anew). */
   readonly #boot = randomUUID();
+  readonly #quota: QuotaLedger;
 
   constructor(options: FleetAgentOptions) {
     this.#options = options;
+    this.#quota = options.quota ?? QuotaLedger.create(64);
     const { logger } = options;
     this.#wsClient = createWSClient({
       url: wsUrl(options.controlUrl),
@@ -268,10 +270,10 @@ export class FleetAgent {
           onData: (command) => {
             handlers.onData();
             if (command.type === "quota_exhausted") {
-              this.#options.quota.markFleetSpent(command.quotas);
+              this.#quota.markFleetSpent(command.quotas);
               logger.info({ quotas: command.quotas.map((q) => q.subject) }, "fleet spent quotas");
             } else if (command.type === "quota_reset") {
-              this.#options.quota.reset(command.subject);
+              this.#quota.reset(command.subject);
               logger.info({ subject: command.subject, by: command.by }, "quota reset");
             } else if (command.type === "terminate") {
               // Another worker thread may run it: the relay passes the command on.
@@ -291,7 +293,8 @@ export class FleetAgent {
 
   /** What this process spent of every quota in the policy (its current period's count). */
   #quotaUsage(): { subject: string; periodStartMs: number; bytes: number }[] {
-    const { store, quota } = this.#options;
+    const { store } = this.#options;
+    const quota = this.#quota;
     if (!store.loaded) return [];
     const usage = [];
     for (const subject of quotaSubjects(store.current.snapshot).keys()) {
@@ -343,7 +346,7 @@ export class FleetAgent {
         activeSessionsTruncated: active.length > limit,
         quota: { boot: this.#boot, usage: this.#quotaUsage() },
       });
-      if (answer.quotas) this.#options.quota.setFleetVerdicts(answer.quotas);
+      if (answer.quotas) this.#quota.setFleetVerdicts(answer.quotas);
     } catch (error) {
       logger.debug({ err: (error as Error).message }, "heartbeat failed");
     }

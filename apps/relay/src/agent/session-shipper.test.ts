@@ -8,7 +8,6 @@ import { createLogger } from "@edgesocks/telemetry";
 import { afterEach, describe, expect, it } from "vitest";
 import { createRelayMetrics } from "../metrics";
 import { PolicyStore } from "../policy/policy-store";
-import { QuotaLedger } from "../quota/quota-ledger";
 import { spoolSink } from "../spool/checked-spool";
 import { Quarantine } from "../spool/quarantine";
 import { Spool } from "../spool/spool";
@@ -69,7 +68,6 @@ async function agentOn(
     stateDir: dir,
     store: new PolicyStore(),
     sessions: { activeSessions: async () => [], terminate: () => false },
-    quota: QuotaLedger.create(64),
     spool,
     quarantine,
     metrics,
