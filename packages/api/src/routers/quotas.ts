@@ -3,7 +3,7 @@ import { Quota, quotaSubject, TimeZone } from "@edgesocks/policy";
 import { z } from "zod";
 import { ApiError } from "../errors";
 import { auditRow } from "../services/audit";
-import type { PolicyState } from "../services/policy-state";
+import { loadPolicyState, type PolicyState } from "../services/policy-state";
 import {
   clearQuotaUsage,
   enrolledNodeIds,
@@ -31,15 +31,12 @@ function ownerOf(state: PolicyState, kind: "user" | "group", name: string) {
  * period in force (from the relays' heartbeats), and a reset that starts a period over.
  */
 export const quotasRouter = router({
+  /** As the policy stands now (its newest edit, which relays get within a push). */
   usage: viewerProcedure.output(QuotaUsageOutput).query(async ({ ctx }) => {
-    const snapshot = ctx.services.hub.current()?.snapshot;
-    const quotas = await fleetQuotas(
-      ctx.services.database.db,
-      quotaDefinitions(snapshot),
-      Date.now(),
-    );
+    const state = await loadPolicyState(ctx.services.database.db);
+    const quotas = await fleetQuotas(ctx.services.database.db, quotaDefinitions(state), Date.now());
     return {
-      timeZone: snapshot?.quotaTimezone ?? "UTC",
+      timeZone: state.quotaTimezone,
       quotas: quotas.map((q) => ({
         subject: q.subject,
         kind: q.kind,
@@ -102,9 +99,8 @@ export const quotasRouter = router({
     .output(QuotaResetOutput)
     .mutation(async ({ ctx, input }) => {
       const subject = quotaSubject(input.kind, input.name);
-      const definition = quotaDefinitions(ctx.services.hub.current()?.snapshot).find(
-        (d) => d.subject === subject,
-      );
+      const state = await loadPolicyState(ctx.services.database.db);
+      const definition = quotaDefinitions(state).find((d) => d.subject === subject);
       if (definition === undefined) {
         throw new ApiError(
           "API_E_NOT_FOUND",

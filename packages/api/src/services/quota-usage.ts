@@ -1,6 +1,6 @@
 import type { Database, Db } from "@edgesocks/db";
 import { nodes, quotaUsage, type StoredQuota } from "@edgesocks/db/schema";
-import { type PolicySnapshot, periodWindow, quotaSubject } from "@edgesocks/policy";
+import { periodWindow, quotaSubject } from "@edgesocks/policy";
 import { and, eq, gte, isNotNull, isNull, sql } from "drizzle-orm";
 import type { QuotaVerdict } from "../wire";
 import type { NodeCommandBus } from "./node-commands";
@@ -14,8 +14,15 @@ export interface QuotaDefinition {
   timeZone: string;
 }
 
-/** Every user and group quota of `snapshot`. */
-export function quotaDefinitions(snapshot: PolicySnapshot | undefined): QuotaDefinition[] {
+/** What quotas are read from: a snapshot, or the editable policy state. */
+export interface QuotaSource {
+  users: readonly { username: string; quota?: StoredQuota | null | undefined }[];
+  groups: readonly { name: string; quota?: StoredQuota | null | undefined }[];
+  quotaTimezone?: string | undefined;
+}
+
+/** Every user and group quota of `snapshot` (or policy state). */
+export function quotaDefinitions(snapshot: QuotaSource | undefined): QuotaDefinition[] {
   if (snapshot === undefined) return [];
   const timeZone = snapshot.quotaTimezone ?? "UTC";
   const out: QuotaDefinition[] = [];
