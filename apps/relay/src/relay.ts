@@ -400,7 +400,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     metrics,
     policy,
     sessions,
-    quota: protection.session.quota!.ledger,
+    quota: protection.quota.ledger,
     socksAddress: () => listener.address(),
     tlsAddress: () => tlsListener?.address(),
     opsAddress: () => ops?.address(),

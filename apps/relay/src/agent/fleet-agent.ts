@@ -3,7 +3,9 @@ import type { AppRouter } from "@edgesocks/api";
 import {
   type ConfigEvent,
   type HeartbeatInput,
+  HeartbeatOutput,
   MAX_QUOTA_REPORTS,
+  NodeCommand,
   type SessionRecord,
 } from "@edgesocks/api/wire";
 import { validateSnapshot } from "@edgesocks/policy";
@@ -269,12 +271,8 @@ export class FleetAgent {
           onStarted: handlers.onData,
           onData: (command) => {
             handlers.onData();
-            if (command.type === "quota_exhausted") {
-              this.#quota.markFleetSpent(command.quotas);
-              logger.info({ quotas: command.quotas.map((q) => q.subject) }, "fleet spent quotas");
-            } else if (command.type === "quota_reset") {
-              this.#quota.reset(command.subject);
-              logger.info({ subject: command.subject, by: command.by }, "quota reset");
+            if (command.type === "quota_exhausted" || command.type === "quota_reset") {
+              this.#onQuotaCommand(command);
             } else if (command.type === "terminate") {
               // Another worker thread may run it: the relay passes the command on.
               sessions.terminate(command.sessionId, `terminated by ${command.by}`);
@@ -289,6 +287,23 @@ export class FleetAgent {
         },
       ),
     );
+  }
+
+  #onQuotaCommand(input: unknown): void {
+    const { logger } = this.#options;
+    const parsed = NodeCommand.safeParse(input);
+    if (!parsed.success) {
+      logger.warn({ err: parsed.error.message }, "malformed quota command ignored");
+      return;
+    }
+    const command = parsed.data;
+    if (command.type === "quota_exhausted") {
+      this.#quota.markFleetSpent(command.quotas);
+      logger.info({ quotas: command.quotas.map((q) => q.subject) }, "fleet spent quotas");
+    } else if (command.type === "quota_reset") {
+      this.#quota.reset(command.subject);
+      logger.info({ subject: command.subject, by: command.by }, "quota reset");
+    }
   }
 
   /** What this process spent of every quota in the policy (its current period's count). */
@@ -346,7 +361,11 @@ export class FleetAgent {
         activeSessionsTruncated: active.length > limit,
         quota: { boot: this.#boot, usage: this.#quotaUsage() },
       });
-      if (answer.quotas) this.#quota.setFleetVerdicts(answer.quotas);
+      // Parsed here: the fleet's counts decide who this relay refuses.
+      const parsed = HeartbeatOutput.safeParse(answer);
+      if (!parsed.success) {
+        logger.warn({ err: parsed.error.message }, "heartbeat answer malformed; quota counts kept");
+      } else if (parsed.data.quotas) this.#quota.setFleetVerdicts(parsed.data.quotas);
     } catch (error) {
       logger.debug({ err: (error as Error).message }, "heartbeat failed");
     }

@@ -60,9 +60,9 @@ export class QuotaGuard {
   spent(rules: readonly QuotaRule[]): string | null {
     const now = Date.now();
     for (const rule of rules) {
-      const counting = this.#open(rule, now);
+      const counting = this.open(rule, now);
       if (counting === null) return "ledger_full";
-      if (this.#isSpent(counting)) {
+      if (this.isSpent(counting)) {
         this.#metrics.quotaExhausted.inc({ action: "refused", scope: scopeOf(rule) });
         return rule.subject;
       }
@@ -75,7 +75,7 @@ export class QuotaGuard {
     const now = Date.now();
     const counting: Counting[] = [];
     for (const rule of rules) {
-      const c = this.#open(rule, now);
+      const c = this.open(rule, now);
       if (c !== null) counting.push(c);
     }
     const meter = new SessionMeter(this, counting, close);
@@ -93,22 +93,14 @@ export class QuotaGuard {
 
   /** @internal the row of `rule` for the period holding `nowMs`; null when the ledger is full. */
   open(rule: QuotaRule, nowMs: number): Counting | null {
-    return this.#open(rule, nowMs);
-  }
-
-  #open(rule: QuotaRule, nowMs: number): Counting | null {
     const window = periodWindow(rule.period, rule.timeZone, nowMs);
     const row = this.ledger.open(rule.subject, window.startMs);
     if (row < 0) return null;
     return { rule, row, periodStartMs: window.startMs, endMs: window.endMs };
   }
 
-  /** @internal */
+  /** @internal this relay's count plus the fleet's reached the quota. */
   isSpent(c: Counting): boolean {
-    return this.#isSpent(c);
-  }
-
-  #isSpent(c: Counting): boolean {
     const { ledger } = this;
     return ledger.used(c.row) + ledger.elsewhere(c.row, c.periodStartMs) >= c.rule.bytes;
   }

@@ -57,7 +57,10 @@ export class QuotaLedger {
 
   /**
    * The row counting `subject` in the period starting at `periodStartMs`; a row
-   * still counting an older period starts over at zero. -1: the table is full.
+   * still counting an older period starts over at zero. One counting a later
+   * start (the policy changed the period or time zone) is relabelled and keeps
+   * its count, so reports name the period the control plane computes. -1: the
+   * table is full.
    */
   open(subject: string, periodStartMs: number): number {
     const start = BigInt(periodStartMs);
@@ -65,10 +68,9 @@ export class QuotaLedger {
       const row = this.#find(subject, true);
       if (row < 0) return -1;
       const at = row * ROW;
-      if (this.#slots[at + PERIOD]! < start) {
-        this.#slots[at + PERIOD] = start;
-        Atomics.store(this.#slots, at + USED, 0n);
-      }
+      const stored = this.#slots[at + PERIOD]!;
+      if (stored < start) Atomics.store(this.#slots, at + USED, 0n);
+      if (stored !== start) this.#slots[at + PERIOD] = start;
       return row;
     });
   }

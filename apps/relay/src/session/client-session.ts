@@ -122,7 +122,7 @@ export class ClientSession implements TrafficCounters {
   #pending: PendingTicket | null = null;
   /** A connection-limit slot, held from the request until the session ends. */
   #slot: LimitSlot | null = null;
-  /** The user's traffic quotas, metered from the relay's start until the session ends. */
+  /** The user's traffic quotas, metered from the start of relaying until the session ends. */
   #quota: SessionMeter | null = null;
   /**
    * The handshake's listeners, bound once. Methods and bind rather than

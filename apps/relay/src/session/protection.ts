@@ -39,6 +39,8 @@ export interface ProtectionOptions {
 
 export interface Protection {
   readonly session: SessionProtection;
+  /** Traffic quotas (the ledger is what heartbeats report). */
+  readonly quota: QuotaGuard;
   /** Once the listeners are bound: their ports join the egress guard, the pool starts filling. */
   start(options: { resolver: Pick<Resolver, "resolve">; ports: readonly number[] }): void;
   close(): void;
@@ -82,6 +84,7 @@ export function createProtection(options: ProtectionOptions): Protection {
   };
   return {
     session,
+    quota,
     start({ resolver, ports }) {
       egress.addOwnPorts(ports);
       pool?.start(resolver);
