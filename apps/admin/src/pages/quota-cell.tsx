@@ -11,6 +11,15 @@ import { keys } from "../lib/query-keys";
 type Quota = NonNullable<RouterOutputs["users"]["list"][number]["quota"]>;
 export type QuotaUsage = RouterOutputs["quotas"]["usage"]["quotas"][number];
 
+const PERIOD_TEXT: Record<Quota["period"], string> = {
+  day: "per day",
+  week: "per week",
+  month: "per month",
+  rolling_24h: "in any 24 h",
+  rolling_7d: "in any 7 days",
+  rolling_30d: "in any 30 days",
+};
+
 /** The fleet's use of every quota, refreshed with the relays' heartbeats. */
 export function useQuotaUsage(): Map<string, QuotaUsage> {
   const api = useApi();
@@ -53,7 +62,7 @@ export function QuotaCell(props: {
   return (
     <div data-quota={`${kind}:${name}`}>
       <div>
-        {formatBytes(used)} of {formatBytes(quota.bytes)} per {quota.period}{" "}
+        {formatBytes(used)} of {formatBytes(quota.bytes)} {PERIOD_TEXT[quota.period]}{" "}
         {usage?.exhausted ? <Badge tone="red">exhausted</Badge> : null}
       </div>
       <div className="cell-sub">

@@ -91,7 +91,9 @@ describe("edgesocksctl quota", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--bytes: expected a size such as .*got "10 parsecs"/);
     const period = await ctl("quota", "set", "group:interns", "--bytes", "1GB", "--period", "year");
-    expect(period.stderr).toMatch(/--period: expected day \| week \| month, got "year"/);
+    expect(period.stderr).toMatch(
+      /--period: expected day \| week \| month \| rolling_24h .*, got "year"/,
+    );
     const subject = await ctl("quota", "reset", "interns");
     expect(subject.stderr).toMatch(/SUBJECT: expected user:NAME or group:NAME, got "interns"/);
     const throttle = await ctl(
@@ -109,5 +111,37 @@ describe("edgesocksctl quota", () => {
     const zone = await ctl("quota", "timezone", "Mars/Olympus");
     expect(zone.code).not.toBe(0);
     expect(zone.stderr).toMatch(/unknown time zone "Mars\/Olympus"/);
+  });
+
+  it("sums a rolling window's buckets still in it, from every relay", async () => {
+    ok(await ctl("users", "add", "rolly"));
+    ok(await ctl("quota", "set", "user:rolly", "--bytes", "1000", "--period", "rolling_24h"));
+    const hour = 3_600_000;
+    const bucket = Math.floor(Date.now() / hour) * hour;
+    const token = await registerRelay(control, {
+      name: "relay-r1",
+      region: "eu",
+      publicAddress: "192.0.2.9:1080",
+    });
+    const report = (hoursAgo: number, bytes: number) => ({
+      subject: "user:rolly",
+      periodStartMs: bucket - hoursAgo * hour,
+      bytes,
+    });
+    const answer = await control.http(token).nodes.heartbeat.mutate({
+      ...heartbeat(null),
+      // 24 hours ago has left the window; 23 hours ago and now are in it.
+      quota: { boot: randomUUID(), usage: [report(24, 5000), report(23, 400), report(0, 300)] },
+    });
+    expect(answer.quotas?.find((q) => q.subject === "user:rolly")).toEqual({
+      subject: "user:rolly",
+      periodStartMs: bucket,
+      othersBytes: 0,
+      exhausted: false,
+    });
+    const usage = JSON.parse(ok(await ctl("quota", "list", "--json")));
+    expect(usage.quotas.find((q: { subject: string }) => q.subject === "user:rolly")).toMatchObject(
+      { usedBytes: 700, periodStart: new Date(bucket - 23 * hour).toISOString() },
+    );
   });
 });

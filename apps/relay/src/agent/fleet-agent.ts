@@ -8,13 +8,13 @@ import {
   NodeCommand,
   type SessionRecord,
 } from "@edgesocks/api/wire";
-import { validateSnapshot } from "@edgesocks/policy";
+import { countedFromMs, validateSnapshot } from "@edgesocks/policy";
 import type { Logger } from "@edgesocks/telemetry";
 import { createTRPCClient, createWSClient, type TRPCClient, wsLink } from "@trpc/client";
 import type { RelayMetrics } from "../metrics";
 import { describeFailures, type ListenerFailure, type PolicyStore } from "../policy/policy-store";
 import { QuotaLedger } from "../quota/quota-ledger";
-import { quotaSubjects } from "../quota/quota-rules";
+import { ledgerKeys, quotaSubjects } from "../quota/quota-rules";
 import type { Relay } from "../relay";
 import { backoffDelayMs } from "../retry";
 import type { Quarantine } from "../spool/quarantine";
@@ -301,6 +301,9 @@ export class FleetAgent {
       this.#quota.markFleetSpent(command.quotas);
       logger.info({ quotas: command.quotas.map((q) => q.subject) }, "fleet spent quotas");
     } else if (command.type === "quota_reset") {
+      const { store } = this.#options;
+      const rule = store.loaded ? quotaSubjects(store.current.snapshot).get(command.subject) : undefined;
+      for (const key of rule ? ledgerKeys(rule) : []) this.#quota.reset(key);
       this.#quota.reset(command.subject);
       logger.info({ subject: command.subject, by: command.by }, "quota reset");
     }
@@ -312,9 +315,14 @@ export class FleetAgent {
     const quota = this.#quota;
     if (!store.loaded) return [];
     const usage = [];
-    for (const subject of quotaSubjects(store.current.snapshot).keys()) {
-      const counted = quota.usage(subject);
-      if (counted !== null && counted.periodStartMs > 0) usage.push({ subject, ...counted });
+    const nowMs = Date.now();
+    for (const [subject, rule] of quotaSubjects(store.current.snapshot)) {
+      // A rolling window: each of its buckets still in the window, as its own period.
+      const from = countedFromMs(rule.period, rule.timeZone, nowMs);
+      for (const key of ledgerKeys(rule)) {
+        const counted = quota.usage(key);
+        if (counted !== null && counted.periodStartMs >= from) usage.push({ subject, ...counted });
+      }
     }
     return usage.slice(0, MAX_QUOTA_REPORTS);
   }

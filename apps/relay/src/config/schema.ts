@@ -1,4 +1,4 @@
-import { isTimeZone } from "@edgesocks/policy";
+import { isTimeZone, QUOTA_PERIODS } from "@edgesocks/policy";
 import { text } from "@edgesocks/policy/text";
 import { ipFamily, parseNetwork, splitHostPort } from "@edgesocks/socks/address";
 import { z } from "zod";
@@ -99,7 +99,7 @@ export const ServerConfig = z.object({
 export const QuotaConfig = z
   .object({
     bytes: positiveInt.max(Number.MAX_SAFE_INTEGER),
-    period: z.enum(["day", "week", "month"]),
+    period: z.enum(QUOTA_PERIODS),
     direction: z.enum(["total", "up", "down"]).default("total"),
     on_exhaust: z.enum(["close", "throttle"]).default("close"),
     throttle_bytes_per_sec: positiveInt.optional(),

@@ -1,8 +1,8 @@
-import { periodWindow } from "@edgesocks/policy";
+import { countedFromMs, isRolling, periodWindow } from "@edgesocks/policy";
 import type { RelayMetrics } from "../metrics";
 import type { FlowGate } from "../session/pipe";
 import type { QuotaLedger } from "./quota-ledger";
-import type { QuotaRule } from "./quota-rules";
+import { ledgerKey, ledgerKeys, type QuotaRule } from "./quota-rules";
 import { ThrottleGate } from "./throttle-gate";
 
 /** What the pipe asks of a session with a quota, per chunk. */
@@ -25,12 +25,17 @@ export interface QuotaGuardOptions {
   sweepMs?: number;
 }
 
-/** One rule as a session counts it: the ledger row of the period in force. */
+/** One rule as a session counts it: the ledger row of the period (or bucket) in force. */
 interface Counting {
   readonly rule: QuotaRule;
+  /** Where this period's (bucket's) bytes are added. */
   row: number;
+  /** Where the fleet's count of the subject is held (the subject's own row). */
+  fleetRow: number;
   periodStartMs: number;
   endMs: number;
+  /** A rolling window's earlier buckets still in it, as counted here when the bucket began. */
+  earlierBytes: number;
 }
 
 /**
@@ -93,16 +98,38 @@ export class QuotaGuard {
 
   /** @internal the row of `rule` for the period holding `nowMs`; null when the ledger is full. */
   open(rule: QuotaRule, nowMs: number): Counting | null {
+    const { ledger } = this;
     const window = periodWindow(rule.period, rule.timeZone, nowMs);
-    const row = this.ledger.open(rule.subject, window.startMs);
+    const row = ledger.open(ledgerKey(rule, window.startMs), window.startMs);
     if (row < 0) return null;
-    return { rule, row, periodStartMs: window.startMs, endMs: window.endMs };
+    let fleetRow = row;
+    let earlierBytes = 0;
+    if (isRolling(rule.period)) {
+      fleetRow = ledger.open(rule.subject, window.startMs);
+      if (fleetRow < 0) return null;
+      const from = countedFromMs(rule.period, rule.timeZone, nowMs);
+      for (const key of ledgerKeys(rule)) {
+        const slot = ledger.find(key);
+        if (slot < 0 || slot === row) continue;
+        const start = ledger.periodOf(slot);
+        if (start >= from && start < window.startMs) earlierBytes += ledger.used(slot);
+      }
+    }
+    return {
+      rule,
+      row,
+      fleetRow,
+      periodStartMs: window.startMs,
+      endMs: window.endMs,
+      earlierBytes,
+    };
   }
 
   /** @internal this relay's count plus the fleet's reached the quota. */
   isSpent(c: Counting): boolean {
     const { ledger } = this;
-    return ledger.used(c.row) + ledger.elsewhere(c.row, c.periodStartMs) >= c.rule.bytes;
+    const counted = ledger.used(c.row) + c.earlierBytes;
+    return counted + ledger.elsewhere(c.fleetRow, c.periodStartMs) >= c.rule.bytes;
   }
 
   /** @internal one gate per throttled subject in this thread. */
@@ -151,7 +178,8 @@ export class SessionMeter implements QuotaMeter {
     for (let i = 0; i < this.counting.length; i++) {
       const c = this.counting[i]!;
       if (up ? !c.rule.up : !c.rule.down) continue;
-      const before = ledger.add(c.row, bytes) + ledger.elsewhere(c.row, c.periodStartMs);
+      const before =
+        ledger.add(c.row, bytes) + c.earlierBytes + ledger.elsewhere(c.fleetRow, c.periodStartMs);
       const spent = before >= c.rule.bytes;
       if (spent && c.rule.throttleBytesPerSec === undefined) {
         // Spent before this chunk: nothing of it goes, so nothing of it counts.

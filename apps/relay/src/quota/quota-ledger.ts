@@ -89,6 +89,16 @@ export class QuotaLedger {
     return Number(Atomics.load(this.#slots, row * ROW + USED));
   }
 
+  /** The period start `row` counts (0: none yet). */
+  periodOf(row: number): number {
+    return Number(Atomics.load(this.#slots, row * ROW + PERIOD));
+  }
+
+  /** The row of `subject` without inserting it; -1 when absent. */
+  find(subject: string): number {
+    return this.#lock.run(() => this.#find(subject, false));
+  }
+
   /**
    * Bytes of the period starting at `periodStartMs` spent elsewhere in the fleet, as the control
    * plane last said; Number.MAX_SAFE_INTEGER when it said the fleet spent the whole quota.

@@ -1,4 +1,11 @@
-import { type PolicySnapshot, type QuotaPeriod, quotaSubject } from "@edgesocks/policy";
+import {
+  isRolling,
+  type PolicySnapshot,
+  type QuotaPeriod,
+  quotaSubject,
+  ROLLING_BUCKETS,
+  rollingBucketMs,
+} from "@edgesocks/policy";
 
 /** One quota a session counts against: its user's own, or one of its groups' (shared). */
 export interface QuotaRule {
@@ -52,4 +59,23 @@ export function quotaSubjects(snapshot: PolicySnapshot): Map<string, QuotaRule> 
     for (const rule of rules) subjects.set(rule.subject, rule);
   }
   return subjects;
+}
+
+/**
+ * The ledger row a period's bytes go to: the subject itself for calendar periods; for a rolling
+ * window one of its 24 bucket rows (`user:alice#7`), reused round-robin as buckets age out.
+ */
+export function ledgerKey(
+  rule: Pick<QuotaRule, "subject" | "period">,
+  periodStartMs: number,
+): string {
+  if (!isRolling(rule.period)) return rule.subject;
+  const slot = Math.floor(periodStartMs / rollingBucketMs(rule.period)) % ROLLING_BUCKETS;
+  return `${rule.subject}#${slot}`;
+}
+
+/** Every ledger row of `rule` (a reset clears them all). */
+export function ledgerKeys(rule: Pick<QuotaRule, "subject" | "period">): string[] {
+  if (!isRolling(rule.period)) return [rule.subject];
+  return Array.from({ length: ROLLING_BUCKETS }, (_, slot) => `${rule.subject}#${slot}`);
 }

@@ -36,7 +36,7 @@ const SnapshotQos = z.strictObject({
 export const QuotaView = z
   .strictObject({
     bytes: z.int(),
-    period: z.enum(["day", "week", "month"]),
+    period: z.enum(["day", "week", "month", "rolling_24h", "rolling_7d", "rolling_30d"]),
     direction: z.enum(["total", "up", "down"]),
     onExhaust: z.enum(["close", "throttle"]),
     throttleBytesPerSec: z.int().optional(),
@@ -397,7 +397,9 @@ export const QuotaUsageView = z
     kind: z.enum(["user", "group"]),
     name: z.string(),
     quota: QuotaView,
+    /** The first instant counted (a rolling window: its oldest bucket). */
     periodStart: isoDate,
+    /** When the period (a rolling window: its bucket in progress) ends. */
     periodEnd: isoDate,
     /** Sum over every relay's reports for this period. */
     usedBytes: z.int(),

@@ -42,7 +42,7 @@ export const quotasRouter = router({
         kind: q.kind,
         name: q.name,
         quota: q.quota,
-        periodStart: new Date(q.periodStartMs).toISOString(),
+        periodStart: new Date(q.countedFromMs).toISOString(),
         periodEnd: new Date(q.periodEndMs).toISOString(),
         usedBytes: q.usedBytes,
         exhausted: q.exhausted,
@@ -108,7 +108,7 @@ export const quotasRouter = router({
         );
       }
       const [quota] = await fleetQuotas(ctx.services.database.db, [definition], Date.now());
-      await clearQuotaUsage(ctx.services.database, subject, quota!.periodStartMs);
+      await clearQuotaUsage(ctx.services.database, subject, quota!.countedFromMs);
       ctx.services.quotas.forget(subject);
       const nodeIds = await enrolledNodeIds(ctx.services.database.db);
       for (const id of nodeIds) {
@@ -122,13 +122,13 @@ export const quotasRouter = router({
             action: "quotas.reset",
             target: `${input.kind} ${input.name}`,
             before: { usedBytes: quota!.usedBytes },
-            after: { periodStart: new Date(quota!.periodStartMs).toISOString() },
+            after: { periodStart: new Date(quota!.countedFromMs).toISOString() },
           }),
         ),
       );
       return {
         subject,
-        periodStart: new Date(quota!.periodStartMs).toISOString(),
+        periodStart: new Date(quota!.countedFromMs).toISOString(),
         nodesTold: nodeIds.length,
       };
     }),

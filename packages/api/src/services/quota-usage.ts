@@ -1,6 +1,6 @@
 import type { Database, Db } from "@edgesocks/db";
 import { nodes, quotaUsage, type StoredQuota } from "@edgesocks/db/schema";
-import { periodWindow, quotaSubject } from "@edgesocks/policy";
+import { countedFromMs, periodWindow, quotaSubject } from "@edgesocks/policy";
 import { and, eq, gte, isNotNull, isNull, sql } from "drizzle-orm";
 import type { QuotaVerdict } from "../wire";
 import type { NodeCommandBus } from "./node-commands";
@@ -90,7 +90,10 @@ export async function storeQuotaUsage(
 }
 
 export interface FleetQuota extends QuotaDefinition {
+  /** The period in force (for a rolling window: its bucket in progress). */
   periodStartMs: number;
+  /** The first instant counted: the period's start, or a rolling window's oldest bucket. */
+  countedFromMs: number;
   periodEndMs: number;
   usedBytes: number;
   /** Bytes of every relay process but `self` (when given). */
@@ -119,17 +122,30 @@ export async function fleetQuotas(
     .from(quotaUsage)
     .where(gte(quotaUsage.periodStartMs, nowMs - MAX_PERIOD_MS))
     .groupBy(quotaUsage.subject, quotaUsage.periodStartMs);
-  const sums = new Map(rows.map((r) => [`${r.subject}\n${r.periodStartMs}`, r]));
+  const bySubject = new Map<string, typeof rows>();
+  for (const r of rows) {
+    const list = bySubject.get(r.subject);
+    if (list) list.push(r);
+    else bySubject.set(r.subject, [r]);
+  }
   return definitions.map((d) => {
     const window = periodWindow(d.quota.period, d.timeZone, nowMs);
-    const row = sums.get(`${d.subject}\n${window.startMs}`);
-    const usedBytes = Number(row?.bytes ?? 0);
+    const from = countedFromMs(d.quota.period, d.timeZone, nowMs);
+    let usedBytes = 0;
+    let mineBytes = 0;
+    // A calendar period is one start; a rolling window sums the buckets still in it.
+    for (const r of bySubject.get(d.subject) ?? []) {
+      if (r.periodStartMs < from || r.periodStartMs > window.startMs) continue;
+      usedBytes += Number(r.bytes);
+      mineBytes += Number(r.mine);
+    }
     return {
       ...d,
       periodStartMs: window.startMs,
+      countedFromMs: from,
       periodEndMs: window.endMs,
       usedBytes,
-      othersBytes: usedBytes - Number(row?.mine ?? 0),
+      othersBytes: usedBytes - mineBytes,
       exhausted: usedBytes >= d.quota.bytes,
     };
   });
@@ -144,17 +160,17 @@ export function toVerdicts(quotas: readonly FleetQuota[]): QuotaVerdict[] {
   }));
 }
 
-/** Starts `subject`'s period at `periodStartMs` over: its stored counts go. */
+/** Starts `subject`'s count over: the rows of every period from `fromMs` on go. */
 export async function clearQuotaUsage(
   database: Database,
   subject: string,
-  periodStartMs: number,
+  fromMs: number,
 ): Promise<void> {
   const { db, writes } = database;
   await writes.run(() =>
     db
       .delete(quotaUsage)
-      .where(and(eq(quotaUsage.subject, subject), eq(quotaUsage.periodStartMs, periodStartMs))),
+      .where(and(eq(quotaUsage.subject, subject), gte(quotaUsage.periodStartMs, fromMs))),
   );
 }
 

@@ -3,7 +3,7 @@ import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 /** A traffic quota as stored (checked by the policy package's Quota schema on every write). */
 export interface StoredQuota {
   bytes: number;
-  period: "day" | "week" | "month";
+  period: "day" | "week" | "month" | "rolling_24h" | "rolling_7d" | "rolling_30d";
   direction: "total" | "up" | "down";
   onExhaust: "close" | "throttle";
   throttleBytesPerSec?: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { periodWindow, startOfLocalDay } from "./period";
+import { countedFromMs, periodWindow, startOfLocalDay } from "./period";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const at = (text: string) => Date.parse(text);
@@ -57,5 +57,25 @@ describe("quota periods", () => {
   it("February in a leap year has 29 days", () => {
     const w = periodWindow("month", "UTC", at("2028-02-10T00:00:00Z"));
     expect(w.endMs - w.startMs).toBe(29 * 86_400_000);
+  });
+
+  it("a rolling window counts its 24 buckets: the one in progress and the 23 before it", () => {
+    const now = at("2026-05-17T13:45:00Z");
+    const bucket = periodWindow("rolling_24h", "Europe/Berlin", now);
+    expect(iso(bucket.startMs)).toBe("2026-05-17T13:00:00.000Z");
+    expect(iso(bucket.endMs)).toBe("2026-05-17T14:00:00.000Z");
+    expect(iso(countedFromMs("rolling_24h", "UTC", now))).toBe("2026-05-16T14:00:00.000Z");
+    // 7 days in 7-hour buckets, aligned to the epoch whatever the zone.
+    const week = periodWindow("rolling_7d", "Asia/Tokyo", now);
+    expect(week.endMs - week.startMs).toBe(7 * 3_600_000);
+    expect(week.startMs % (7 * 3_600_000)).toBe(0);
+    expect(countedFromMs("rolling_30d", "UTC", now)).toBe(
+      periodWindow("rolling_30d", "UTC", now).startMs - 23 * 30 * 3_600_000,
+    );
+  });
+
+  it("a calendar period is counted from its own start", () => {
+    const now = at("2026-05-17T13:45:00Z");
+    expect(countedFromMs("month", "UTC", now)).toBe(at("2026-05-01T00:00:00Z"));
   });
 });

@@ -1,5 +1,46 @@
-/** A quota period: calendar periods in a time zone. */
-export type QuotaPeriod = "day" | "week" | "month";
+/** A quota period: calendar periods in a time zone, or a rolling window. */
+export type QuotaPeriod = "day" | "week" | "month" | RollingPeriod;
+export type RollingPeriod = "rolling_24h" | "rolling_7d" | "rolling_30d";
+
+export const QUOTA_PERIODS = [
+  "day",
+  "week",
+  "month",
+  "rolling_24h",
+  "rolling_7d",
+  "rolling_30d",
+] as const;
+
+/**
+ * A rolling window is counted in this many buckets of 1/24 of it (1 h of 24 h): what it allows
+ * is the sum of the bucket in progress and the 23 before it, so the window is exact to a bucket.
+ */
+export const ROLLING_BUCKETS = 24;
+
+const ROLLING_WINDOW_MS: Record<RollingPeriod, number> = {
+  rolling_24h: 86_400_000,
+  rolling_7d: 7 * 86_400_000,
+  rolling_30d: 30 * 86_400_000,
+};
+
+export function isRolling(period: QuotaPeriod): period is RollingPeriod {
+  return period.startsWith("rolling_");
+}
+
+/** Bucket length of a rolling window, in ms. */
+export function rollingBucketMs(period: RollingPeriod): number {
+  return ROLLING_WINDOW_MS[period] / ROLLING_BUCKETS;
+}
+
+/**
+ * The earliest period start counted at `nowMs`: the calendar period's start, or for a rolling
+ * window the start of its oldest bucket still in it.
+ */
+export function countedFromMs(period: QuotaPeriod, timeZone: string, nowMs: number): number {
+  const window = periodWindow(period, timeZone, nowMs);
+  if (!isRolling(period)) return window.startMs;
+  return window.startMs - (ROLLING_BUCKETS - 1) * rollingBucketMs(period);
+}
 
 export interface PeriodWindow {
   /** First instant of the period (ms since the epoch). */
@@ -88,8 +129,16 @@ export function startOfLocalDay(
   return candidate;
 }
 
-/** The calendar period (in `timeZone`) holding instant `nowMs`. Weeks start on Monday (ISO). */
+/**
+ * The calendar period (in `timeZone`) holding instant `nowMs`, weeks from Monday (ISO); for a
+ * rolling window, the bucket holding it (buckets are aligned to the epoch, not to a time zone).
+ */
 export function periodWindow(period: QuotaPeriod, timeZone: string, nowMs: number): PeriodWindow {
+  if (isRolling(period)) {
+    const bucketMs = rollingBucketMs(period);
+    const startMs = Math.floor(nowMs / bucketMs) * bucketMs;
+    return { startMs, endMs: startMs + bucketMs };
+  }
   const w = wallTime(nowMs, timeZone);
   if (period === "day") {
     return {

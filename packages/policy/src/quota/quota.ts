@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { text } from "../text";
-import { isTimeZone } from "./period";
+import { isTimeZone, QUOTA_PERIODS } from "./period";
 
 /**
  * A traffic quota of a user or a group (shared by all its members together):
@@ -10,7 +10,8 @@ export const Quota = z
   .strictObject({
     /** Bytes the period allows. */
     bytes: z.int().min(1).max(Number.MAX_SAFE_INTEGER),
-    period: z.enum(["day", "week", "month"]),
+    /** Calendar day, week (from Monday) or month in `quotaTimezone`, or a rolling window. */
+    period: z.enum(QUOTA_PERIODS),
     /** What counts: client → destination (`up`), back (`down`), or both. @default "total" */
     direction: z.enum(["total", "up", "down"]).default("total"),
     /** Once spent: open sessions are closed, or slowed to `throttleBytesPerSec`. @default "close" */

@@ -1,3 +1,4 @@
+import { QUOTA_PERIODS, type QuotaPeriod } from "@edgesocks/policy";
 import { UsageError } from "../args";
 import type { Command } from "../command";
 import { emit, table } from "../output";
@@ -74,7 +75,11 @@ export const quotaCommands: Command[] = [
       "Bytes per calendar day, week (from Monday) or month in the quota time zone (quota timezone).\nOnce spent, new requests are refused (SOCKS5 reply 0x02) and open sessions are closed, or\nwith --on-exhaust throttle slowed to --throttle bytes per second.",
     flags: {
       bytes: { type: "string", value: "SIZE", help: "allowance per period: 1048576, 500MB, 10GiB" },
-      period: { type: "string", value: "day|week|month", help: "calendar period" },
+      period: {
+        type: "string",
+        value: "PERIOD",
+        help: "day, week or month (calendar) or rolling_24h, rolling_7d, rolling_30d",
+      },
       direction: {
         type: "string",
         value: "total|up|down",
@@ -94,8 +99,8 @@ export const quotaCommands: Command[] = [
     async run({ api, args, json, out }) {
       const subject = parseSubject(args.positional(0));
       const period = args.required("period");
-      if (period !== "day" && period !== "week" && period !== "month") {
-        throw new UsageError(`--period: expected day | week | month, got "${period}"`);
+      if (!(QUOTA_PERIODS as readonly string[]).includes(period)) {
+        throw new UsageError(`--period: expected ${QUOTA_PERIODS.join(" | ")}, got "${period}"`);
       }
       const direction = args.str("direction") ?? "total";
       if (direction !== "total" && direction !== "up" && direction !== "down") {
@@ -113,7 +118,7 @@ export const quotaCommands: Command[] = [
         ...subject,
         quota: {
           bytes: parseBytes("bytes", args.required("bytes")),
-          period,
+          period: period as QuotaPeriod,
           direction,
           onExhaust,
           ...(throttle === undefined
