@@ -302,7 +302,9 @@ export class FleetAgent {
       logger.info({ quotas: command.quotas.map((q) => q.subject) }, "fleet spent quotas");
     } else if (command.type === "quota_reset") {
       const { store } = this.#options;
-      const rule = store.loaded ? quotaSubjects(store.current.snapshot).get(command.subject) : undefined;
+      const rule = store.loaded
+        ? quotaSubjects(store.current.snapshot).get(command.subject)
+        : undefined;
       for (const key of rule ? ledgerKeys(rule) : []) this.#quota.reset(key);
       this.#quota.reset(command.subject);
       logger.info({ subject: command.subject, by: command.by }, "quota reset");
