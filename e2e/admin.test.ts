@@ -199,6 +199,23 @@ describe("admin app", () => {
     await expectNodeApplied(await newestVersion());
   }, 60_000);
 
+  it("shows a user's traffic quota against its use and raises it with one click", async () => {
+    await api.quotas.set.mutate({
+      kind: "user",
+      name: "alice",
+      quota: { bytes: 1_000_000, period: "day" },
+    });
+    await go("/users");
+    const cell = page.locator('[data-quota="user:alice"]');
+    await cell.filter({ hasText: "per day" }).waitFor();
+    await cell.getByRole("button", { name: "Raise ×2" }).click();
+    await page.getByText("Raised the quota of alice").waitFor();
+    const usage = await api.quotas.usage.query();
+    expect(usage.quotas.find((q) => q.subject === "user:alice")?.quota.bytes).toBe(2_000_000);
+    await api.quotas.set.mutate({ kind: "user", name: "alice", quota: null });
+    await expectNodeApplied(await newestVersion());
+  }, 30_000);
+
   it("shows traffic live, terminates a session (closing the client) and lists it in history", async () => {
     const proxy = (auth: string) => `socks5h://${auth}127.0.0.1:${relay!.socksPort}`;
     const alice = `alice:${encodeURIComponent(PASSWORD)}@`;

@@ -1,5 +1,5 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
+import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -16,6 +16,7 @@ import { startHttpTarget, type Target } from "../apps/relay/src/test-support/tar
 import {
   DATABASE_KINDS,
   type Fleet,
+  type FleetRelay,
   startControl,
   startFleet,
   waitForVersion,
@@ -61,6 +62,84 @@ async function historyCount(
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** A destination on the test network that sends as fast as it can once the client sends a byte. */
+async function startGatedSource(host: string) {
+  const sockets: Socket[] = [];
+  const block = Buffer.alloc(64 * 1024, 0x71);
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    socket.on("error", () => {});
+    socket.once("data", () => {
+      const pump = () => {
+        while (!socket.destroyed && socket.write(block));
+      };
+      socket.on("drain", pump);
+      pump();
+    });
+  });
+  await new Promise<void>((done) => server.listen(0, host, done));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((done) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => done());
+      }),
+  };
+}
+
+/**
+ * A SOCKS5 CONNECT with a user and password: resolves with the reply code and, when granted, a
+ * function that says "go" and counts what arrives until the relay closes (or `stopAt` bytes).
+ */
+async function socksOpen(
+  relaySocks: string,
+  user: string,
+  password: string,
+  target: { host: string; port: number },
+) {
+  const [host, port] = relaySocks.split(":");
+  const socket = connect({ host: host!, port: Number(port), allowHalfOpen: true });
+  socket.on("error", () => {});
+  await new Promise((r) => socket.once("connect", r));
+  let head = Buffer.alloc(0);
+  const onHead = (c: Buffer) => {
+    head = Buffer.concat([head, c]);
+  };
+  socket.on("data", onHead);
+  socket.write(Buffer.from([5, 1, 2]));
+  socket.write(
+    Buffer.from([1, user.length, ...Buffer.from(user), password.length, ...Buffer.from(password)]),
+  );
+  const ip = target.host.split(".").map(Number);
+  socket.write(Buffer.from([5, 1, 0, 1, ...ip, target.port >> 8, target.port & 255]));
+  await waitFor(
+    "SOCKS reply",
+    () => (head.length >= 14 || socket.destroyed ? true : undefined),
+    5000,
+    10,
+  );
+  socket.off("data", onHead);
+  const reply = head[5] ?? -1;
+  const drain = (stopAt = Number.POSITIVE_INFINITY) =>
+    new Promise<number>((resolve) => {
+      let bytes = head.length - 14;
+      const done = () => {
+        socket.destroy();
+        resolve(bytes);
+      };
+      socket.on("data", (c: Buffer) => {
+        bytes += c.length;
+        if (bytes >= stopAt) done();
+      });
+      socket.once("end", done);
+      socket.once("close", done);
+      socket.write("g");
+    });
+  if (reply !== 0) socket.destroy();
+  return { reply, drain };
 }
 
 // The whole suite on a libSQL file, then on a libSQL server over that file (our Hrana test
@@ -450,4 +529,91 @@ describe.each(DATABASE_KINDS)("the fleet, end to end (%s:)", (kind) => {
       await second.process.stop();
     }
   });
+  it("a user's quota runs out across two relays: both refuse once the fleet total passes it, the overshoot within the bound", async () => {
+    const QUOTA = 40_000_000;
+    /** A session relays one read of at most this much past the quota (net/in-place-reads). */
+    const CHUNK = 256 * 1024;
+    const source = await startGatedSource(fleet.network.gateway);
+    const to = { host: fleet.network.gateway, port: source.port };
+    try {
+      await fleet.control.api.users.create.mutate({ username: "metered", password: "metered-pw" });
+      await fleet.control.api.auth.update.mutate({ methods: ["userpass", "none"] });
+      const set = await fleet.control.api.quotas.set.mutate({
+        kind: "user",
+        name: "metered",
+        quota: { bytes: QUOTA, period: "day", direction: "down" },
+      });
+      const [a, b] = fleet.relays as [FleetRelay, FleetRelay];
+      // The third relay may be subscribed to a control plane an earlier case stopped.
+      await waitForVersion(fleet.control.api, set.version, 10_000, [a.name, b.name]);
+
+      const fleetCount = async () => {
+        const usage = await fleet.control.api.quotas.usage.query();
+        return usage.quotas.find((u) => u.subject === "user:metered")!;
+      };
+      // One heartbeat (5 s ± 20%) and a little.
+      const heartbeat = () => new Promise((r) => setTimeout(r, 6_500));
+
+      // Relay A spends about 40% of it; its next heartbeat brings its count to the control plane,
+      // B's next heartbeat brings that back to B.
+      const first = await socksOpen(a.socks, "metered", "metered-pw", to);
+      expect(first.reply).toBe(0);
+      await first.drain(QUOTA * 0.4);
+      await heartbeat();
+      const countedOnA = (await fleetCount()).usedBytes;
+      expect(countedOnA).toBeGreaterThanOrEqual(QUOTA * 0.4);
+      expect(countedOnA).toBeLessThan(QUOTA);
+      await heartbeat();
+
+      // Relay B may only spend the rest: three concurrent sessions, each closed by the quota.
+      const onB = await Promise.all(
+        [0, 1, 2].map(() => socksOpen(b.socks, "metered", "metered-pw", to)),
+      );
+      expect(onB.map((s) => s.reply)).toEqual([0, 0, 0]);
+      const deliveredOnB = (await Promise.all(onB.map((s) => s.drain()))).reduce(
+        (x, y) => x + y,
+        0,
+      );
+      await heartbeat();
+      const total = (await fleetCount()).usedBytes;
+      const overshoot = total - QUOTA;
+      console.log(
+        `quota across 2 relays: ${QUOTA} B; counted on A ${countedOnA} B, then B's 3 sessions delivered ${deliveredOnB} B; fleet count ${total} B: overshoot ${overshoot} B (bound ${3 * CHUNK} B: one read per open session)`,
+      );
+      expect(overshoot).toBeGreaterThanOrEqual(0);
+      expect(overshoot).toBeLessThanOrEqual(3 * CHUNK);
+      // Both refuse now: B from its own count, A from the pushed verdict (or its next heartbeat).
+      for (const relay of [b, a]) {
+        await waitFor(
+          `${relay.name} refusing the spent user`,
+          async () =>
+            (await socksOpen(relay.socks, "metered", "metered-pw", to)).reply === 2
+              ? true
+              : undefined,
+          15_000,
+          200,
+        );
+      }
+      const usage = await fleet.control.api.quotas.usage.query();
+      expect(usage.quotas.find((u) => u.subject === "user:metered")).toMatchObject({
+        exhausted: true,
+      });
+
+      // A reset starts the day over on every relay.
+      await fleet.control.api.quotas.reset.mutate({ kind: "user", name: "metered" });
+      for (const relay of [a, b]) {
+        await waitFor(
+          `${relay.name} admitting the reset user`,
+          async () =>
+            (await socksOpen(relay.socks, "metered", "metered-pw", to)).reply === 0
+              ? true
+              : undefined,
+          15_000,
+          200,
+        );
+      }
+    } finally {
+      await source.close();
+    }
+  }, 90_000);
 });

@@ -51,6 +51,15 @@ const CASES: Record<string, (run: Run) => Promise<unknown>> = {
       username: "bob",
       patch: { password: `${PASSWORD} 2`, enabled: false },
     }),
+  "quotas.set": (run) =>
+    run.control.admin.quotas.set.mutate({
+      kind: "user",
+      name: "bob",
+      quota: { bytes: 1_000_000, period: "day" },
+    }),
+  "quotas.setTimezone": (run) =>
+    run.control.admin.quotas.setTimezone.mutate({ timeZone: "Europe/Berlin" }),
+  "quotas.reset": (run) => run.control.admin.quotas.reset.mutate({ kind: "user", name: "bob" }),
   "rules.create": (run) =>
     run.control.admin.rules.create.mutate({
       id: "web",

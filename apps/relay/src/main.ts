@@ -288,6 +288,7 @@ async function startAgent(
     stateDir: options.stateDir!,
     store: policy,
     sessions: relay,
+    quota: relay.quota,
     spool,
     quarantine,
     metrics,

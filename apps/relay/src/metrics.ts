@@ -80,6 +80,12 @@ export function createRelayMetrics(registry: Registry = createRegistry()) {
       labelNames: ["reason"] as const,
       registers: r,
     }),
+    quotaExhausted: new Counter({
+      name: "edgesocks_quota_exhausted_total",
+      help: "Traffic quotas found spent: requests refused, open sessions closed or throttled",
+      labelNames: ["action", "scope"] as const,
+      registers: r,
+    }),
     sessionDuration: new Histogram({
       name: "edgesocks_relay_session_duration_seconds",
       help: "Duration of ended sessions",

@@ -19,6 +19,7 @@ import { Resolver } from "./net/resolver";
 import { type OpsServer, startOpsServer } from "./ops/ops-server";
 import { PolicyStore } from "./policy/policy-store";
 import { StandalonePolicySource } from "./policy/standalone-source";
+import type { QuotaLedger } from "./quota/quota-ledger";
 import { proxyHeaderReader } from "./server/proxy-header";
 import { listen, type SocksListener } from "./server/socks-server";
 import { certificateExpiries, loadTlsOptions, watchTlsFiles } from "./server/tls-context";
@@ -91,6 +92,8 @@ export interface Relay {
   readonly policy: PolicyStore;
   readonly sessions: SessionRegistry;
   readonly totals: RelayTotals;
+  /** Traffic quota counts of every thread (heartbeats report them; fleet verdicts go in). */
+  readonly quota: QuotaLedger;
   /** Client connections open now (in every worker thread). */
   connectionsActive(): number;
   /** Open sessions of every worker thread. */
@@ -403,6 +406,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     metrics,
     policy,
     sessions,
+    quota: protection.quota.ledger,
     socksAddress: () => listener.address(),
     tlsAddress: () => tlsListener?.address(),
     opsAddress: () => ops?.address(),

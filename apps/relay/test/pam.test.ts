@@ -269,7 +269,7 @@ verify_service = true
   });
 });
 
-describe('auth.groups = "nss"', () => {
+describe('auth.group_source = "nss"', () => {
   it("a system group decides through the ACL, matched case-insensitively; a user unknown to NSS is refused", async () => {
     await using target = await startHttpTarget("group ok");
     const acl = `
@@ -289,7 +289,7 @@ priority = 10
       `auth required pam_pwdfile.so pwdfile=${pwdfile}`,
       "account required pam_permit.so",
     ]);
-    await using relay = await pamRelay(unixAndPwd, { auth: 'groups = "nss"', acl });
+    await using relay = await pamRelay(unixAndPwd, { auth: 'group_source = "nss"', acl });
     const url = `http://127.0.0.1:${target.port}/`;
     const member = await curlVia("--socks5", relay.proxy, url, proxyUser(`${dev}:dev pw`));
     expect(member.stdout).toBe("group ok");
@@ -401,7 +401,7 @@ storage = "sqlite"
   });
 });
 
-describe('auth.groups = "nss" for a client mutual TLS identified', () => {
+describe('auth.group_source = "nss" for a client mutual TLS identified', () => {
   it("looks the certificate's user up too: a group rule decides, a user NSS does not know is refused", async () => {
     await using target = await startHttpTarget("mtls group");
     const pki = createPki(join(pam.dir, "pki"));
@@ -416,7 +416,7 @@ require_client_auth = true
 client_ca_path = "${pki.caCert}"
 tls_client_cert_as_user = true
 [auth]
-groups = "nss"
+group_source = "nss"
 [acl]
 enabled = true
 config_file = "acl.toml"

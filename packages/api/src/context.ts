@@ -7,6 +7,7 @@ import { clientAddressOf, type TrustedProxies } from "./services/client-address"
 import type { ConnectionGuard } from "./services/connection-guard";
 import type { NodeCommandBus } from "./services/node-commands";
 import type { PolicyService } from "./services/policy-service";
+import type { QuotaAnnouncer } from "./services/quota-usage";
 import type { SessionIngest } from "./services/session-ingest";
 import type { SnapshotHub } from "./services/snapshot-hub";
 import type { Principal, TokenResolver } from "./services/token-resolver";
@@ -20,6 +21,8 @@ export interface Services {
   policy: PolicyService;
   ingest: SessionIngest;
   commands: NodeCommandBus;
+  /** Tells relays at once when the fleet spends a quota. */
+  quotas: QuotaAnnouncer;
   authLimiter: AuthLimiter;
   /** Failed `nodes.exchange` guesses per enrollment-token prefix. */
   exchangeLimiter: AuthLimiter;

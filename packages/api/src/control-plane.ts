@@ -12,6 +12,7 @@ import { ConnectionGuard } from "./services/connection-guard";
 import { NodeCommandBus } from "./services/node-commands";
 import { configStatus } from "./services/node-status";
 import { PolicyService } from "./services/policy-service";
+import { pruneQuotaUsage, QuotaAnnouncer } from "./services/quota-usage";
 import { deleteExpiredSessions } from "./services/retention";
 import { SessionIngest } from "./services/session-ingest";
 import { SnapshotHub } from "./services/snapshot-hub";
@@ -115,6 +116,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     policy,
     ingest: new SessionIngest({ database, metrics }),
     commands,
+    quotas: new QuotaAnnouncer(),
     authLimiter: new AuthLimiter(options.authLimit),
     exchangeLimiter: new AuthLimiter({
       maxFailures: exchangeLimit.maxFailures ?? 20,
@@ -168,10 +170,21 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   retentionTimer?.unref();
   if (retentionDays !== null) retentionRun();
 
+  // Quota counts of periods long over: nothing reads them.
+  const quotaPruneTimer = setInterval(
+    () =>
+      void pruneQuotaUsage(database, Date.now()).catch((error: unknown) =>
+        logger.warn({ err: String(error) }, "pruning old quota usage failed"),
+      ),
+    options.retentionIntervalMs ?? 3_600_000,
+  );
+  quotaPruneTimer.unref();
+
   let closed: Promise<void> | null = null;
   const close = () => {
     closed ??= (async () => {
       if (retentionTimer !== null) clearInterval(retentionTimer);
+      clearInterval(quotaPruneTimer);
       snapshotHub.close();
       commands.close();
       services.guard.close();

@@ -7,6 +7,7 @@ import { nodeRouter } from "./routers/node";
 import { nodesRouter } from "./routers/nodes";
 import { policyRouter } from "./routers/policy";
 import { qosRouter } from "./routers/qos";
+import { quotasRouter } from "./routers/quotas";
 import { rulesRouter } from "./routers/rules";
 import { sessionsRouter } from "./routers/sessions";
 import { snapshotsRouter } from "./routers/snapshots";
@@ -26,6 +27,7 @@ export const appRouter = router({
   groups: groupsRouter,
   rules: rulesRouter,
   qos: qosRouter,
+  quotas: quotasRouter,
   auth: authRouter,
   acl: aclRouter,
   policy: policyRouter,

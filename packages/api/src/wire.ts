@@ -83,6 +83,18 @@ export const ActiveSession = z.object({
 });
 export type ActiveSession = z.infer<typeof ActiveSession>;
 
+/** Quota subjects a heartbeat reports, or its answer carries, at most. */
+export const MAX_QUOTA_REPORTS = 20_000;
+
+/** What one relay process spent of one quota in one period. */
+export const QuotaUsageReport = z.object({
+  /** `user:NAME` or `group:NAME`. */
+  subject: text({ min: 1, max: 300 }),
+  /** First instant of the period, ms since the epoch. */
+  periodStartMs: z.int().min(0),
+  bytes: z.int().min(0),
+});
+
 /** Bounded: a relay reports at most this many active sessions per heartbeat (the biggest by bytes). */
 export const MAX_HEARTBEAT_SESSIONS = 2000;
 
@@ -105,10 +117,32 @@ export const HeartbeatInput = z.object({
   activeSessions: z.array(ActiveSession).max(MAX_HEARTBEAT_SESSIONS),
   /** True when activeSessions was cut to the cap. */
   activeSessionsTruncated: z.boolean(),
+  /** Traffic quota use counted by this relay process (absent: older relays). */
+  quota: z
+    .object({
+      /** The relay process: a new UUID per start, so a restarted relay's count starts anew. */
+      boot: z.uuid(),
+      usage: z.array(QuotaUsageReport).max(MAX_QUOTA_REPORTS),
+    })
+    .optional(),
 });
 export type HeartbeatInput = z.infer<typeof HeartbeatInput>;
 
-export const HeartbeatOutput = z.object({ serverTime: isoDate });
+/** The fleet's count of one quota, for a relay's own check: what every other relay process spent. */
+export const QuotaVerdict = z.object({
+  subject: text({ min: 1, max: 300 }),
+  periodStartMs: z.int().min(0),
+  othersBytes: z.int().min(0),
+  /** The fleet's total reached the quota. */
+  exhausted: z.boolean(),
+});
+export type QuotaVerdict = z.infer<typeof QuotaVerdict>;
+
+export const HeartbeatOutput = z.object({
+  serverTime: isoDate,
+  /** Every quota of the policy in force, as the fleet counts it (absent: an older control plane). */
+  quotas: z.array(QuotaVerdict).max(MAX_QUOTA_REPORTS).optional(),
+});
 
 export const ConfigWatchInput = z.object({
   /** The version the relay holds (null: none). */
@@ -141,6 +175,17 @@ export type ConfigAckInput = z.infer<typeof ConfigAckInput>;
 /** Commands the control plane sends a relay through nodes.commands. */
 export const NodeCommand = z.discriminatedUnion("type", [
   z.object({ type: z.literal("terminate"), sessionId: z.uuid(), by: text({ max: 255 }) }),
+  /** The fleet spent these quotas: refuse and close at once (the next heartbeat confirms). */
+  z.object({
+    type: z.literal("quota_exhausted"),
+    quotas: z.array(z.object({ subject: text({ min: 1, max: 300 }), periodStartMs: z.int() })),
+  }),
+  /** An operator reset a quota: its period starts over at zero on every relay. */
+  z.object({
+    type: z.literal("quota_reset"),
+    subject: text({ min: 1, max: 300 }),
+    by: text({ max: 255 }),
+  }),
 ]);
 export type NodeCommand = z.infer<typeof NodeCommand>;
 

@@ -13,6 +13,22 @@ export {
 export { closestKey, unknownKeyMessage } from "./did-you-mean";
 export { POLICY_ERROR_CODES, PolicyError, type PolicyErrorCode } from "./errors";
 export {
+  countedFromMs,
+  isRolling,
+  isTimeZone,
+  type PeriodWindow,
+  periodWindow,
+  QUOTA_PERIODS,
+  Quota,
+  type QuotaPeriod,
+  quotaSubject,
+  ROLLING_BUCKETS,
+  type RollingPeriod,
+  rollingBucketMs,
+  startOfLocalDay,
+  TimeZone,
+} from "./quota/index";
+export {
   AclRule,
   PolicySnapshot,
   type PolicySnapshotInput,

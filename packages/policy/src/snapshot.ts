@@ -4,6 +4,7 @@ import { parseDestination } from "./acl/destination";
 import { parsePortSpec } from "./acl/ports";
 import { canonicalJson } from "./canonical-json";
 import { formatIssues } from "./issues";
+import { Quota, TimeZone } from "./quota/quota";
 import { text } from "./text";
 
 function utf8Length(text: string): number {
@@ -75,12 +76,16 @@ export const PolicyUser = z.strictObject({
   groups: z.array(Name).default([]),
   maxConnections: Count.optional(),
   qos: Qos.optional(),
+  /** Traffic quota of this user alone. Optional, not defaulted: older snapshots keep their hash. */
+  quota: Quota.optional(),
 });
 
 export const PolicyGroup = z.strictObject({
   name: Name,
   qos: Qos.optional(),
   maxConnectionsPerUser: Count.optional(),
+  /** Traffic quota shared by all members together. */
+  quota: Quota.optional(),
 });
 
 export const QosSettings = z.strictObject({
@@ -134,6 +139,8 @@ export const PolicySnapshot = z
     groups: z.array(PolicyGroup),
     rules: z.array(AclRule),
     qos: QosSettings,
+    /** Time zone of quotas' calendar periods; absent: "UTC". */
+    quotaTimezone: TimeZone.optional(),
   })
   .superRefine((snapshot, ctx) => {
     const issue = (path: PropertyKey[], message: string) =>

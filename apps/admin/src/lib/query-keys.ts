@@ -16,6 +16,7 @@ export const keys = {
   groups: { list: () => ["groups.list"] as const },
   nodes: { list: () => ["nodes.list"] as const },
   qos: { get: () => ["qos.get"] as const },
+  quotas: { usage: () => ["quotas.usage"] as const },
   rules: { list: () => ["rules.list"] as const },
   sessions: {
     active: {

@@ -13,6 +13,7 @@ import { useApi } from "../lib/auth";
 import { formatBytes } from "../lib/format";
 import { keys } from "../lib/query-keys";
 import { GroupDialog } from "./group-dialog";
+import { QuotaCell, useQuotaUsage } from "./quota-cell";
 import { PasswordDialog, UserDialog } from "./user-dialog";
 
 function qosText(qos: QosOverride): string {
@@ -66,6 +67,7 @@ function UsersCard({ users, groups }: { users: UseQueryResult<User[]>; groups: r
   const [editing, setEditing] = useState<User | "new" | null>(null);
   const [passwordFor, setPasswordFor] = useState<User | null>(null);
   const [deleting, setDeleting] = useState<User | null>(null);
+  const quotaUsage = useQuotaUsage();
   const toggle = useMutation({
     mutationFn: (user: User) =>
       api.users.update.mutate({ username: user.username, patch: { enabled: !user.enabled } }),
@@ -140,6 +142,7 @@ function UsersCard({ users, groups }: { users: UseQueryResult<User[]>; groups: r
                     <th scope="col">Groups</th>
                     <th scope="col">Max conns</th>
                     <th scope="col">Bandwidth</th>
+                    <th scope="col">Traffic quota</th>
                     <th scope="col">
                       <span className="visually-hidden">Actions</span>
                     </th>
@@ -173,6 +176,14 @@ function UsersCard({ users, groups }: { users: UseQueryResult<User[]>; groups: r
                       </td>
                       <td>{u.maxConnections ?? <span className="muted">no limit</span>}</td>
                       <td className="cell-sub">{qosText(u.qos)}</td>
+                      <td>
+                        <QuotaCell
+                          kind="user"
+                          name={u.username}
+                          quota={u.quota}
+                          usage={quotaUsage.get(`user:${u.username}`)}
+                        />
+                      </td>
                       <td className="actions">
                         <div className="btn-group">
                           <Link
@@ -249,6 +260,7 @@ function GroupsCard({ groups }: { groups: UseQueryResult<Group[]> }) {
   const [editing, setEditing] = useState<Group | "new" | null>(null);
   const [deleting, setDeleting] = useState<Group | null>(null);
   const [force, setForce] = useState(false);
+  const quotaUsage = useQuotaUsage();
   const remove = useMutation({
     mutationFn: (group: Group) => api.groups.delete.mutate({ name: group.name, force }),
     onSuccess: (result, group) => {
@@ -285,6 +297,7 @@ function GroupsCard({ groups }: { groups: UseQueryResult<Group[]> }) {
                   <th scope="col">Members</th>
                   <th scope="col">Max conns per member</th>
                   <th scope="col">Bandwidth</th>
+                  <th scope="col">Shared traffic quota</th>
                   <th scope="col">
                     <span className="visually-hidden">Actions</span>
                   </th>
@@ -305,6 +318,14 @@ function GroupsCard({ groups }: { groups: UseQueryResult<Group[]> }) {
                     </td>
                     <td>{g.maxConnectionsPerUser ?? <span className="muted">no limit</span>}</td>
                     <td className="cell-sub">{qosText(g.qos)}</td>
+                    <td>
+                      <QuotaCell
+                        kind="group"
+                        name={g.name}
+                        quota={g.quota}
+                        usage={quotaUsage.get(`group:${g.name}`)}
+                      />
+                    </td>
                     <td className="actions">
                       <div className="btn-group">
                         <Link

@@ -1,10 +1,20 @@
+import { randomUUID } from "node:crypto";
 import type { AppRouter } from "@edgesocks/api";
-import type { ConfigEvent, HeartbeatInput, SessionRecord } from "@edgesocks/api/wire";
-import { validateSnapshot } from "@edgesocks/policy";
+import {
+  type ConfigEvent,
+  type HeartbeatInput,
+  HeartbeatOutput,
+  MAX_QUOTA_REPORTS,
+  NodeCommand,
+  type SessionRecord,
+} from "@edgesocks/api/wire";
+import { countedFromMs, validateSnapshot } from "@edgesocks/policy";
 import type { Logger } from "@edgesocks/telemetry";
 import { createTRPCClient, createWSClient, type TRPCClient, wsLink } from "@trpc/client";
 import type { RelayMetrics } from "../metrics";
 import { describeFailures, type ListenerFailure, type PolicyStore } from "../policy/policy-store";
+import { QuotaLedger } from "../quota/quota-ledger";
+import { ledgerKeys, quotaSubjects } from "../quota/quota-rules";
 import type { Relay } from "../relay";
 import { backoffDelayMs } from "../retry";
 import type { Quarantine } from "../spool/quarantine";
@@ -20,6 +30,8 @@ export interface FleetAgentOptions {
   store: PolicyStore;
   /** Open sessions (of every worker thread) and terminating them. */
   sessions: Pick<Relay, "activeSessions" | "terminate">;
+  /** The relay's quota counts: reported with heartbeats; the fleet's counts come back into it. */
+  quota?: QuotaLedger;
   spool: Spool<SessionRecord>;
   /** Records ingest refuses as invalid go here. */
   quarantine: Quarantine;
@@ -54,9 +66,13 @@ export class FleetAgent {
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #connected = false;
   #closing = false;
+  /** This relay process, for the control plane's quota counts (a restart counts anew). */
+  readonly #boot = randomUUID();
+  readonly #quota: QuotaLedger;
 
   constructor(options: FleetAgentOptions) {
     this.#options = options;
+    this.#quota = options.quota ?? QuotaLedger.create(64);
     const { logger } = options;
     this.#wsClient = createWSClient({
       url: wsUrl(options.controlUrl),
@@ -255,7 +271,9 @@ export class FleetAgent {
           onStarted: handlers.onData,
           onData: (command) => {
             handlers.onData();
-            if (command.type === "terminate") {
+            if (command.type === "quota_exhausted" || command.type === "quota_reset") {
+              this.#onQuotaCommand(command);
+            } else if (command.type === "terminate") {
               // Another worker thread may run it: the relay passes the command on.
               sessions.terminate(command.sessionId, `terminated by ${command.by}`);
               logger.info(
@@ -269,6 +287,46 @@ export class FleetAgent {
         },
       ),
     );
+  }
+
+  #onQuotaCommand(input: unknown): void {
+    const { logger } = this.#options;
+    const parsed = NodeCommand.safeParse(input);
+    if (!parsed.success) {
+      logger.warn({ err: parsed.error.message }, "malformed quota command ignored");
+      return;
+    }
+    const command = parsed.data;
+    if (command.type === "quota_exhausted") {
+      this.#quota.markFleetSpent(command.quotas);
+      logger.info({ quotas: command.quotas.map((q) => q.subject) }, "fleet spent quotas");
+    } else if (command.type === "quota_reset") {
+      const { store } = this.#options;
+      const rule = store.loaded
+        ? quotaSubjects(store.current.snapshot).get(command.subject)
+        : undefined;
+      for (const key of rule ? ledgerKeys(rule) : []) this.#quota.reset(key);
+      this.#quota.reset(command.subject);
+      logger.info({ subject: command.subject, by: command.by }, "quota reset");
+    }
+  }
+
+  /** What this process spent of every quota in the policy (its current period's count). */
+  #quotaUsage(): { subject: string; periodStartMs: number; bytes: number }[] {
+    const { store } = this.#options;
+    const quota = this.#quota;
+    if (!store.loaded) return [];
+    const usage = [];
+    const nowMs = Date.now();
+    for (const [subject, rule] of quotaSubjects(store.current.snapshot)) {
+      // A rolling window: each of its buckets still in the window, as its own period.
+      const from = countedFromMs(rule.period, rule.timeZone, nowMs);
+      for (const key of ledgerKeys(rule)) {
+        const counted = quota.usage(key);
+        if (counted !== null && counted.periodStartMs >= from) usage.push({ subject, ...counted });
+      }
+    }
+    return usage.slice(0, MAX_QUOTA_REPORTS);
   }
 
   #scheduleHeartbeat(): void {
@@ -290,7 +348,7 @@ export class FleetAgent {
     const limit = 2000;
     const snapshot = store.loaded ? store.current.snapshot : undefined;
     try {
-      await this.#client.nodes.heartbeat.mutate({
+      const answer = await this.#client.nodes.heartbeat.mutate({
         softwareVersion,
         publicAddress,
         appliedVersion: snapshot?.version ?? null,
@@ -311,7 +369,13 @@ export class FleetAgent {
           bytesDown: s.bytesDown,
         })),
         activeSessionsTruncated: active.length > limit,
+        quota: { boot: this.#boot, usage: this.#quotaUsage() },
       });
+      // Parsed here: the fleet's counts decide who this relay refuses.
+      const parsed = HeartbeatOutput.safeParse(answer);
+      if (!parsed.success) {
+        logger.warn({ err: parsed.error.message }, "heartbeat answer malformed; quota counts kept");
+      } else if (parsed.data.quotas) this.#quota.setFleetVerdicts(parsed.data.quotas);
     } catch (error) {
       logger.debug({ err: (error as Error).message }, "heartbeat failed");
     }

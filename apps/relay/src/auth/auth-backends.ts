@@ -14,7 +14,7 @@ export interface AuthBackends {
   passwordPam?: PamAuthenticator | undefined;
   /** pam.address, in either tier: the client's address is checked before its greeting is read. */
   addressPam?: PamAuthenticator | undefined;
-  /** groups = "nss": authenticated users' groups from the system as well. */
+  /** group_source = "nss": authenticated users' groups from the system as well. */
   groups?: DirectoryGroups | undefined;
   /** Log every PAM check. */
   verbose: boolean;
@@ -62,10 +62,10 @@ export function createAuthBackends(auth: AuthConfig, pamDir?: string): AuthBacke
     passwordPam: usesPassword ? authenticator : undefined,
     addressPam: usesAddress ? authenticator : undefined,
     groups:
-      auth.groups === "nss"
+      auth.group_source === "nss"
         ? new DirectoryGroups({
             pool: new ChildPool({ maxProcesses: 4, maxQueued: 256, timeoutMs: 5_000 }),
-            ttlMs: auth.groups_cache_ttl_secs * 1000,
+            ttlMs: auth.group_cache_ttl_secs * 1000,
           })
         : undefined,
     verbose: pam.verbose,
@@ -82,7 +82,7 @@ export function backendSettings(auth: AuthConfig): string {
     pamMethod,
     auth.client_method,
     auth.pam,
-    auth.groups,
-    auth.groups_cache_ttl_secs,
+    auth.group_source,
+    auth.group_cache_ttl_secs,
   ]);
 }

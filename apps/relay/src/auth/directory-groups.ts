@@ -14,7 +14,7 @@ export interface DirectoryGroupsOptions {
 }
 
 /**
- * `[auth] groups = "nss"`: a user's groups from `id -Gnz USER` in a child
+ * `[auth] group_source = "nss"`: a user's groups from `id -Gnz USER` in a child
  * process (getgrouplist through NSS, which may ask a directory over the network:
  * never on the event loop or the threadpool). NUL-separated, so names with
  * spaces such as "Domain Users" stay whole. Which of them count is up to the

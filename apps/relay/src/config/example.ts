@@ -61,6 +61,12 @@ groups = "config"              # config | nss (the system's groups of a user cou
 # max_connections = 100                     # sessions at once for this user
 # bandwidth_bytes_per_sec = 1000000          # this user's ceiling, each direction
 # guaranteed_bandwidth_bytes_per_sec = 0     # kept for this user while others borrow
+# quota = { bytes = 10737418240, period = "month" }   # day | week | month; direction = "total" | "up" | "down"
+
+# quota_timezone = "UTC"                     # quota days, weeks (from Monday) and months
+# [[auth.groups]]
+# name = "interns"                           # a quota shared by every member
+# quota = { bytes = 2000000000, period = "day", on_exhaust = "throttle", throttle_bytes_per_sec = 65536 }
 
 [acl]
 enabled = false

@@ -69,7 +69,7 @@ describe("[auth.pam] and the PAM methods", () => {
         '[auth]\nclient_method = "pam.username"\n',
         'auth.client_method: expected "none" or "pam.address"',
       ],
-      ['[auth]\ngroups = "ldap"\n', "auth.groups:"],
+      ['[auth]\ngroup_source = "ldap"\n', "auth.group_source:"],
       ["[auth.pam]\nmax_processes = 0\n", "auth.pam.max_processes:"],
       ['[auth.pam]\nservice = "x"\n', "auth.pam.service: unknown key"],
     ];

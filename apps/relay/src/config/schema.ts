@@ -1,3 +1,4 @@
+import { isTimeZone, QUOTA_PERIODS } from "@edgesocks/policy";
 import { text } from "@edgesocks/policy/text";
 import { ipFamily, parseNetwork, splitHostPort } from "@edgesocks/socks/address";
 import { z } from "zod";
@@ -94,6 +95,39 @@ export const ServerConfig = z.object({
   pool: PoolConfig.default(PoolConfig.parse({})),
 });
 
+/** `quota = { bytes, period, direction, on_exhaust, throttle_bytes_per_sec }` of a user or group. */
+export const QuotaConfig = z
+  .object({
+    bytes: positiveInt.max(Number.MAX_SAFE_INTEGER),
+    period: z.enum(QUOTA_PERIODS),
+    direction: z.enum(["total", "up", "down"]).default("total"),
+    on_exhaust: z.enum(["close", "throttle"]).default("close"),
+    throttle_bytes_per_sec: positiveInt.optional(),
+  })
+  .superRefine((quota, ctx) => {
+    if (quota.on_exhaust === "throttle" && quota.throttle_bytes_per_sec === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["throttle_bytes_per_sec"],
+        message: 'on_exhaust = "throttle" needs throttle_bytes_per_sec (the rate once spent)',
+      });
+    }
+    if (quota.on_exhaust === "close" && quota.throttle_bytes_per_sec !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["throttle_bytes_per_sec"],
+        message: 'throttle_bytes_per_sec needs on_exhaust = "throttle" (here "close")',
+      });
+    }
+  });
+
+/** `[[auth.groups]]`: settings of a group (its members and rules come from users and acl.toml). */
+export const GroupConfig = z.object({
+  name: text({ min: 1, max: 255 }),
+  /** Shared by all members together. */
+  quota: QuotaConfig.optional(),
+});
+
 export const UserConfig = z.object({
   username: text({ min: 1, max: 255 }),
   password_hash: text({ max: 1024 }).startsWith("$argon2").optional(),
@@ -103,6 +137,7 @@ export const UserConfig = z.object({
   max_connections: positiveInt.optional(),
   bandwidth_bytes_per_sec: positiveInt.optional(),
   guaranteed_bandwidth_bytes_per_sec: positiveInt.optional(),
+  quota: QuotaConfig.optional(),
 });
 
 /** A PAM service: a file name in /etc/pam.d. */
@@ -162,9 +197,17 @@ export const AuthConfig = z.object({
    * Where a user's groups come from: "config" (the policy alone) or "nss" (also the system's
    * groups of the user, `id -Gn`, as far as the policy defines them).
    */
-  groups: z.enum(["config", "nss"]).default("config"),
+  group_source: z.enum(["config", "nss"]).default("config"),
   /** How long a user's "nss" groups are remembered. */
-  groups_cache_ttl_secs: z.number().int().min(0).default(300),
+  group_cache_ttl_secs: z.number().int().min(0).default(300),
+  groups: z.array(GroupConfig).default([]),
+  /** IANA time zone of quota days, weeks and months. */
+  quota_timezone: text({ min: 1, max: 100 })
+    .refine(isTimeZone, {
+      error: (issue) =>
+        `unknown time zone ${JSON.stringify(issue.input)} (expected an IANA name, e.g. "UTC" or "Europe/Berlin")`,
+    })
+    .default("UTC"),
 });
 
 export const AclConfig = z.object({
@@ -287,5 +330,6 @@ export const RelayConfig = z.object({
 
 export type RelayConfig = z.infer<typeof RelayConfig>;
 export type UserConfig = z.infer<typeof UserConfig>;
+export type QuotaConfig = z.infer<typeof QuotaConfig>;
 export type TlsConfig = z.infer<typeof TlsConfig>;
 export type AuthConfig = z.infer<typeof AuthConfig>;

@@ -1,6 +1,7 @@
 import { type CompiledAcl, compileAcl, type PolicySnapshot } from "@edgesocks/policy";
 import { AuthMethod } from "@edgesocks/socks";
 import type { UserSecret } from "../auth/credentials";
+import { compileQuotas, type QuotaRule } from "../quota/quota-rules";
 import { PolicyLimits } from "./policy-limits";
 
 export interface PolicyUser extends UserSecret {
@@ -19,6 +20,8 @@ export interface CompiledPolicy {
   readonly anonymousUser: string;
   /** Connection caps and QoS classes per user, indexed once here. */
   readonly limits: PolicyLimits;
+  /** Traffic quotas per user (own and groups'); users without any are absent. */
+  readonly quotas: ReadonlyMap<string, readonly QuotaRule[]>;
 }
 
 export function compilePolicy(snapshot: PolicySnapshot): CompiledPolicy {
@@ -46,5 +49,6 @@ export function compilePolicy(snapshot: PolicySnapshot): CompiledPolicy {
     requiresPassword: !snapshot.auth.methods.includes("none"),
     anonymousUser: snapshot.auth.anonymousUser,
     limits: new PolicyLimits(snapshot),
+    quotas: compileQuotas(snapshot),
   });
 }

@@ -9,7 +9,7 @@ import {
 } from "@edgesocks/policy";
 import type { Logger } from "@edgesocks/telemetry";
 import { backendSettings, snapshotMethod } from "../auth/auth-backends";
-import type { RelayConfig } from "../config/schema";
+import type { QuotaConfig, RelayConfig } from "../config/schema";
 import { RelayError } from "../errors";
 import type { RelayMetrics } from "../metrics";
 import { describeFailures, type ListenerFailure, type PolicyStore } from "./policy-store";
@@ -58,7 +58,7 @@ export class StandalonePolicySource {
       // PAM and directory groups are set up at start; half-switching them is worse than refusing.
       metrics.policyReloads.inc({ result: "rejected" });
       logger.error(
-        "policy reload rejected: PAM methods, [auth.pam] and auth.groups only change on restart; the previous policy stays in force",
+        "policy reload rejected: PAM methods, [auth.pam] and auth.group_source only change on restart; the previous policy stays in force",
       );
       return false;
     }
@@ -127,6 +127,7 @@ export class StandalonePolicySource {
         ...(user.password_hash ? { passwordHash: user.password_hash } : {}),
         ...(user.password !== undefined && !user.password_hash ? { password: user.password } : {}),
         ...(user.max_connections ? { maxConnections: user.max_connections } : {}),
+        ...(user.quota ? { quota: snapshotQuota(user.quota) } : {}),
         ...(user.bandwidth_bytes_per_sec || user.guaranteed_bandwidth_bytes_per_sec
           ? {
               qos: {
@@ -141,6 +142,14 @@ export class StandalonePolicySource {
           : {}),
       })),
     );
+    for (const group of config.auth.groups) {
+      let target = parts.groups.find((g) => g.name === group.name);
+      if (target === undefined) {
+        target = { name: group.name };
+        parts.groups.push(target);
+      }
+      if (group.quota) target.quota = snapshotQuota(group.quota);
+    }
     const { htb, connection_limits: limits } = config.qos;
     const sealed = sealSnapshot({
       version: this.#version + 1,
@@ -163,6 +172,9 @@ export class StandalonePolicySource {
         maxConnectionsGlobal: limits.max_connections_global,
         maxConnectionsPerClient: limits.max_connections_per_client,
       },
+      ...(config.auth.quota_timezone !== "UTC"
+        ? { quotaTimezone: config.auth.quota_timezone }
+        : {}),
     });
     if (!sealed.ok) throw new RelayError("RELAY_E_SNAPSHOT", sealed.error);
     this.#version += 1;
@@ -185,4 +197,14 @@ export class StandalonePolicySource {
       ),
     );
   }
+}
+
+function snapshotQuota(quota: QuotaConfig) {
+  return {
+    bytes: quota.bytes,
+    period: quota.period,
+    direction: quota.direction,
+    onExhaust: quota.on_exhaust,
+    ...(quota.throttle_bytes_per_sec ? { throttleBytesPerSec: quota.throttle_bytes_per_sec } : {}),
+  };
 }

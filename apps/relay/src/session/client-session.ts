@@ -22,6 +22,7 @@ import { isIpv6Address, normalizeDestination } from "../net/destination";
 import type { Resolver } from "../net/resolver";
 import type { CompiledPolicy } from "../policy/compiled-policy";
 import type { PolicyStore } from "../policy/policy-store";
+import type { SessionMeter } from "../quota/quota-guard";
 import { runBind } from "./commands/bind";
 import { runConnect } from "./commands/connect";
 import { runUdpAssociate } from "./commands/udp-associate";
@@ -104,7 +105,7 @@ export class ClientSession implements TrafficCounters {
   packetsUp = 0;
   packetsDown = 0;
   user: string;
-  /** The user's groups from the system (auth.groups = "nss"), as the policy names them. */
+  /** The user's groups from the system (auth.group_source = "nss"), as the policy names them. */
   groups: readonly string[] | undefined = undefined;
   /** Captured at accept: a destroyed socket no longer knows its peer. */
   readonly clientAddress: string;
@@ -134,6 +135,8 @@ export class ClientSession implements TrafficCounters {
   #pending: PendingTicket | null = null;
   /** A connection-limit slot, held from the request until the session ends. */
   #slot: LimitSlot | null = null;
+  /** The user's traffic quotas, metered from the start of relaying until the session ends. */
+  #quota: SessionMeter | null = null;
   /**
    * The handshake's listeners, bound once. Methods and bind rather than
    * arrow-function fields: tsx compiles with esbuild's keepNames, which gives
@@ -221,6 +224,7 @@ export class ClientSession implements TrafficCounters {
       return;
     }
     this.#leavePending();
+    if (!this.#withinQuota(command)) return;
     if (!this.#takeSlot()) return;
     this.state = "busy";
     this.client.pause();
@@ -243,6 +247,25 @@ export class ClientSession implements TrafficCounters {
     }
     this.refuse(Reply.NotAllowed, verdict.reason, verdict.reason);
     return false;
+  }
+
+  /** False (the request refused with 0x02, reason `quota`) when a quota of the user is spent. */
+  #withinQuota(command: "connect" | "bind" | "udp"): boolean {
+    const guard = this.deps.quota;
+    const rules = this.policy.quotas.get(this.user);
+    if (!guard || rules === undefined) return true;
+    if (command === "udp") {
+      // Datagrams are not metered against quotas: refused rather than uncounted.
+      this.refuse(Reply.NotAllowed, "quota_udp_not_metered", "quota");
+      return false;
+    }
+    const spent = guard.spent(rules);
+    if (spent !== null) {
+      this.deps.logger.debug({ session: this.id, user: this.user, quota: spent }, "quota spent");
+      this.refuse(Reply.NotAllowed, "quota", "quota");
+      return false;
+    }
+    return true;
   }
 
   #leavePending(): void {
@@ -315,6 +338,11 @@ export class ClientSession implements TrafficCounters {
     this.enterRelaying();
     const early = this.buffer;
     this.buffer = null;
+    const rules = this.policy.quotas.get(this.user);
+    if (deps.quota && rules !== undefined) {
+      this.#quota = deps.quota.attach(rules, () => this.#pipe?.destroy("quota"));
+      if (early) this.#quota.charge(true, early.length);
+    }
     if (early) {
       this.bytesUp += early.length;
       this.packetsUp += 1;
@@ -324,6 +352,7 @@ export class ClientSession implements TrafficCounters {
       idleTimeoutMs: deps.timeouts.idleMs,
       clientEnded: this.#clientEnded,
       shaping: deps.qos?.attach(this.user),
+      quota: this.#quota ?? undefined,
       onClose: this.#onRelayClosed.bind(this),
     });
   }
@@ -437,6 +466,8 @@ export class ClientSession implements TrafficCounters {
     this.#leavePending();
     this.#slot?.release();
     this.#slot = null;
+    this.#quota?.release();
+    this.#quota = null;
     const { deps } = this;
     if (wasRelaying) deps.metrics.sessionsActive.dec({ command: this.command ?? "connect" });
     deps.registry.delete(this);

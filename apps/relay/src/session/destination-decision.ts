@@ -14,7 +14,7 @@ import type { CompiledPolicy } from "../policy/compiled-policy";
 /** What a decision needs of its session: who asks, under which policy, and where the verdict goes. */
 export interface DecidingSession {
   readonly user: string;
-  /** Groups from the system beside the policy's own (auth.groups = "nss"). */
+  /** Groups from the system beside the policy's own (auth.group_source = "nss"). */
   readonly groups?: readonly string[] | undefined;
   readonly policy: CompiledPolicy;
   decision: Decision | null;

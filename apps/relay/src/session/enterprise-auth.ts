@@ -56,7 +56,7 @@ export async function verifyWithPam(
 }
 
 /**
- * groups = "nss": the authenticated user's groups from the system, narrowed to
+ * group_source = "nss": the authenticated user's groups from the system, narrowed to
  * the groups the policy defines. A lookup that fails refuses the login: a
  * group's block rule must not be skipped because the directory was away.
  */
@@ -72,7 +72,7 @@ export async function withDirectoryGroups(
   if (!lookup.ok) {
     session.deps.logger.warn(
       { user: session.user, client: session.clientAddress, reason: lookup.reason },
-      "login refused: the user's groups could not be read from the system (auth.groups = nss)",
+      "login refused: the user's groups could not be read from the system (auth.group_source = nss)",
     );
     session.refuse(refusal, "auth_error:groups_unavailable", "auth_failed");
     return false;

@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import { InPlaceReads } from "../net/in-place-reads";
+import type { QuotaMeter } from "../quota/quota-guard";
 import { resetSocket } from "./reset-socket";
 
 export interface TrafficCounters {
@@ -39,6 +40,8 @@ export interface PipeOptions {
   clientEnded?: boolean;
   /** Bandwidth shaping; absent: never shaped. */
   shaping?: Shaping | undefined;
+  /** Traffic quota of the session's user and groups; absent: no quota (no per-chunk check). */
+  quota?: QuotaMeter | undefined;
   /** Called once, after both sockets have closed. */
   onClose: (reason: string) => void;
 }
@@ -91,6 +94,11 @@ class Lane {
   }
 
   #onData(chunk: Buffer): void {
+    const quota = this.pipe.options.quota;
+    if (quota !== undefined && !quota.charge(this.up, chunk.length)) {
+      this.pipe.destroy("quota");
+      return;
+    }
     const counters = this.pipe.counters;
     if (this.up) {
       counters.bytesUp += chunk.length;
@@ -150,6 +158,8 @@ class Lane {
   }
 
   #gate(): FlowGate | null {
+    const throttle = this.pipe.options.quota?.throttle;
+    if (throttle) return throttle;
     const shaping = this.pipe.options.shaping;
     if (shaping === undefined) return null;
     return this.up ? shaping.up : shaping.down;
@@ -251,6 +261,7 @@ class BothWays implements Pipe {
     this.#up = new Lane(this, client, upstream, true);
     this.#down = new Lane(this, upstream, client, false);
     options.shaping?.watch(this.#regate.bind(this));
+    options.quota?.watch(this.#regate.bind(this));
     if (options.clientEnded) {
       this.settle("client_closed");
       upstream.end();

@@ -8,6 +8,8 @@ import type { Resolver } from "../net/resolver";
 import { UpstreamPool } from "../net/upstream-pool";
 import type { PolicyStore } from "../policy/policy-store";
 import { QosManager } from "../qos/qos-manager";
+import { QuotaGuard } from "../quota/quota-guard";
+import { QuotaLedger } from "../quota/quota-ledger";
 import type { SharedRelayState } from "../shard/shared-state";
 
 /** What sessions use to stay within limits; every part optional (absent: not enforced). */
@@ -22,6 +24,8 @@ export interface SessionProtection {
   egress?: EgressGuard | undefined;
   /** Pre-established upstream connections. */
   pool?: UpstreamPool | undefined;
+  /** Traffic quotas, counted with the relay's other threads. */
+  quota?: QuotaGuard | undefined;
 }
 
 export interface ProtectionOptions {
@@ -35,6 +39,8 @@ export interface ProtectionOptions {
 
 export interface Protection {
   readonly session: SessionProtection;
+  /** Traffic quotas (the ledger is what heartbeats report). */
+  readonly quota: QuotaGuard;
   /** Once the listeners are bound: their ports join the egress guard, the pool starts filling. */
   start(options: { resolver: Pick<Resolver, "resolve">; ports: readonly number[] }): void;
   close(): void;
@@ -43,6 +49,7 @@ export interface Protection {
 /** Builds the relay's QoS and abuse protection from its config. */
 export function createProtection(options: ProtectionOptions): Protection {
   const { config, policy, metrics, logger, shared } = options;
+  const quota = new QuotaGuard({ ledger: shared?.quota ?? QuotaLedger.create(), metrics });
   const egress = new EgressGuard({
     enabled: config.egress.guard_enabled,
     blockedNetworks: config.egress.blocked_networks,
@@ -73,15 +80,18 @@ export function createProtection(options: ProtectionOptions): Protection {
     }),
     egress,
     pool,
+    quota,
   };
   return {
     session,
+    quota,
     start({ resolver, ports }) {
       egress.addOwnPorts(ports);
       pool?.start(resolver);
     },
     close() {
       session.qos?.close();
+      quota.close();
       session.handshakes?.close();
       pool?.close();
     },

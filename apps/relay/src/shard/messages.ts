@@ -12,6 +12,8 @@ export interface ShardWorkerData {
   baseDir: string;
   node: { name: string | null; region: string | null };
   shared: SharedArrayBuffer;
+  /** The quota ledger's counts. */
+  quota: SharedArrayBuffer;
   size: SharedStateSize;
   /** The main thread's ops port: the egress guard refuses it too. */
   ownPorts: number[];

@@ -142,6 +142,7 @@ export class ShardHub implements ShardPeers {
       baseDir,
       node,
       shared: this.shared.buffer,
+      quota: this.shared.quota.buffer,
       size: this.#size,
       snapshot: relay.policy.loaded ? relay.policy.current.snapshot : null,
     };

@@ -35,7 +35,7 @@ try {
     metrics: createRelayMetrics(createRegistry("edgesocks_", { processMetrics: false })),
     node: data.node,
     policy,
-    shared: new SharedRelayState(data.shared, data.shard, data.size),
+    shared: new SharedRelayState(data.shared, data.shard, data.size, data.quota),
     records: { add: (record) => post({ type: "record", record }) },
   });
   port.on("message", (message: ToShard) => {

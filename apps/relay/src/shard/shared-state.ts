@@ -7,6 +7,7 @@ import {
 } from "../limits/connection-limits";
 import type { ConnectionLimitValues } from "../policy/policy-limits";
 import type { QosShare } from "../qos/qos-manager";
+import { QuotaLedger } from "../quota/quota-ledger";
 import { SharedLock, SharedTable } from "./shared-table";
 
 export interface SharedStateSize {
@@ -37,16 +38,29 @@ export class SharedRelayState {
   readonly #users: SharedTable;
   readonly #clients: SharedTable;
   readonly #demand: SharedTable;
+  /** Traffic quota counts (their own buffer: 64-bit counters). */
+  readonly quota: QuotaLedger;
 
   static create(size: SharedStateSize): SharedRelayState {
     const rows = rowsFor(size.keys);
     const ints = 1 + 3 * size.shards + 3 * SharedTable.ints(rows, size.shards);
-    return new SharedRelayState(new SharedArrayBuffer(ints * 4), 0, size);
+    return new SharedRelayState(
+      new SharedArrayBuffer(ints * 4),
+      0,
+      size,
+      QuotaLedger.create().buffer,
+    );
   }
 
-  /** The state in `buffer`, seen by thread `shard`. */
-  constructor(buffer: SharedArrayBuffer, shard: number, size: SharedStateSize) {
+  /** The state in `buffer` (and quota counts in `quotaBuffer`), seen by thread `shard`. */
+  constructor(
+    buffer: SharedArrayBuffer,
+    shard: number,
+    size: SharedStateSize,
+    quotaBuffer: SharedArrayBuffer,
+  ) {
     this.buffer = buffer;
+    this.quota = new QuotaLedger(quotaBuffer);
     this.shard = shard;
     this.shards = size.shards;
     this.#view = new Int32Array(buffer);

@@ -75,7 +75,12 @@ describe("SharedTable", () => {
 describe("SharedRelayState", () => {
   it("counts a user's sessions across threads and forgets a dead thread's", () => {
     const main = SharedRelayState.create({ shards: 2, keys: 100 });
-    const worker = new SharedRelayState(main.buffer, 1, { shards: 2, keys: 100 });
+    const worker = new SharedRelayState(
+      main.buffer,
+      1,
+      { shards: 2, keys: 100 },
+      main.quota.buffer,
+    );
     const caps = { global: undefined, perUser: 2, perClient: undefined };
     const a = main.sessionLimits().acquire("alice", "10.0.0.1", caps);
     const b = worker.sessionLimits().acquire("alice", "10.0.0.2", caps);
@@ -91,7 +96,12 @@ describe("SharedRelayState", () => {
 
   it("splits a user's rate by busy sessions, and gives a thread not yet published its would-be share", () => {
     const main = SharedRelayState.create({ shards: 2, keys: 100 });
-    const worker = new SharedRelayState(main.buffer, 1, { shards: 2, keys: 100 });
+    const worker = new SharedRelayState(
+      main.buffer,
+      1,
+      { shards: 2, keys: 100 },
+      main.quota.buffer,
+    );
     main.qosShare().publish(new Map([["alice", 3]]));
     worker.qosShare().publish(new Map([["alice", 1]]));
     expect(main.qosShare().userShare("alice", 3)).toBe(0.75);

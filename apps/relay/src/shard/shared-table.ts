@@ -138,7 +138,7 @@ export class SharedTable {
 
 // FNV-1a over UTF-16 code units, and a second multiplicative hash with another
 // seed: together a 64-bit key. (0, 0) marks an empty row, so hash2 is never 0.
-function hash1(key: string): number {
+export function hash1(key: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) {
     h ^= key.charCodeAt(i);
@@ -147,7 +147,7 @@ function hash1(key: string): number {
   return h | 0;
 }
 
-function hash2(key: string): number {
+export function hash2(key: string): number {
   let h = 0x9e3779b9 ^ key.length;
   for (let i = 0; i < key.length; i++) {
     h = Math.imul(h ^ key.charCodeAt(i), 0x5bd1e995);

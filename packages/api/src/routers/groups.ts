@@ -55,6 +55,7 @@ export const groupsRouter = router({
               name: input.name,
               maxConnectionsPerUser: input.maxConnectionsPerUser,
               qos: { ...NO_QOS, ...input.qos },
+              quota: null,
             };
             state.groups.push(group);
             return { after: group, result: group };

@@ -6,6 +6,12 @@ import type { Context } from "../context";
 import { ApiError } from "../errors";
 import { auditRow } from "../services/audit";
 import { publicAddressProblem } from "../services/public-address";
+import {
+  fleetQuotas,
+  quotaDefinitions,
+  storeQuotaUsage,
+  toVerdicts,
+} from "../services/quota-usage";
 import { generateToken, hashToken } from "../tokens";
 import { nodeProcedure, publicProcedure, router } from "../trpc";
 import {
@@ -177,7 +183,25 @@ export const nodeRouter = {
             // The token's own row only: a token replaced meanwhile changes nothing.
             .where(and(eq(nodes.id, ctx.node.nodeId), eq(nodes.nodeTokenHash, ctx.node.tokenHash))),
         );
-        return { serverTime: new Date(nowMs).toISOString() };
+        const definitions = quotaDefinitions(ctx.services.hub.current()?.snapshot);
+        if (input.quota === undefined || definitions.length === 0) {
+          return { serverTime: new Date(nowMs).toISOString() };
+        }
+        // Usage of subjects without a quota in force is not stored: nothing would read it.
+        const known = new Set(definitions.map((d) => d.subject));
+        const usage = input.quota.usage.filter((u) => known.has(u.subject));
+        await storeQuotaUsage(
+          ctx.services.database,
+          ctx.node.nodeId,
+          { boot: input.quota.boot, usage },
+          nowMs,
+        );
+        const quotas = await fleetQuotas(ctx.services.database.db, definitions, nowMs, {
+          nodeId: ctx.node.nodeId,
+          boot: input.quota.boot,
+        });
+        await ctx.services.quotas.announce(ctx.services.database.db, ctx.services.commands, quotas);
+        return { serverTime: new Date(nowMs).toISOString(), quotas: toVerdicts(quotas) };
       }),
 
     /** Commands for this relay (terminate a session, ...), from any control-plane instance. */

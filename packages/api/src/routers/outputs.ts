@@ -32,6 +32,16 @@ const SnapshotQos = z.strictObject({
   maxBytesPerSec: z.int().optional(),
   burstBytes: z.int().optional(),
 });
+/** A traffic quota (@edgesocks/policy Quota). */
+export const QuotaView = z
+  .strictObject({
+    bytes: z.int(),
+    period: z.enum(["day", "week", "month", "rolling_24h", "rolling_7d", "rolling_30d"]),
+    direction: z.enum(["total", "up", "down"]),
+    onExhaust: z.enum(["close", "throttle"]),
+    throttleBytesPerSec: z.int().optional(),
+  })
+  .meta({ id: "Quota" });
 const SnapshotUser = z.strictObject({
   username: z.string(),
   /** argon2id PHC string; `$argon2id$redacted` for a viewer. */
@@ -41,11 +51,13 @@ const SnapshotUser = z.strictObject({
   groups: z.array(z.string()),
   maxConnections: z.int().optional(),
   qos: SnapshotQos.optional(),
+  quota: QuotaView.optional(),
 });
 const SnapshotGroup = z.strictObject({
   name: z.string(),
   qos: SnapshotQos.optional(),
   maxConnectionsPerUser: z.int().optional(),
+  quota: QuotaView.optional(),
 });
 
 /** A policy snapshot as stored and pushed (@edgesocks/policy PolicySnapshot). */
@@ -74,6 +86,7 @@ const PolicySnapshot = z
       maxConnectionsGlobal: z.int().optional(),
       maxConnectionsPerClient: z.int().optional(),
     }),
+    quotaTimezone: z.string().optional(),
   })
   .meta({ id: "PolicySnapshot" });
 const Version = z.int().min(0).meta({ description: "The snapshot version the change produced." });
@@ -118,6 +131,7 @@ export const UserView = z
     groups: z.array(z.string()),
     maxConnections: z.int().nullable(),
     qos: QosOverride,
+    quota: QuotaView.nullable(),
     hasPassword: z.boolean(),
   })
   .meta({ id: "User" });
@@ -128,6 +142,7 @@ export const GroupState = z
     name: z.string(),
     maxConnectionsPerUser: z.int().nullable(),
     qos: QosOverride,
+    quota: QuotaView.nullable(),
   })
   .meta({ id: "Group" });
 export const GroupView = GroupState.extend({ members: z.array(z.string()) }).meta({
@@ -373,4 +388,31 @@ export const AuditPage = z.strictObject({
     }),
   ),
   nextCursor: z.int().nullable(),
+});
+
+/** One quota's fleet-wide use in the period in force. */
+export const QuotaUsageView = z
+  .strictObject({
+    subject: z.string().meta({ description: "`user:NAME` or `group:NAME`" }),
+    kind: z.enum(["user", "group"]),
+    name: z.string(),
+    quota: QuotaView,
+    /** The first instant counted (a rolling window: its oldest bucket). */
+    periodStart: isoDate,
+    /** When the period (a rolling window: its bucket in progress) ends. */
+    periodEnd: isoDate,
+    /** Sum over every relay's reports for this period. */
+    usedBytes: z.int(),
+    exhausted: z.boolean(),
+  })
+  .meta({ id: "QuotaUsage" });
+export const QuotaUsageOutput = z.strictObject({
+  timeZone: z.string(),
+  quotas: z.array(QuotaUsageView),
+});
+export const QuotaSetOutput = z.strictObject({ version: Version, quota: QuotaView.nullable() });
+export const QuotaResetOutput = z.strictObject({
+  subject: z.string(),
+  periodStart: isoDate,
+  nodesTold: z.int(),
 });

@@ -1,3 +1,4 @@
+import { Quota } from "@edgesocks/policy";
 import { text } from "@edgesocks/policy/text";
 import { z } from "zod";
 import { ApiError } from "../errors";
@@ -15,6 +16,7 @@ const ImportUser = z.object({
   groups: z.array(Name).default([]),
   maxConnections: z.int().min(0).nullable().default(null),
   qos: QosOverrideInput.default({}),
+  quota: Quota.nullable().default(null),
 });
 
 const nullable = <T extends z.ZodType>(schema: T) => schema.nullable().default(null);
@@ -75,6 +77,7 @@ export const policyRouter = router({
               name: Name,
               maxConnectionsPerUser: nullable(z.int().min(0)),
               qos: QosOverrideInput.default({}),
+              quota: Quota.nullable().default(null),
             }),
           )
           .max(10_000),
@@ -107,6 +110,7 @@ export const policyRouter = router({
           groups: u.groups,
           maxConnections: u.maxConnections,
           qos: { ...NO_QOS, ...u.qos },
+          quota: u.quota,
         })),
       );
       // Neither password nor hash given: the user keeps the one they have.

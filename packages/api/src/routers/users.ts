@@ -86,6 +86,7 @@ export const usersRouter = router({
         groups: input.groups,
         maxConnections: input.maxConnections,
         qos: { ...NO_QOS, ...input.qos },
+        quota: null,
       };
       return ctx.services.policy
         .change({

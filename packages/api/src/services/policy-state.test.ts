@@ -9,6 +9,7 @@ describe("policy state ⇄ snapshot", () => {
       name: "dev",
       maxConnectionsPerUser: 5,
       qos: { guaranteedBytesPerSec: null, maxBytesPerSec: 1000, burstBytes: null },
+      quota: { bytes: 5_000_000, period: "week", direction: "total", onExhaust: "close" },
     });
     state.users.push({
       username: "alice",
@@ -17,7 +18,15 @@ describe("policy state ⇄ snapshot", () => {
       groups: ["dev"],
       maxConnections: 3,
       qos: { guaranteedBytesPerSec: 10, maxBytesPerSec: null, burstBytes: null },
+      quota: {
+        bytes: 1000,
+        period: "day",
+        direction: "down",
+        onExhaust: "throttle",
+        throttleBytesPerSec: 10,
+      },
     });
+    state.quotaTimezone = "Europe/Berlin";
     state.rules.push({
       id: "r1",
       owner: { kind: "group", name: "dev" },

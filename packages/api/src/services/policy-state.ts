@@ -1,4 +1,5 @@
 import type { Db } from "@edgesocks/db";
+import type { StoredQuota } from "@edgesocks/db/schema";
 import {
   aclRules,
   aclSettings,
@@ -25,12 +26,16 @@ export interface UserState {
   groups: string[];
   maxConnections: number | null;
   qos: QosOverride;
+  /** Traffic quota of this user alone; null: none. */
+  quota: StoredQuota | null;
 }
 
 export interface GroupState {
   name: string;
   maxConnectionsPerUser: number | null;
   qos: QosOverride;
+  /** Traffic quota shared by all members; null: none. */
+  quota: StoredQuota | null;
 }
 
 export interface RuleState {
@@ -74,6 +79,8 @@ export interface PolicyState {
   acl: AclSettingsState;
   auth: AuthSettingsState;
   qos: QosSettingsState;
+  /** IANA time zone of quota periods. */
+  quotaTimezone: string;
 }
 
 export const NO_QOS: QosOverride = {
@@ -93,6 +100,7 @@ export function defaultPolicyState(): PolicyState {
         groups: [],
         maxConnections: null,
         qos: { ...NO_QOS },
+        quota: null,
       },
     ],
     groups: [],
@@ -110,6 +118,7 @@ export function defaultPolicyState(): PolicyState {
       maxConnectionsGlobal: null,
       maxConnectionsPerClient: null,
     },
+    quotaTimezone: "UTC",
   };
 }
 
@@ -144,11 +153,13 @@ export async function loadPolicyState(db: Db): Promise<PolicyState> {
       groups: u.groups,
       maxConnections: u.maxConnections,
       qos: qosOf(u),
+      quota: u.quota,
     })),
     groups: groups.map((g) => ({
       name: g.name,
       maxConnectionsPerUser: g.maxConnectionsPerUser,
       qos: qosOf(g),
+      quota: g.quota,
     })),
     rules: rules.map((r) => ({
       id: r.id,
@@ -177,6 +188,7 @@ export async function loadPolicyState(db: Db): Promise<PolicyState> {
           maxConnectionsPerClient: qos[0].maxConnectionsPerClient,
         }
       : defaults.qos,
+    quotaTimezone: qos[0]?.quotaTimezone ?? "UTC",
   };
 }
 
@@ -208,6 +220,7 @@ export function stateToDraft(
       groups: u.groups,
       ...(u.maxConnections === null ? {} : { maxConnections: u.maxConnections }),
       ...qosDraft(u.qos),
+      ...(u.quota === null ? {} : { quota: u.quota }),
     })),
     groups: state.groups.map((g) => ({
       name: g.name,
@@ -215,6 +228,7 @@ export function stateToDraft(
         ? {}
         : { maxConnectionsPerUser: g.maxConnectionsPerUser }),
       ...qosDraft(g.qos),
+      ...(g.quota === null ? {} : { quota: g.quota }),
     })),
     rules: state.rules.map((r) => ({
       id: r.id,
@@ -227,6 +241,8 @@ export function stateToDraft(
       priority: r.priority,
     })),
     qos: defined(state.qos) as PolicySnapshotInput["qos"],
+    // Absent when UTC: snapshots of fleets without quotas keep their content (and hash).
+    ...(state.quotaTimezone === "UTC" ? {} : { quotaTimezone: state.quotaTimezone }),
   };
 }
 
@@ -250,11 +266,13 @@ export function snapshotToState(snapshot: PolicySnapshot): PolicyState {
       groups: [...u.groups],
       maxConnections: u.maxConnections ?? null,
       qos: overrideOf(u.qos),
+      quota: u.quota ? { ...u.quota } : null,
     })),
     groups: snapshot.groups.map((g) => ({
       name: g.name,
       maxConnectionsPerUser: g.maxConnectionsPerUser ?? null,
       qos: overrideOf(g.qos),
+      quota: g.quota ? { ...g.quota } : null,
     })),
     rules: snapshot.rules.map((r) => ({
       id: r.id,
@@ -279,6 +297,7 @@ export function snapshotToState(snapshot: PolicySnapshot): PolicyState {
       maxConnectionsGlobal: snapshot.qos.maxConnectionsGlobal ?? null,
       maxConnectionsPerClient: snapshot.qos.maxConnectionsPerClient ?? null,
     },
+    quotaTimezone: snapshot.quotaTimezone ?? "UTC",
   };
 }
 
@@ -316,6 +335,7 @@ export function policyWrites(
     qosGuaranteedBytesPerSec: u.qos.guaranteedBytesPerSec,
     qosMaxBytesPerSec: u.qos.maxBytesPerSec,
     qosBurstBytes: u.qos.burstBytes,
+    quota: u.quota,
     updatedAtMs: nowMs,
   });
   const users = diffByKey(before.users, after.users, (u) => u.username);
@@ -337,6 +357,7 @@ export function policyWrites(
     qosGuaranteedBytesPerSec: g.qos.guaranteedBytesPerSec,
     qosMaxBytesPerSec: g.qos.maxBytesPerSec,
     qosBurstBytes: g.qos.burstBytes,
+    quota: g.quota,
     updatedAtMs: nowMs,
   });
   const groups = diffByKey(before.groups, after.groups, (g) => g.name);
@@ -396,8 +417,12 @@ export function policyWrites(
         .onConflictDoUpdate({ target: authSettings.id, set: values }),
     );
   }
-  if (!same(before.qos, after.qos)) {
-    const values = { ...after.qos, updatedAtMs: nowMs };
+  if (!same(before.qos, after.qos) || before.quotaTimezone !== after.quotaTimezone) {
+    const values = {
+      ...after.qos,
+      quotaTimezone: after.quotaTimezone === "UTC" ? null : after.quotaTimezone,
+      updatedAtMs: nowMs,
+    };
     writes.push(
       db
         .insert(qosSettings)

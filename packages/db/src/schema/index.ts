@@ -13,7 +13,9 @@ export {
   policyGroups,
   policyUsers,
   qosSettings,
+  type StoredQuota,
 } from "./policy";
+export { quotaUsage } from "./quota-usage";
 export {
   SESSION_ROLLUP_DIMENSIONS,
   SESSION_ROLLUP_GRAINS_MS,

@@ -1,5 +1,14 @@
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
+/** A traffic quota as stored (checked by the policy package's Quota schema on every write). */
+export interface StoredQuota {
+  bytes: number;
+  period: "day" | "week" | "month" | "rolling_24h" | "rolling_7d" | "rolling_30d";
+  direction: "total" | "up" | "down";
+  onExhaust: "close" | "throttle";
+  throttleBytesPerSec?: number;
+}
+
 /** Proxy users (not admins): what `users` in a policy snapshot is built from. */
 export const policyUsers = sqliteTable("policy_users", {
   id: integer("id").primaryKey({ autoIncrement: true }),
@@ -13,6 +22,8 @@ export const policyUsers = sqliteTable("policy_users", {
   qosGuaranteedBytesPerSec: integer("qos_guaranteed_bytes_per_sec"),
   qosMaxBytesPerSec: integer("qos_max_bytes_per_sec"),
   qosBurstBytes: integer("qos_burst_bytes"),
+  /** Traffic quota (the snapshot's Quota as JSON); null: none. */
+  quota: text("quota", { mode: "json" }).$type<StoredQuota>(),
   createdAtMs: integer("created_at_ms").notNull(),
   updatedAtMs: integer("updated_at_ms").notNull(),
 });
@@ -24,6 +35,8 @@ export const policyGroups = sqliteTable("policy_groups", {
   qosGuaranteedBytesPerSec: integer("qos_guaranteed_bytes_per_sec"),
   qosMaxBytesPerSec: integer("qos_max_bytes_per_sec"),
   qosBurstBytes: integer("qos_burst_bytes"),
+  /** Traffic quota shared by all members; null: none. */
+  quota: text("quota", { mode: "json" }).$type<StoredQuota>(),
   createdAtMs: integer("created_at_ms").notNull(),
   updatedAtMs: integer("updated_at_ms").notNull(),
 });
@@ -74,5 +87,7 @@ export const qosSettings = sqliteTable("qos_settings", {
   maxConnectionsPerUser: integer("max_connections_per_user"),
   maxConnectionsGlobal: integer("max_connections_global"),
   maxConnectionsPerClient: integer("max_connections_per_client"),
+  /** IANA time zone of quota days, weeks and months; null: UTC. */
+  quotaTimezone: text("quota_timezone"),
   updatedAtMs: integer("updated_at_ms").notNull(),
 });

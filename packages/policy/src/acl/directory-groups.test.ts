@@ -3,7 +3,7 @@ import { testSnapshot } from "../test-snapshot";
 import { compileAcl } from "./compile";
 import { evaluate } from "./evaluate";
 
-// Groups a relay reads from the system's directory (auth.groups = "nss") join
+// Groups a relay reads from the system's directory (auth.group_source = "nss") join
 // the snapshot's groups of a user for one request.
 const acl = compileAcl(
   testSnapshot({

@@ -6,6 +6,7 @@ import { metaCommands } from "./meta";
 import { nearestCommands } from "./nearest";
 import { nodesCommands } from "./nodes";
 import { policyCommands } from "./policy";
+import { quotaCommands } from "./quota";
 import { rulesCommands } from "./rules";
 import { sessionsCommands } from "./sessions";
 import { settingsCommands } from "./settings";
@@ -18,6 +19,7 @@ import { usersCommands } from "./users";
 export const COMMANDS: readonly Command[] = [
   ...usersCommands,
   ...groupsCommands,
+  ...quotaCommands,
   ...rulesCommands,
   ...aclCommands,
   ...policyCommands,
