@@ -38,7 +38,7 @@ const HELP = `npm run bench -- [options]
   --leak N             sequential connections for the leak check (default 200000;
                        the issue's figure is --leak 1000000, about 3 more minutes)
   --only a,b           servers: direct,microsocks,dante,edgesocks,edgesocks-1thread,
-                       edgesocks-userpass,edgesocks-tls (edgesocks: the default, one thread
+                       edgesocks-userpass,edgesocks-tls,edgesocks-tls-resumed (edgesocks: the default, one thread
                        per core; edgesocks-1thread: server.workers = 1)
   --profile            run our relay with --cpu-prof (profiles in bench/results/profiles/)
   --from-source        run our relay from its TypeScript sources through tsx, not the
@@ -56,6 +56,7 @@ export const SERVER_IDS = [
   "edgesocks-1thread",
   "edgesocks-userpass",
   "edgesocks-tls",
+  "edgesocks-tls-resumed",
 ] as const;
 
 function positive(flag: string, text: string | undefined, fallback: number): number {

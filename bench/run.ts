@@ -59,6 +59,8 @@ const PLANS: Record<ServerId, Plan> = {
   "edgesocks-1thread": { idle: true, rate: [50, 500], bulk: ALL_BULK, leak: false },
   "edgesocks-userpass": { idle: true, rate: [50, 500], bulk: ["1-up", "1-down"], leak: false },
   "edgesocks-tls": { idle: true, rate: [50, 500], bulk: ["1-up", "1-down"], leak: false },
+  // The same relay as +TLS; only the handshakes differ, so only the connection rate is measured.
+  "edgesocks-tls-resumed": { idle: false, rate: [50, 500], bulk: [], leak: false },
 };
 
 async function openFileHardLimit(): Promise<number> {
@@ -167,7 +169,9 @@ async function main(options: BenchOptions): Promise<void> {
   log("compiling the load generator and targets (cc -O2)");
   const native = await buildNative(log, options.install);
   const cert =
-    selected.includes("edgesocks-tls") && native.tls ? await makeSelfSignedCert(workDir) : null;
+    selected.some((id) => id.startsWith("edgesocks-tls")) && native.tls
+      ? await makeSelfSignedCert(workDir)
+      : null;
   const hardLimit = await openFileHardLimit();
   const idleConnections = Math.min(options.idleConnections, Math.floor((hardLimit - 200) / 2));
   const acl = generateAclRules(1000);
@@ -178,7 +182,7 @@ async function main(options: BenchOptions): Promise<void> {
   const skipped = new Map<ServerId, string>();
   for (const id of selected) {
     if ((id === "microsocks" || id === "dante") && !peers.has(id)) skipped.set(id, "not installed");
-    else if (id === "edgesocks-tls" && !cert)
+    else if (id.startsWith("edgesocks-tls") && !cert)
       skipped.set(id, "the load generator was built without OpenSSL");
     else samples.set(id, emptySamples());
   }

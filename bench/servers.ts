@@ -21,6 +21,7 @@ export const SERVER_LABELS: Record<ServerId, string> = {
   "edgesocks-1thread": "EdgeSocks ×1 thread",
   "edgesocks-userpass": "EdgeSocks +auth",
   "edgesocks-tls": "EdgeSocks +TLS",
+  "edgesocks-tls-resumed": "EdgeSocks +TLS resumed",
 };
 
 /** A server being measured; `pid` is null for the direct baseline. */
@@ -116,7 +117,7 @@ async function startRelay(id: ServerId, context: ServerContext): Promise<Managed
   const variant =
     id === "edgesocks-userpass"
       ? "userpass"
-      : id === "edgesocks-tls"
+      : id === "edgesocks-tls" || id === "edgesocks-tls-resumed"
         ? "tls"
         : id === "edgesocks-1thread"
           ? "one-thread"
@@ -212,6 +213,7 @@ export async function startServer(id: ServerId, context: ServerContext): Promise
         ? { user: BENCH_USER.username, password: BENCH_USER.password }
         : {}),
       ...(id === "edgesocks-tls" ? { tls: true } : {}),
+      ...(id === "edgesocks-tls-resumed" ? { tls: true, tlsResume: true } : {}),
     },
   };
   return { id, route, pid: managed.pid, stop: () => managed.stop() };
