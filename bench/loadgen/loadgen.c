@@ -1,6 +1,8 @@
 /*
  * Bench load generator: one epoll thread that speaks SOCKS5 (optionally with
- * RFC 1929 user/password), SOCKS4 or SOCKS4a itself, optionally inside TLS (--tls: a full handshake each time; --tls-resume: resuming the newest session ticket),
+ * RFC 1929 user/password), SOCKS4 or SOCKS4a itself, optionally inside TLS
+ * (--tls: a full handshake each time; --tls-resume: resuming the newest
+ * session ticket),
  * or connects straight to the target (the direct baseline).
  *
  * Modes (--mode):
