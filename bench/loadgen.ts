@@ -11,6 +11,8 @@ export interface Route {
     user?: string;
     password?: string;
     tls?: boolean;
+    /** Returning clients: every connection offers the newest session ticket (a resumed handshake). */
+    tlsResume?: boolean;
   };
 }
 
@@ -85,7 +87,7 @@ function routeArgs(route: Route): string[] {
   if (!proxy) return ["--proto", "none"];
   const args = ["--proxy", `${proxy.host}:${proxy.port}`, "--proto", proxy.proto];
   if (proxy.user !== undefined) args.push("--user", proxy.user, "--pass", proxy.password ?? "");
-  if (proxy.tls) args.push("--tls");
+  if (proxy.tls) args.push(proxy.tlsResume ? "--tls-resume" : "--tls");
   return args;
 }
 

@@ -14,10 +14,12 @@ export interface BenchOptions {
   idleConnections: number;
   /** Sequential connections through our relay for the leak check. */
   leakConnections: number;
-  /** Server ids to measure (direct, microsocks, dante, edgesocks, edgesocks-workers, edgesocks-userpass, edgesocks-tls); null: all. */
+  /** Server ids to measure (direct, microsocks, dante, edgesocks, edgesocks-1thread, edgesocks-userpass, edgesocks-tls); null: all. */
   only: ReadonlySet<string> | null;
   /** Run our relay under `node --cpu-prof`, writing profiles to bench/results/profiles/. */
   profile: boolean;
+  /** Run our relay from its TypeScript sources (tsx) instead of the release build. */
+  fromSource: boolean;
   /** Install missing peers with apt-get. */
   install: boolean;
   /** Run bench/acl-bench.ts when it exists. */
@@ -35,9 +37,12 @@ const HELP = `npm run bench -- [options]
   --idle N             idle relayed connections for the memory figure (default 10000)
   --leak N             sequential connections for the leak check (default 200000;
                        the issue's figure is --leak 1000000, about 3 more minutes)
-  --only a,b           servers: direct,microsocks,dante,edgesocks,edgesocks-workers,
-                       edgesocks-userpass,edgesocks-tls (edgesocks-workers: one thread per core)
+  --only a,b           servers: direct,microsocks,dante,edgesocks,edgesocks-1thread,
+                       edgesocks-userpass,edgesocks-tls,edgesocks-tls-resumed (edgesocks: the default, one thread
+                       per core; edgesocks-1thread: server.workers = 1)
   --profile            run our relay with --cpu-prof (profiles in bench/results/profiles/)
+  --from-source        run our relay from its TypeScript sources through tsx, not the
+                       release build (esbuild bundle) it ships as; profiles then name our files
   --no-install         do not apt-get missing peers; skip them instead
   --no-acl-bench       skip bench/acl-bench.ts
   --out NAME           write bench/results/NAME.md and .json (default latest)
@@ -48,9 +53,10 @@ export const SERVER_IDS = [
   "microsocks",
   "dante",
   "edgesocks",
-  "edgesocks-workers",
+  "edgesocks-1thread",
   "edgesocks-userpass",
   "edgesocks-tls",
+  "edgesocks-tls-resumed",
 ] as const;
 
 function positive(flag: string, text: string | undefined, fallback: number): number {
@@ -76,6 +82,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
       leak: { type: "string" },
       only: { type: "string" },
       profile: { type: "boolean", default: false },
+      "from-source": { type: "boolean", default: false },
       "no-install": { type: "boolean", default: false },
       "no-acl-bench": { type: "boolean", default: false },
       out: { type: "string", default: "latest" },
@@ -108,6 +115,7 @@ export function parseOptions(argv: string[]): BenchOptions | null {
     leakConnections: positive("--leak", values.leak, quick ? 20000 : 200000),
     only,
     profile: values.profile,
+    fromSource: values["from-source"],
     install: !values["no-install"],
     aclBench: !values["no-acl-bench"],
     out: values.out,

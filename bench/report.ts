@@ -25,6 +25,8 @@ export interface BenchResults {
   versions: Record<string, string>;
   settings: {
     quick: boolean;
+    /** Our relay ran from its TypeScript sources (tsx), not the release build. */
+    fromSource?: boolean;
     runs: number;
     durationMs: number;
     warmupMs: number;
@@ -59,9 +61,10 @@ const FOREIGN_CPU_WARN_PCT = 20;
 const PEERS: readonly ServerId[] = ["microsocks", "dante"];
 const OURS: readonly ServerId[] = [
   "edgesocks",
-  "edgesocks-workers",
+  "edgesocks-1thread",
   "edgesocks-userpass",
   "edgesocks-tls",
+  "edgesocks-tls-resumed",
 ];
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -189,9 +192,9 @@ function targetLines(results: BenchResults, list: Metric[]): string[] {
   if (!ours) return ["Our relay was not measured."];
   const lines: string[] = [];
   const mark = (ok: boolean) => (ok ? "✅" : "❌");
-  // Both ways: one thread, and one thread per core (the issue's fallback).
+  // Both ways: the default (one thread per core), and one thread.
   const variants = results.servers.filter(
-    (s) => (s.id === "edgesocks" || s.id === "edgesocks-workers") && s.figures,
+    (s) => (s.id === "edgesocks" || s.id === "edgesocks-1thread") && s.figures,
   );
   for (const { id, label: name } of variants) {
     for (const metric of list) {
@@ -265,7 +268,7 @@ export function renderReport(results: BenchResults): string {
     "",
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB.toFixed(0)} GiB, ${m.os}, Linux ${m.kernel}; Node ${m.node}; load average ${m.loadAverage.toFixed(2)} at the start.`,
     `Peers: microsocks ${results.versions.microsocks ?? "—"}, Dante ${results.versions.dante ?? "—"} (Debian packages). Run: ${s.quick ? "--quick, " : ""}median of ${s.runs} round(s) (each server started afresh in each round) of ${s.durationMs / 1000} s runs (first ${s.warmupMs / 1000} s not counted); took ${Math.round(results.elapsedS)} s; ${results.repeatedRuns} run(s) repeated because other processes took CPU.`,
-    `Our relay: standalone, no auth, ACL on with ${int(results.acl.rules)} rules (${results.acl.rulesPerBenchUser} apply to the bench user), session records on, logging at warn. +auth: RFC 1929 user/password against argon2id hashes (20 users). +TLS: SOCKS5 inside TLS (${results.tls ?? "not run"}).`,
+    `Our relay: ${s.fromSource ? "from its TypeScript sources (tsx)" : "the release build (esbuild bundle)"}, standalone, server.workers = "auto" unless marked ×1 thread, no auth, ACL on with ${int(results.acl.rules)} rules (${results.acl.rulesPerBenchUser} apply to the bench user), session records on, logging at warn. +auth: RFC 1929 user/password against argon2id hashes (20 users). +TLS: SOCKS5 inside TLS (${results.tls ?? "not run"}); +TLS resumed: the same, every connection resuming a session ticket the relay issued.`,
     "Every connection: TCP connect, SOCKS5 greeting and CONNECT (to an IPv4 target), one byte echoed back (latency ends here), then the target closes.",
     "",
     ...absoluteTable(results, list),

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildReleaseTree } from "../deploy/src/release-build";
 import { generateAclRules } from "./acl-rules";
 import { buildNative, type NativeTools } from "./native";
 import { type BenchOptions, parseOptions, SERVER_IDS } from "./options";
@@ -25,7 +26,13 @@ import {
   summarise,
   warmUp,
 } from "./scenarios";
-import { type RunningServer, SERVER_LABELS, type ServerId, startServer } from "./servers";
+import {
+  RELAY_SOURCE_BIN,
+  type RunningServer,
+  SERVER_LABELS,
+  type ServerId,
+  startServer,
+} from "./servers";
 import { makeSelfSignedCert } from "./tls-cert";
 import { TARGET_HOSTS, TARGET_PORT_BASE } from "./topology";
 
@@ -49,9 +56,11 @@ const PLANS: Record<ServerId, Plan> = {
   microsocks: { idle: true, rate: [50, 500], bulk: ALL_BULK, leak: false },
   dante: { idle: true, rate: [50, 500], bulk: ALL_BULK, leak: false },
   edgesocks: { idle: true, rate: [50, 500], bulk: ALL_BULK, leak: true },
-  "edgesocks-workers": { idle: true, rate: [50, 500], bulk: ALL_BULK, leak: false },
+  "edgesocks-1thread": { idle: true, rate: [50, 500], bulk: ALL_BULK, leak: false },
   "edgesocks-userpass": { idle: true, rate: [50, 500], bulk: ["1-up", "1-down"], leak: false },
   "edgesocks-tls": { idle: true, rate: [50, 500], bulk: ["1-up", "1-down"], leak: false },
+  // The same relay as +TLS; only the handshakes differ, so only the connection rate is measured.
+  "edgesocks-tls-resumed": { idle: false, rate: [50, 500], bulk: [], leak: false },
 };
 
 async function openFileHardLimit(): Promise<number> {
@@ -68,6 +77,29 @@ function osName(): string {
   } catch {
     return "Linux";
   }
+}
+
+/**
+ * Our relay as it ships: the release build (one bundled file, no TypeScript
+ * loader at start), or the sources through tsx with `--from-source` (a
+ * profile then names our files).
+ */
+async function relayEntry(
+  options: BenchOptions,
+  selected: readonly ServerId[],
+  workDir: string,
+  log: (line: string) => void,
+): Promise<string> {
+  if (options.fromSource || !selected.some((id) => id.startsWith("edgesocks"))) {
+    return RELAY_SOURCE_BIN;
+  }
+  log("building the relay's release bundle (esbuild)");
+  const tree = await buildReleaseTree({
+    repoRoot: join(dirname(fileURLToPath(import.meta.url)), ".."),
+    app: "relay",
+    outDir: join(workDir, "relay-release"),
+  });
+  return join(tree.dir, "apps/relay/bin/edgesocks-relay.mjs");
 }
 
 async function startTargets(native: NativeTools): Promise<Managed> {
@@ -137,17 +169,20 @@ async function main(options: BenchOptions): Promise<void> {
   log("compiling the load generator and targets (cc -O2)");
   const native = await buildNative(log, options.install);
   const cert =
-    selected.includes("edgesocks-tls") && native.tls ? await makeSelfSignedCert(workDir) : null;
+    selected.some((id) => id.startsWith("edgesocks-tls")) && native.tls
+      ? await makeSelfSignedCert(workDir)
+      : null;
   const hardLimit = await openFileHardLimit();
   const idleConnections = Math.min(options.idleConnections, Math.floor((hardLimit - 200) / 2));
   const acl = generateAclRules(1000);
+  const relayBin = await relayEntry(options, selected, workDir, log);
 
   const targets = await startTargets(native);
   const samples = new Map<ServerId, ServerSamples>();
   const skipped = new Map<ServerId, string>();
   for (const id of selected) {
     if ((id === "microsocks" || id === "dante") && !peers.has(id)) skipped.set(id, "not installed");
-    else if (id === "edgesocks-tls" && !cert)
+    else if (id.startsWith("edgesocks-tls") && !cert)
       skipped.set(id, "the load generator was built without OpenSSL");
     else samples.set(id, emptySamples());
   }
@@ -178,7 +213,7 @@ async function main(options: BenchOptions): Promise<void> {
     log(`${SERVER_LABELS[id]}: ${what}`);
     let server: RunningServer | null = null;
     try {
-      server = await startServer(id, { workDir, profileDir, cert });
+      server = await startServer(id, { workDir, profileDir, cert, relayBin });
       await warmUp(server, context);
       await work(server);
     } catch (error) {
@@ -244,6 +279,7 @@ async function main(options: BenchOptions): Promise<void> {
     versions: { ...(await peerVersions()), edgesocks: relayPackage.version ?? "?" },
     settings: {
       quick: options.quick,
+      fromSource: options.fromSource,
       runs: options.runs,
       durationMs: options.durationMs,
       warmupMs: options.warmupMs,

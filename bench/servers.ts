@@ -17,10 +17,11 @@ export const SERVER_LABELS: Record<ServerId, string> = {
   direct: "direct (no proxy)",
   microsocks: "microsocks",
   dante: "Dante",
-  edgesocks: "EdgeSocks",
-  "edgesocks-workers": `EdgeSocks ×${availableParallelism()} threads`,
+  edgesocks: `EdgeSocks (default: ×${availableParallelism()} threads)`,
+  "edgesocks-1thread": "EdgeSocks ×1 thread",
   "edgesocks-userpass": "EdgeSocks +auth",
   "edgesocks-tls": "EdgeSocks +TLS",
+  "edgesocks-tls-resumed": "EdgeSocks +TLS resumed",
 };
 
 /** A server being measured; `pid` is null for the direct baseline. */
@@ -37,6 +38,8 @@ export interface ServerContext {
   /** Write a CPU profile of our relay here; null: no profiling. */
   profileDir: string | null;
   cert: CertFiles | null;
+  /** Our relay's entry point: the release build's bundle, or the TypeScript sources' bin (tsx). */
+  relayBin: string;
 }
 
 /** The credentials the load generator uses against the user/password relay. */
@@ -44,13 +47,14 @@ export const BENCH_USER = { username: "bench", password: "bench-password-0123456
 /** Other accounts in the user/password relay's config, as a real deployment has. */
 const EXTRA_USERS = 19;
 
-const RELAY_BIN = resolve(
+/** The relay run from its TypeScript sources through tsx (`--from-source`). */
+export const RELAY_SOURCE_BIN = resolve(
   dirname(fileURLToPath(import.meta.url)),
   "../apps/relay/bin/edgesocks-relay.mjs",
 );
 
 async function relayConfig(
-  variant: "plain" | "workers" | "userpass" | "tls",
+  variant: "plain" | "one-thread" | "userpass" | "tls",
   cert: CertFiles | null,
 ): Promise<string> {
   const lines = [
@@ -61,7 +65,8 @@ async function relayConfig(
     "handshake_timeout_ms = 10000",
     "idle_timeout_secs = 600",
     "shutdown_grace_ms = 1000",
-    ...(variant === "workers" ? ['workers = "auto"'] : []),
+    // The other variants run the default, server.workers = "auto".
+    ...(variant === "one-thread" ? ["workers = 1"] : []),
     "",
   ];
   if (variant === "tls") {
@@ -112,10 +117,10 @@ async function startRelay(id: ServerId, context: ServerContext): Promise<Managed
   const variant =
     id === "edgesocks-userpass"
       ? "userpass"
-      : id === "edgesocks-tls"
+      : id === "edgesocks-tls" || id === "edgesocks-tls-resumed"
         ? "tls"
-        : id === "edgesocks-workers"
-          ? "workers"
+        : id === "edgesocks-1thread"
+          ? "one-thread"
           : "plain";
   const dir = join(context.workDir, id);
   mkdirSync(dir, { recursive: true });
@@ -133,7 +138,7 @@ async function startRelay(id: ServerId, context: ServerContext): Promise<Managed
   return startProcess({
     name: id,
     command: process.execPath,
-    args: [...nodeFlags, RELAY_BIN, "--config", configPath, "--allow-root"],
+    args: [...nodeFlags, context.relayBin, "--config", configPath, "--allow-root"],
     cwd: dir,
   });
 }
@@ -208,6 +213,7 @@ export async function startServer(id: ServerId, context: ServerContext): Promise
         ? { user: BENCH_USER.username, password: BENCH_USER.password }
         : {}),
       ...(id === "edgesocks-tls" ? { tls: true } : {}),
+      ...(id === "edgesocks-tls-resumed" ? { tls: true, tlsResume: true } : {}),
     },
   };
   return { id, route, pid: managed.pid, stop: () => managed.stop() };

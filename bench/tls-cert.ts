@@ -24,6 +24,6 @@ export async function makeSelfSignedCert(dir: string): Promise<CertFiles> {
   return {
     certificatePath,
     privateKeyPath,
-    description: "self-signed ECDSA P-256, TLS 1.3, full handshake per connection",
+    description: "self-signed ECDSA P-256, TLS 1.3, a full handshake per connection",
   };
 }

@@ -1,6 +1,8 @@
 /*
  * Bench load generator: one epoll thread that speaks SOCKS5 (optionally with
- * RFC 1929 user/password), SOCKS4 or SOCKS4a itself, optionally inside TLS,
+ * RFC 1929 user/password), SOCKS4 or SOCKS4a itself, optionally inside TLS
+ * (--tls: a full handshake each time; --tls-resume: resuming the newest
+ * session ticket),
  * or connects straight to the target (the direct baseline).
  *
  * Modes (--mode):
@@ -75,7 +77,9 @@ static struct host_range targets, clients;
 static int target_port = 20001;
 static long concurrency = 50, count, streams = 1, progress_every;
 static long duration_ms = 5000, warmup_ms = 1000, max_ms = 600000, timeout_ms = 10000, hold_ms = 300000;
-static int direction_up = 1, use_tls;
+static int direction_up = 1, use_tls, tls_resume;
+/* --tls-resume: the newest session ticket, offered by every new connection. */
+static long tls_resumed;
 static const char *user, *pass;
 
 /* state */
@@ -93,6 +97,14 @@ static long next_client, next_target;
 static uint8_t bulk[BULK_BYTES];
 #ifndef LOADGEN_NO_TLS
 static SSL_CTX *tls_ctx;
+static SSL_SESSION *resume_session;
+
+static int on_new_session(SSL *ssl, SSL_SESSION *session) {
+  (void)ssl;
+  if (resume_session) SSL_SESSION_free(resume_session);
+  resume_session = session;
+  return 1; /* ours now */
+}
 #endif
 
 static void on_signal(int sig) {
@@ -394,6 +406,7 @@ static void drive(struct conn *c, uint32_t events) {
           c->ssl = SSL_new(tls_ctx);
           SSL_set_fd(c->ssl, c->fd);
           SSL_set_connect_state(c->ssl);
+          if (tls_resume && resume_session) SSL_set_session(c->ssl, resume_session);
           c->state = S_TLS;
           continue;
         }
@@ -405,6 +418,7 @@ static void drive(struct conn *c, uint32_t events) {
 #ifndef LOADGEN_NO_TLS
         int r = SSL_do_handshake(c->ssl);
         if (r == 1) {
+          if (SSL_session_reused(c->ssl)) tls_resumed++;
           begin_socks(c);
           continue;
         }
@@ -499,7 +513,7 @@ static void print_result(void) {
   printf("\"bytes_total\":%llu,\"bytes_window\":%llu,\"bytes_per_s\":%.1f,",
          (unsigned long long)bytes_total, (unsigned long long)bytes_window,
          window > 0 ? bytes_window / window : 0.0);
-  printf("\"cpu_s\":%.3f,\"wall_s\":%.3f,\"errors\":{", cpu, wall);
+  printf("\"cpu_s\":%.3f,\"wall_s\":%.3f,\"tls_resumed\":%ld,\"errors\":{", cpu, wall, tls_resumed);
   for (int i = 0; i < E_COUNT; i++) printf("%s\"%s\":%llu", i ? "," : "", err_names[i], (unsigned long long)errors[i]);
   printf("}}\n");
   fflush(stdout);
@@ -515,8 +529,9 @@ static long arg_long(const char *flag, const char *v) {
 static void parse_args(int argc, char **argv) {
   for (int i = 1; i < argc; i += 2) {
     const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(f, "--tls")) {
+    if (!strcmp(f, "--tls") || !strcmp(f, "--tls-resume")) {
       use_tls = 1;
+      tls_resume = !strcmp(f, "--tls-resume");
       i--;
       continue;
     }
@@ -588,8 +603,15 @@ int main(int argc, char **argv) {
   if (use_tls) {
     tls_ctx = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL); /* the bench's self-signed certificate */
-    SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_OFF); /* every connection a full handshake */
-    SSL_CTX_set_options(tls_ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    if (tls_resume) {
+      /* Returning clients: each connection offers the newest ticket the server issued. */
+      SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+      SSL_CTX_sess_set_new_cb(tls_ctx, on_new_session);
+      SSL_CTX_set_options(tls_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    } else {
+      SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_OFF); /* every connection a full handshake */
+      SSL_CTX_set_options(tls_ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    }
     SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   }
 #endif

@@ -99,7 +99,7 @@ export function fleetRelay(options: {
   baseDir: string;
   /** Extra relay.toml text (e.g. `[dns.hosts]` for test names). */
   configToml?: string;
-  /** SOCKS-serving threads (`--workers`). @default 1 */
+  /** SOCKS-serving threads (`--workers`; the relay's own default is one per core). @default 1 */
   workers?: number;
 }): FleetRelay {
   const stateDir = join(options.baseDir, options.name);
@@ -145,7 +145,7 @@ export function fleetRelay(options: {
         `${options.host.address}:${opsPort}`,
         "--public-address",
         relay.socks,
-        ...(options.workers ? ["--workers", String(options.workers)] : []),
+        ...["--workers", String(options.workers ?? 1)],
         ...(process.getuid?.() === 0 ? ["--allow-root"] : []),
       ];
       relay.process = startProcess({ name: `relay-${options.name}`, command: command!, args });

@@ -249,7 +249,14 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
           : undefined,
       }
     : undefined;
-  const tlsOptions = tlsConfig && tlsFiles ? loadTlsOptions(tlsConfig, tlsFiles) : undefined;
+  // Several threads: one set of session-ticket keys and one session context (Node
+  // derives its default from process.argv, which differs in a worker thread), so
+  // a returning client resumes on any of them.
+  const ticketKeys = shared
+    ? { ticketKeys: shared.ticketKeys(), sessionIdContext: "edgesocks-relay" }
+    : {};
+  const tlsOptions =
+    tlsConfig && tlsFiles ? { ...loadTlsOptions(tlsConfig, tlsFiles), ...ticketKeys } : undefined;
   if (tlsOptions && tlsFiles) metrics.setTlsCertificates(certificateExpiries(tlsOptions, tlsFiles));
   const certAsUser = tlsConfig?.tls_client_cert_as_user === true;
   const readProxyHeader =
@@ -331,7 +338,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     tlsConfig && tlsFiles && tlsListener
       ? watchTlsFiles(tlsFiles, () => {
           try {
-            const reloaded = loadTlsOptions(tlsConfig, tlsFiles);
+            const reloaded = { ...loadTlsOptions(tlsConfig, tlsFiles), ...ticketKeys };
             (tlsListener!.server as TlsServer).setSecureContext(reloaded);
             metrics.setTlsCertificates(certificateExpiries(reloaded, tlsFiles));
             logger.info("TLS certificate reloaded");

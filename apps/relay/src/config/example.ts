@@ -15,7 +15,7 @@ connect_timeout_ms = 10000     # budget for connecting to a destination (all add
 shutdown_grace_ms = 10000      # SIGTERM waits this long for sessions to end
 max_pending_handshakes = 1000  # connections mid-handshake at once; the oldest makes room for a new one
 max_pending_handshakes_per_client = 256   # the same per client address (its own oldest goes)
-workers = 1                    # threads serving SOCKS on this port; "auto": one per CPU core
+workers = "auto"               # threads serving SOCKS on this port: "auto" (one per CPU core) or a number
 proxy_protocol = "off"         # "v1" | "v2" | "any": PROXY header from a load balancer
 # proxy_protocol_trusted = ["10.0.0.0/8"]   # required with proxy_protocol; nobody else's header is believed
 

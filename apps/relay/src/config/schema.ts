@@ -75,9 +75,11 @@ export const ServerConfig = z.object({
   max_pending_handshakes_per_client: positiveInt.default(256),
   /**
    * Threads serving SOCKS, each with its own listener on the port (SO_REUSEPORT);
-   * "auto": one per CPU core. Connection limits and QoS hold across them.
+   * "auto": one per CPU core (one on a one-core machine, so it costs nothing
+   * there). Connection limits and QoS hold across them.
+   * @default "auto"
    */
-  workers: z.union([positiveInt.max(64), z.literal("auto")]).default(1),
+  workers: z.union([positiveInt.max(64), z.literal("auto")]).default("auto"),
   tls: TlsConfig.optional(),
   /**
    * HAProxy's PROXY protocol header from a load balancer: "off", "v1", "v2" or "any". Only

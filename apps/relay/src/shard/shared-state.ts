@@ -1,3 +1,4 @@
+import { randomFillSync } from "node:crypto";
 import type { ConnectionGate } from "../limits/connection-gate";
 import {
   HeldSlot,
@@ -9,6 +10,9 @@ import type { ConnectionLimitValues } from "../policy/policy-limits";
 import type { QosShare } from "../qos/qos-manager";
 import { QuotaLedger } from "../quota/quota-ledger";
 import { SharedLock, SharedTable } from "./shared-table";
+
+/** TLS session-ticket keys (Node's ticketKeys: name, HMAC and AES keys), in 32-bit ints. */
+const TICKET_KEY_INTS = 12;
 
 export interface SharedStateSize {
   /** Threads sharing the state (the main thread included). */
@@ -40,16 +44,19 @@ export class SharedRelayState {
   readonly #demand: SharedTable;
   /** Traffic quota counts (their own buffer: 64-bit counters). */
   readonly quota: QuotaLedger;
+  readonly #ticketKeys: Uint8Array;
 
   static create(size: SharedStateSize): SharedRelayState {
     const rows = rowsFor(size.keys);
-    const ints = 1 + 3 * size.shards + 3 * SharedTable.ints(rows, size.shards);
-    return new SharedRelayState(
+    const ints = 1 + 3 * size.shards + 3 * SharedTable.ints(rows, size.shards) + TICKET_KEY_INTS;
+    const state = new SharedRelayState(
       new SharedArrayBuffer(ints * 4),
       0,
       size,
       QuotaLedger.create().buffer,
     );
+    randomFillSync(state.#ticketKeys);
+    return state;
   }
 
   /** The state in `buffer` (and quota counts in `quotaBuffer`), seen by thread `shard`. */
@@ -76,6 +83,18 @@ export class SharedRelayState {
     this.#clients = new SharedTable(this.#view, offset, rows, size.shards);
     offset += tableInts;
     this.#demand = new SharedTable(this.#view, offset, rows, size.shards);
+    offset += tableInts;
+    this.#ticketKeys = new Uint8Array(buffer, offset * 4, TICKET_KEY_INTS * 4);
+  }
+
+  /**
+   * The TLS session-ticket keys every thread's TLS server uses, made once per
+   * relay process: a returning client resumes on whichever thread the kernel
+   * hands its connection to (each thread's own random keys would make half
+   * of them, on two threads, do a full handshake).
+   */
+  ticketKeys(): Buffer {
+    return Buffer.from(this.#ticketKeys);
   }
 
   /** server.max_connections across every thread's listeners. */

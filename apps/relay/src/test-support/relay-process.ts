@@ -32,7 +32,8 @@ export interface RelayProcess {
 
 /**
  * The real relay binary from `configPath`, with a state dir; ready when /ready says so (or,
- * with `fleet`, when it serves /health: in fleet mode it is not ready before a snapshot).
+ * with `fleet`, when it serves /health: in fleet mode it is not ready before a snapshot)
+ * and it has logged "relay listening" (all its threads are up).
  */
 export async function startRelayProcess(options: {
   configPath: string;
@@ -84,7 +85,9 @@ export async function startRelayProcess(options: {
       (r) => r.status === 200,
       () => false,
     );
-    if (ready) break;
+    // And every thread started: until then the relay has no signal handlers (a
+    // SIGTERM would end it without flushing its records).
+    if (ready && output.includes('"msg":"relay listening"')) break;
     if (child.exitCode !== null || Date.now() > deadline)
       throw new Error(`relay did not become ready:\n${output}`);
     await new Promise((r) => setTimeout(r, 100));
