@@ -167,6 +167,14 @@ async function main(argv: string[]): Promise<void> {
     ...(spool ? { spoolHealth: () => spool.health() } : {}),
     ...(hub ? { shared: hub.shared, peers: hub } : {}),
   });
+  // The main thread serves already: a stop signal before the rest is up waits
+  // for it, so sessions accepted meanwhile still drain and leave their records.
+  let earlySignal: NodeJS.Signals | undefined;
+  const holdSignal = (signal: NodeJS.Signals) => {
+    earlySignal ??= signal;
+  };
+  process.on("SIGINT", holdSignal);
+  process.on("SIGTERM", holdSignal);
   // The other threads bind the same port before privileges are dropped.
   await hub?.start(relay);
   const journal = journalPath
@@ -247,8 +255,11 @@ async function main(argv: string[]): Promise<void> {
       },
     );
   };
+  process.off("SIGINT", holdSignal);
+  process.off("SIGTERM", holdSignal);
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  if (earlySignal) stop(earlySignal);
 }
 
 /** Resolves the node token (exchanging an enrollment token, with retries), then starts the agent. */
