@@ -43,7 +43,7 @@ idle_timeout_secs = 30         # an unused connection this old is replaced
 [auth]
 socks_method = "none"          # none | userpass | pam.username | pam.address
 client_method = "none"         # none | pam.address (PAM checks the client address first)
-groups = "config"              # config | nss (the system's groups of a user count too)
+group_source = "config"        # config | nss (the system's groups of a user count too)
 
 # PAM (Debian: apt-get install pamtester); see docs/relay.md
 # [auth.pam]
