@@ -81,7 +81,7 @@ export function createRelayMetrics(registry: Registry = createRegistry()) {
       registers: r,
     }),
     quotaExhausted: new Counter({
-      name: "edgesocks_quota_exhausted_total",
+      name: "edgesocks_relay_quota_exhausted_total",
       help: "Traffic quotas found spent: requests refused, open sessions closed or throttled",
       labelNames: ["action", "scope"] as const,
       registers: r,
