@@ -144,12 +144,12 @@ quota = { bytes = ${QUOTA_BYTES}, period = "day", direction = "down" }
       refused.client.socket.destroy();
     }
     const metrics = (await relay.ops("/metrics")).body;
-    expect(metric(metrics, 'edgesocks_relay_quota_exhausted_total{action="closed",scope="group"}')).toBe(
-      sessions.length,
-    );
-    expect(metric(metrics, 'edgesocks_relay_quota_exhausted_total{action="refused",scope="group"}')).toBe(
-      6,
-    );
+    expect(
+      metric(metrics, 'edgesocks_relay_quota_exhausted_total{action="closed",scope="group"}'),
+    ).toBe(sessions.length);
+    expect(
+      metric(metrics, 'edgesocks_relay_quota_exhausted_total{action="refused",scope="group"}'),
+    ).toBe(6);
     expect(metric(metrics, 'edgesocks_relay_rejected_total{reason="quota"}')).toBe(6);
     const refusedRecords = await eventually("the refusals' records", () => {
       const quota = spooledRecords(state).filter((r) => r.status === "rejected");
@@ -195,7 +195,9 @@ quota = { bytes = ${quota}, period = "week", on_exhaust = "throttle", throttle_b
     expect(records.find((r) => r.status === "rejected")?.closeReason).toBe("quota");
     expect(records.find((r) => r.status === "closed")?.closeReason).not.toBe("quota");
     const text = await relay.relay.metrics.registry.metrics();
-    expect(text).toMatch(/edgesocks_relay_quota_exhausted_total\{action="throttled",scope="user"\} 1/);
+    expect(text).toMatch(
+      /edgesocks_relay_quota_exhausted_total\{action="throttled",scope="user"\} 1/,
+    );
   });
 
   it("counts only the configured direction: an upload-only quota lets downloads through", async () => {
