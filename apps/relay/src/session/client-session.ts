@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
-import type { Decision } from "@edgesocks/policy";
+import type { CountryLookup, Decision } from "@edgesocks/policy";
 import {
   addressFromHost,
   encodeReply,
@@ -71,6 +71,8 @@ export interface SessionDeps extends SessionProtection {
   records: RecordSink;
   /** Bounds the `rule` label of the ACL decision metric. */
   ruleLabel: BoundedLabel;
+  /** The GeoIP lookup for `country:XX` rules; unset: no database loaded. */
+  countryOf?: CountryLookup | undefined;
 }
 
 /** "address": waiting for pam.address to admit the client before its greeting is read. */
