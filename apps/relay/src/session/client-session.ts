@@ -139,6 +139,8 @@ export class ClientSession implements TrafficCounters {
   #slot: LimitSlot | null = null;
   /** The user's traffic quotas, metered from the start of relaying until the session ends. */
   #quota: SessionMeter | null = null;
+  /** Closes the session when the window of the rule that allowed it ends (close_at_window_end). */
+  #windowEnd: NodeJS.Timeout | null = null;
   /**
    * The handshake's listeners, bound once. Methods and bind rather than
    * arrow-function fields: tsx compiles with esbuild's keepNames, which gives
@@ -357,6 +359,10 @@ export class ClientSession implements TrafficCounters {
       quota: this.#quota ?? undefined,
       onClose: this.#onRelayClosed.bind(this),
     });
+    const end = this.decision ? this.policy.acl.windowEnd(this.decision, Date.now()) : null;
+    if (end !== null) {
+      this.#windowEnd = setTimeout(() => this.close("window_end"), Math.max(0, end - Date.now()));
+    }
   }
 
   #onRelayClosed(reason: string): void {
@@ -470,6 +476,7 @@ export class ClientSession implements TrafficCounters {
     this.#slot = null;
     this.#quota?.release();
     this.#quota = null;
+    if (this.#windowEnd) clearTimeout(this.#windowEnd);
     const { deps } = this;
     if (wasRelaying) deps.metrics.sessionsActive.dec({ command: this.command ?? "connect" });
     deps.registry.delete(this);
