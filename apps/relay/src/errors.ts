@@ -5,7 +5,8 @@ export type RelayErrorCode =
   | "RELAY_E_ACL_FILE"
   | "RELAY_E_TLS"
   | "RELAY_E_SNAPSHOT"
-  | "RELAY_E_PRIVILEGES";
+  | "RELAY_E_PRIVILEGES"
+  | "RELAY_E_GEOIP";
 
 export class RelayError extends Error {
   readonly code: RelayErrorCode;

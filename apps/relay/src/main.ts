@@ -34,6 +34,7 @@ const USAGE_ERRORS = new Set([
   "RELAY_E_SNAPSHOT",
   "RELAY_E_TLS",
   "RELAY_E_PRIVILEGES",
+  "RELAY_E_GEOIP",
 ]);
 
 async function main(argv: string[]): Promise<void> {

@@ -13,6 +13,7 @@ import { createAuthBackends } from "./auth/auth-backends";
 import { CredentialVerifier } from "./auth/credentials";
 import { FailureBackoff } from "./auth/failure-backoff";
 import type { RelayConfig } from "./config/schema";
+import { openCountryDatabase } from "./geoip/open-country-database";
 import { type ConnectionGate, LocalConnectionGate } from "./limits/connection-gate";
 import { BoundedLabel, createRelayMetrics, type RelayMetrics } from "./metrics";
 import { Resolver } from "./net/resolver";
@@ -133,7 +134,21 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const source = options.policy
     ? undefined
     : new StandalonePolicySource({ config, aclPath, store: policy, logger, metrics });
-  source?.start();
+  // Before the first policy: one that names countries is refused without a database.
+  const geoip = openCountryDatabase({
+    path: config.geoip.database_path
+      ? resolveConfigPath(options.baseDir, config.geoip.database_path)
+      : undefined,
+    watch: config.geoip.watch,
+    logger,
+    policy,
+  });
+  try {
+    source?.start();
+  } catch (error) {
+    geoip.close();
+    throw error;
+  }
 
   const credentials = new CredentialVerifier();
   const auth = createAuthBackends(config.auth);
@@ -236,6 +251,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     node,
     records,
     ruleLabel: new BoundedLabel(500),
+    countryOf: geoip.lookup,
     ...protection.session,
   };
   const gate: ConnectionGate = shared ? shared.connectionGate() : new LocalConnectionGate();
@@ -331,6 +347,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     await Promise.all(listeners.map((l) => l.stop()));
     source?.close();
     protection.close();
+    geoip.close();
     throw error;
   }
   const listener = listeners[0]!;
@@ -392,6 +409,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     closing ??= (async () => {
       source?.close();
       tlsWatch?.close();
+      geoip.close();
       const stopped = Promise.all(listeners.map((l) => l.stop()));
       const peersClosed = peers?.close(graceMs);
       const deadline = Date.now() + graceMs;

@@ -1,7 +1,9 @@
 import { parse, TomlError } from "smol-toml";
 import { z } from "zod";
+import { parseSource } from "./acl/conditions";
 import { parseDestination } from "./acl/destination";
 import { parsePortSpec } from "./acl/ports";
+import { parseSchedule } from "./acl/schedule";
 import { unknownKeyMessage } from "./did-you-mean";
 import { formatIssues } from "./issues";
 import type { AclRule, PolicyGroup, PolicyUser } from "./snapshot";
@@ -15,8 +17,9 @@ import { text } from "./text";
  *   protocols (["both"]; "tcp" | "udp" | "both", "*" is an alias of "both"), priority (100, u32);
  * - an empty destinations, ports or protocols list matches nothing;
  * - duplicate users or groups, and a user naming a group that is not defined, are errors.
- * EdgeSocks adds one optional rule key, `id` (the rule's id in decisions, logs and session records;
- * `user:alice#0` style when absent), which `edgesocksctl policy export` writes.
+ * EdgeSocks adds optional rule keys: `id` (the rule's id in decisions, logs and session records;
+ * `user:alice#0` style when absent), which `edgesocksctl policy export` writes; `sources` (client
+ * IPs, CIDRs or `country:XX`); `schedule = { days, times, timezone }` and `close_at_window_end`.
  * RustSocks ignores unknown keys; here they are errors (with the closest known key), because an
  * ignored `destination = [...]` drops a block rule without a word.
  */
@@ -33,6 +36,15 @@ const Rule = z.looseObject({
   ports: z.array(z.union([text({ max: 1000 }), z.int()]).transform(String)).default([]),
   protocols: z.array(z.enum(["tcp", "udp", "both", "*"])).default(["both"]),
   priority: z.int().min(0).max(0xffffffff).default(100),
+  sources: z.array(text({ max: 300 })).optional(),
+  schedule: z
+    .strictObject({
+      days: z.array(text({ max: 20 })).optional(),
+      times: z.array(text({ max: 40 })).optional(),
+      timezone: text({ max: 100 }).optional(),
+    })
+    .optional(),
+  close_at_window_end: z.boolean().default(false),
 });
 
 const User = z.looseObject({
@@ -57,7 +69,18 @@ const KNOWN_KEYS = {
   global: ["default_policy"],
   user: ["username", "groups", "rules"],
   group: ["name", "rules"],
-  rule: ["id", "action", "description", "destinations", "ports", "protocols", "priority"],
+  rule: [
+    "id",
+    "action",
+    "description",
+    "destinations",
+    "ports",
+    "protocols",
+    "priority",
+    "sources",
+    "schedule",
+    "close_at_window_end",
+  ],
 } as const;
 
 export interface AclTomlUser {
@@ -211,12 +234,23 @@ export function parseAclToml(text: string): ParseAclTomlResult {
         const result = parsePortSpec(spec);
         if (!result.ok) fail([...at, "ports", k], result.error);
       });
+      rule.sources?.forEach((pattern, k) => {
+        const result = parseSource(pattern);
+        if (!result.ok) fail([...at, "sources", k], result.error);
+      });
+      if (rule.schedule) {
+        const result = parseSchedule(rule.schedule);
+        if (!result.ok) fail([...at, "schedule", ...result.path], result.error);
+      }
+      if (rule.close_at_window_end && !rule.schedule) {
+        fail([...at, "close_at_window_end"], "needs a schedule: without one the window never ends");
+      }
       const empty = (["destinations", "ports", "protocols"] as const).find(
         (f) => rule[f].length === 0,
       );
-      if (empty) {
+      if (empty || rule.sources?.length === 0) {
         warnings.push(
-          `${show(at)}: skipped: ${empty} is empty, so the rule never matches (as in RustSocks)`,
+          `${show(at)}: skipped: ${empty ?? "sources"} is empty, so the rule never matches (as in RustSocks)`,
         );
         return;
       }
@@ -233,6 +267,9 @@ export function parseAclToml(text: string): ParseAclTomlResult {
         ports: rule.ports,
         protocols: [...new Set(rule.protocols.map((p) => (p === "*" ? "both" : p)))],
         priority: rule.priority,
+        ...(rule.sources ? { sources: rule.sources } : {}),
+        ...(rule.schedule ? { schedule: rule.schedule } : {}),
+        ...(rule.close_at_window_end ? { closeAtWindowEnd: true } : {}),
       });
     });
   };

@@ -1,5 +1,12 @@
 export { type CompiledAcl, compileAcl } from "./acl/compile";
+export {
+  COUNTRY_CODES,
+  type CountryLookup,
+  countryFromRecord,
+  unmapIpv4,
+} from "./acl/country";
 export { evaluate, explain } from "./acl/evaluate";
+export { CompiledSchedule, parseSchedule, type ScheduleSpec } from "./acl/schedule";
 export type { AclAction, AclRequest, Decision, Explanation } from "./acl/types";
 export {
   type AclToml,
@@ -32,6 +39,7 @@ export {
   AclRule,
   PolicySnapshot,
   type PolicySnapshotInput,
+  Schedule,
   type SnapshotResult,
   sealSnapshot,
   snapshotHash,

@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { parseSource } from "./acl/conditions";
 import { parseDestination } from "./acl/destination";
 import { parsePortSpec } from "./acl/ports";
+import { parseSchedule } from "./acl/schedule";
 import { canonicalJson } from "./canonical-json";
 import { formatIssues } from "./issues";
 import { Quota, TimeZone } from "./quota/quota";
@@ -35,24 +37,62 @@ const PortSpec = text({ max: 1000 }).superRefine((spec, ctx) => {
   if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.error });
 });
 
+const SourcePattern = text({ max: 300 }).superRefine((pattern, ctx) => {
+  const parsed = parseSource(pattern);
+  if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.error });
+});
+
+/** When a rule applies; see acl/schedule.ts. Outside it the rule does not match. */
+export const Schedule = z
+  .strictObject({
+    /** `mon`..`sun` or ranges (`mon-fri`). @default every day */
+    days: z
+      .array(text({ max: 20 }))
+      .min(1)
+      .optional(),
+    /** `09:00-17:30`, `22:00:00-06:00:00` (crosses midnight). @default the whole day */
+    times: z
+      .array(text({ max: 40 }))
+      .min(1)
+      .optional(),
+    /** IANA zone. @default "UTC" */
+    timezone: text({ max: 100 }).optional(),
+  })
+  .superRefine((schedule, ctx) => {
+    const parsed = parseSchedule(schedule);
+    if (!parsed.ok) ctx.addIssue({ code: "custom", path: parsed.path, message: parsed.error });
+  });
+export type Schedule = z.infer<typeof Schedule>;
+
 export const Protocol = z.enum(["tcp", "udp", "both"]);
 
 /** One ACL rule, owned by a user or a group. */
-export const AclRule = z.strictObject({
-  /** Stable and unique within the snapshot; decisions and session records name it. */
-  id: text({ min: 1, max: 1000 }),
-  owner: z.strictObject({ kind: z.enum(["user", "group"]), name: Name }),
-  action: z.enum(["allow", "block"]),
-  description: text({ max: 4000 }).optional(),
-  /** IPv4/IPv6 address, CIDR, exact domain, `*.domain`, inner wildcard (`api.*.com`) or `*`. */
-  destinations: z.array(DestinationPattern).min(1),
-  /** "443", "8000-9000", "80,443,8080" or "*". */
-  ports: z.array(PortSpec).min(1),
-  /** @default ["both"] */
-  protocols: z.array(Protocol).min(1).default(["both"]),
-  /** Higher is considered first among rules of the same action. @default 0 */
-  priority: z.int().default(0),
-});
+export const AclRule = z
+  .strictObject({
+    /** Stable and unique within the snapshot; decisions and session records name it. */
+    id: text({ min: 1, max: 1000 }),
+    owner: z.strictObject({ kind: z.enum(["user", "group"]), name: Name }),
+    action: z.enum(["allow", "block"]),
+    description: text({ max: 4000 }).optional(),
+    /** IPv4/IPv6 address, CIDR, exact domain, `*.domain`, inner wildcard (`api.*.com`) or `*`. */
+    destinations: z.array(DestinationPattern).min(1),
+    /** "443", "8000-9000", "80,443,8080" or "*". */
+    ports: z.array(PortSpec).min(1),
+    /** @default ["both"] */
+    protocols: z.array(Protocol).min(1).default(["both"]),
+    /** Higher is considered first among rules of the same action. @default 0 */
+    priority: z.int().default(0),
+    /** Client IPs, CIDRs or `country:XX` the rule applies to. @default every client */
+    sources: z.array(SourcePattern).min(1).optional(),
+    /** The rule matches only inside this window. @default always */
+    schedule: Schedule.optional(),
+    /** Sessions this rule allowed are closed when its window ends. @default false */
+    closeAtWindowEnd: z.boolean().optional(),
+  })
+  .refine((rule) => !rule.closeAtWindowEnd || rule.schedule !== undefined, {
+    path: ["closeAtWindowEnd"],
+    message: "needs a schedule: without one the window never ends",
+  });
 export type AclRule = z.infer<typeof AclRule>;
 
 /** Per-user or per-group bandwidth shaping. */

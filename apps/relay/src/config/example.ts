@@ -99,6 +99,11 @@ blocked_networks = ["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128"]   # link
 block_own_ports = true         # the relay's own SOCKS, TLS and ops ports on its own addresses
 blocked_local_ports = []       # more ports refused on the relay's own addresses
 
+# The country database for country:XX in acl.toml destinations and sources.
+[geoip]
+# database_path = "/var/lib/GeoIP/GeoLite2-Country.mmdb"  # default: the bundled ip-location-db (PDDL-1.0)
+watch = true                   # a replaced file is re-read; a corrupt one is refused, the old one stays
+
 [udp]                          # UDP ASSOCIATE
 enabled = true
 # public_address = "203.0.113.10"   # announced in the reply when the relay is behind NAT

@@ -312,6 +312,14 @@ export const EgressConfig = z.object({
   blocked_local_ports: z.array(port.min(1)).default([]),
 });
 
+/** `[geoip]`: the country database `country:XX` rules are decided with. */
+export const GeoipConfig = z.object({
+  /** An MMDB file (MaxMind GeoIP2/GeoLite2 Country, ip-location-db). @default the bundled iptoasn-country database */
+  database_path: path.optional(),
+  /** Re-read the file when it is replaced. @default true */
+  watch: z.boolean().default(true),
+});
+
 export const LoggingConfig = z.object({
   level: logLevel.default("info"),
   format: z.enum(["pretty", "json"]).default("pretty"),
@@ -327,6 +335,7 @@ export const RelayConfig = z.object({
   bind: BindConfig.default(BindConfig.parse({})),
   ops: OpsConfig.default(OpsConfig.parse({})),
   egress: EgressConfig.default(EgressConfig.parse({})),
+  geoip: GeoipConfig.default(GeoipConfig.parse({})),
   logging: LoggingConfig.default(LoggingConfig.parse({})),
 });
 

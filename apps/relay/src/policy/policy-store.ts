@@ -25,6 +25,7 @@ export interface Applied {
 export class PolicyStore {
   #current: CompiledPolicy | undefined;
   readonly #listeners = new Map<PolicyListener, string>();
+  #guard: ((next: CompiledPolicy) => string | null) | undefined;
 
   get current(): CompiledPolicy {
     if (!this.#current) throw new Error("no policy loaded yet");
@@ -51,6 +52,8 @@ export class PolicyStore {
         cause,
       });
     }
+    const refused = this.#guard?.(next);
+    if (refused) throw new RelayError("RELAY_E_SNAPSHOT", refused);
     const previous = this.#current;
     this.#current = next;
     const failures: ListenerFailure[] = [];
@@ -65,6 +68,16 @@ export class PolicyStore {
       }
     }
     return { policy: next, failures };
+  }
+
+  /**
+   * A check every later snapshot must pass before it is swapped in (what this relay cannot
+   * enforce): `guard` returns why a policy is refused, or null. Returns the current policy's
+   * verdict, so a policy already loaded is checked too.
+   */
+  requireThat(guard: (next: CompiledPolicy) => string | null): string | null {
+    this.#guard = guard;
+    return this.#current ? guard(this.#current) : null;
   }
 
   /** `label` names the listener in a failure report. */

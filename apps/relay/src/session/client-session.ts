@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
-import type { Decision } from "@edgesocks/policy";
+import type { CountryLookup, Decision } from "@edgesocks/policy";
 import {
   addressFromHost,
   encodeReply,
@@ -71,6 +71,8 @@ export interface SessionDeps extends SessionProtection {
   records: RecordSink;
   /** Bounds the `rule` label of the ACL decision metric. */
   ruleLabel: BoundedLabel;
+  /** The GeoIP lookup for `country:XX` rules; unset: no database loaded. */
+  countryOf?: CountryLookup | undefined;
 }
 
 /** "address": waiting for pam.address to admit the client before its greeting is read. */
@@ -137,6 +139,8 @@ export class ClientSession implements TrafficCounters {
   #slot: LimitSlot | null = null;
   /** The user's traffic quotas, metered from the start of relaying until the session ends. */
   #quota: SessionMeter | null = null;
+  /** Closes the session when the window of the rule that allowed it ends (close_at_window_end). */
+  #windowEnd: NodeJS.Timeout | null = null;
   /**
    * The handshake's listeners, bound once. Methods and bind rather than
    * arrow-function fields: tsx compiles with esbuild's keepNames, which gives
@@ -355,6 +359,10 @@ export class ClientSession implements TrafficCounters {
       quota: this.#quota ?? undefined,
       onClose: this.#onRelayClosed.bind(this),
     });
+    const end = this.decision ? this.policy.acl.windowEnd(this.decision, Date.now()) : null;
+    if (end !== null) {
+      this.#windowEnd = setTimeout(() => this.close("window_end"), Math.max(0, end - Date.now()));
+    }
   }
 
   #onRelayClosed(reason: string): void {
@@ -468,6 +476,7 @@ export class ClientSession implements TrafficCounters {
     this.#slot = null;
     this.#quota?.release();
     this.#quota = null;
+    if (this.#windowEnd) clearTimeout(this.#windowEnd);
     const { deps } = this;
     if (wasRelaying) deps.metrics.sessionsActive.dec({ command: this.command ?? "connect" });
     deps.registry.delete(this);

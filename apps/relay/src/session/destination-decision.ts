@@ -1,4 +1,4 @@
-import { type Decision, evaluate } from "@edgesocks/policy";
+import { type CountryLookup, type Decision, evaluate } from "@edgesocks/policy";
 import type { BoundedLabel, RelayMetrics } from "../metrics";
 import { type Destination, isIpv6Address, normalizeDestination } from "../net/destination";
 import type { EgressGuard } from "../net/egress-guard";
@@ -16,6 +16,8 @@ export interface DecidingSession {
   readonly user: string;
   /** Groups from the system beside the policy's own (auth.group_source = "nss"). */
   readonly groups?: readonly string[] | undefined;
+  /** The client's IP, for rules with `sources`. */
+  readonly clientAddress: string;
   readonly policy: CompiledPolicy;
   decision: Decision | null;
   readonly deps: {
@@ -24,6 +26,8 @@ export interface DecidingSession {
     egress?: EgressGuard | undefined;
     /** Bounds the `rule` label of the ACL decision metric. */
     ruleLabel: BoundedLabel;
+    /** The GeoIP lookup for `country:XX` rules; unset: no database loaded. */
+    countryOf?: CountryLookup | undefined;
   };
 }
 
@@ -54,6 +58,9 @@ export function evaluateDestination(
     port,
     protocol,
     groups: session.groups,
+    client: session.clientAddress,
+    now: Date.now(),
+    countryOf: session.deps.countryOf,
   });
 }
 

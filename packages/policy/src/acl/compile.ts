@@ -29,6 +29,11 @@ export class CompiledAcl {
   readonly defaultDecision: Decision;
   /** Every rule, in evaluation order (index = rank). */
   readonly ranked: readonly CompiledRule[];
+  /** Every country a rule names (destinations and sources): the bounded set metrics label by. */
+  readonly countries: ReadonlySet<string>;
+  /** True when some rule names a country, so a relay needs its GeoIP database. */
+  readonly usesCountries: boolean;
+  readonly #byId = new Map<string, CompiledRule>();
   readonly #byUser = new Map<string, CompiledRule[]>();
   readonly #byGroup = new Map<string, CompiledRule[]>();
   readonly #groupsOf = new Map<string, readonly string[]>();
@@ -59,6 +64,7 @@ export class CompiledAcl {
     this.ranked = Object.freeze(
       order.map(({ rule, index }, rank) => {
         const compiled = compileRule(rule, index, rank);
+        this.#byId.set(rule.id, compiled);
         const owners = rule.owner.kind === "user" ? this.#byUser : this.#byGroup;
         const list = owners.get(rule.owner.name);
         if (list) list.push(compiled);
@@ -66,7 +72,27 @@ export class CompiledAcl {
         return compiled;
       }),
     );
+    const countries = new Set<string>();
+    for (const rule of this.ranked) {
+      for (const d of [...rule.destinations, ...(rule.conditions?.sources ?? [])]) {
+        if (d.kind === "country") countries.add(d.code);
+      }
+    }
+    this.countries = countries;
+    this.usesCountries = countries.size > 0;
     Object.freeze(this);
+  }
+
+  /**
+   * When a session this decision allowed must close: the end of the deciding rule's window if the
+   * rule has `closeAtWindowEnd`, else null.
+   */
+  windowEnd(decision: Decision, nowMs: number): number | null {
+    if (decision.action !== "allow" || decision.ruleId === null) return null;
+    const rule = this.#byId.get(decision.ruleId);
+    const schedule = rule?.conditions?.schedule;
+    if (!rule?.rule.closeAtWindowEnd || !schedule) return null;
+    return schedule.nextBoundary(nowMs);
   }
 
   /**
@@ -129,7 +155,7 @@ export class CompiledAcl {
 }
 
 function compileRule(rule: AclRule, index: number, rank: number): CompiledRule {
-  const { destinations, ports } = parseRuleParts(rule, (field, message) => {
+  const { destinations, ports, conditions } = parseRuleParts(rule, (field, message) => {
     throw new PolicyError("POLICY_E_INVALID", message, { path: `rules[${index}].${field}` });
   });
   const decision: Decision = Object.freeze({
@@ -145,6 +171,7 @@ function compileRule(rule: AclRule, index: number, rank: number): CompiledRule {
     ports,
     protocolBits(rule.protocols),
     decision,
+    conditions,
   );
 }
 

@@ -1,6 +1,8 @@
 import type { AclRule } from "../snapshot";
+import { type EvalContext, parseSource, RuleConditions, type Source } from "./conditions";
 import { type Destination, parseDestination } from "./destination";
 import { compilePorts, type PortSet, parsePortSpec, portMatches } from "./ports";
+import { CompiledSchedule, parseSchedule } from "./schedule";
 import type { Decision } from "./types";
 
 export const PROTOCOL_TCP = 1;
@@ -20,11 +22,20 @@ export class CompiledRule {
     /** Bit set of PROTOCOL_TCP / PROTOCOL_UDP. */
     readonly protocols: number,
     readonly decision: Decision,
+    /** Schedule and sources; null for a plain rule. */
+    readonly conditions: RuleConditions | null = null,
   ) {}
 
-  /** Port and protocol part of a match; the destination is matched by the caller. */
-  accepts(port: number, protocol: number): boolean {
-    return (this.protocols & protocol) !== 0 && portMatches(this.ports, port);
+  /**
+   * Port, protocol, schedule and source part of a match; the destination is matched by the
+   * caller. `ctx` is only read when the rule has conditions.
+   */
+  accepts(port: number, protocol: number, ctx: EvalContext): boolean {
+    return (
+      (this.protocols & protocol) !== 0 &&
+      portMatches(this.ports, port) &&
+      (this.conditions === null || this.conditions.holds(ctx))
+    );
   }
 }
 
@@ -53,11 +64,14 @@ export function ruleReason(rule: AclRule): string {
   return `rule ${rule.id}${description} (${rule.owner.kind} ${rule.owner.name})`;
 }
 
-/** Parses a rule's destinations and ports; `fail` is called (and must throw) with the first error. */
+/**
+ * Parses a rule's destinations, ports, sources and schedule; `fail` is called (and must throw)
+ * with the first error.
+ */
 export function parseRuleParts(
   rule: AclRule,
   fail: (field: string, message: string) => never,
-): { destinations: Destination[]; ports: PortSet } {
+): { destinations: Destination[]; ports: PortSet; conditions: RuleConditions | null } {
   const destinations = rule.destinations.map((pattern, i) => {
     const parsed = parseDestination(pattern);
     return parsed.ok ? parsed.destination : fail(`destinations[${i}]`, parsed.error);
@@ -66,5 +80,20 @@ export function parseRuleParts(
     const parsed = parsePortSpec(spec);
     if (!parsed.ok) fail(`ports[${i}]`, parsed.error);
   });
-  return { destinations, ports: compilePorts(rule.ports) };
+  const sources = rule.sources?.map((pattern, i): Source => {
+    const parsed = parseSource(pattern);
+    return parsed.ok ? parsed.source : fail(`sources[${i}]`, parsed.error);
+  });
+  let schedule: CompiledSchedule | null = null;
+  if (rule.schedule) {
+    const parsed = parseSchedule(rule.schedule);
+    schedule = parsed.ok
+      ? new CompiledSchedule(parsed.schedule)
+      : fail(`schedule.${parsed.field}`, parsed.error);
+  }
+  const conditions =
+    schedule !== null || sources !== undefined
+      ? new RuleConditions(schedule, sources ?? null)
+      : null;
+  return { destinations, ports: compilePorts(rule.ports), conditions };
 }

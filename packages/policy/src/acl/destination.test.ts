@@ -15,7 +15,7 @@ function parse(pattern: string): Destination {
 }
 
 function nameTarget(name: string): MatchTarget {
-  return { v4: [], v6: [], name: normalizeName(name) };
+  return { v4: [], v6: [], name: normalizeName(name), countries: [] };
 }
 
 function matchesName(pattern: string, name: string): boolean {
@@ -110,7 +110,7 @@ describe("name matching", () => {
   });
 
   it("never matches an IP target with a name pattern", () => {
-    const target: MatchTarget = { v4: [parseIpv4("10.0.0.1")], v6: [], name: null };
+    const target: MatchTarget = { v4: [parseIpv4("10.0.0.1")], v6: [], name: null, countries: [] };
     expect(destinationMatches(parse("*.example.com"), target)).toBe(false);
     expect(destinationMatches(parse("10.0.0.0/8"), target)).toBe(true);
     expect(destinationMatches(parse("*"), target)).toBe(true);

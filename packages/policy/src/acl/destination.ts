@@ -1,4 +1,5 @@
 import { type IpNetwork, parseNetwork, v4InNetwork, v6InNetwork } from "@edgesocks/socks/address";
+import { isCountryPattern, parseCountryPattern } from "./country";
 
 /**
  * One entry of a rule's `destinations`, parsed. RustSocks-compatible forms:
@@ -7,11 +8,14 @@ import { type IpNetwork, parseNetwork, v4InNetwork, v6InNetwork } from "@edgesoc
  * - `example.com`: that name exactly (case-insensitive, trailing dot ignored);
  * - `*.example.com`: any name below example.com, at any depth, not example.com itself;
  * - `api.*.com`, `prod-*.example.com`: each `*` inside the name matches one or more characters
- *   within one label.
+ *   within one label;
+ * - `country:DE`: any address the GeoIP database places in that country (ISO 3166-1 alpha-2),
+ *   matched on the resolved address only, never on a name.
  */
 export type Destination =
   | { readonly kind: "any" }
   | { readonly kind: "ip"; readonly network: IpNetwork }
+  | { readonly kind: "country"; readonly code: string }
   | { readonly kind: "domain"; readonly name: string }
   | { readonly kind: "suffix"; readonly suffix: string }
   | {
@@ -108,6 +112,10 @@ function parseName(pattern: string, name: string): DestinationResult {
 export function parseDestination(pattern: string): DestinationResult {
   if (pattern === "*") return { ok: true, destination: ANY };
   if (pattern.length === 0) return { ok: false, error: "destination is empty" };
+  if (isCountryPattern(pattern)) {
+    const parsed = parseCountryPattern(pattern);
+    return parsed.ok ? { ok: true, destination: { kind: "country", code: parsed.code } } : parsed;
+  }
   if (pattern.includes("/") || pattern.includes(":")) {
     const parsed = parseNetwork(pattern);
     return parsed.ok ? { ok: true, destination: { kind: "ip", network: parsed.network } } : parsed;
@@ -130,6 +138,8 @@ export interface MatchTarget {
   readonly v4: readonly number[];
   readonly v6: readonly Uint32Array[];
   readonly name: string | null;
+  /** Countries of the addresses (not of the name), when a lookup was given. */
+  readonly countries: readonly string[];
 }
 
 /** Straightforward matcher, used by explain(); evaluate() uses the per-user index instead. */
@@ -143,6 +153,8 @@ export function destinationMatches(destination: Destination, target: MatchTarget
         return target.v4.some((a) => v4InNetwork(a, network.prefix, network.net));
       return target.v6.some((a) => v6InNetwork(a, network.prefix, network.net));
     }
+    case "country":
+      return target.countries.includes(destination.code);
     case "domain":
       return target.name === destination.name;
     case "suffix":

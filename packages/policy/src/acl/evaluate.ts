@@ -2,6 +2,7 @@ import { isIpv4Mapped, parseIpv4, parseIpv6Words } from "@edgesocks/socks/addres
 import { hashV6 } from "./cidr";
 import { ACL_DISABLED, type CompiledAcl } from "./compile";
 import { type CompiledRule, PROTOCOL_TCP, PROTOCOL_UDP } from "./compiled-rule";
+import type { EvalContext } from "./conditions";
 import { destinationMatches, type MatchTarget, normalizeName } from "./destination";
 import type { PatternEntry, PrincipalIndex } from "./principal-index";
 import type { AclRequest, Decision, Explanation } from "./types";
@@ -11,6 +12,13 @@ const NONE = 0x7fffffff;
 
 // Scratch space for parsing IPv6 on the hot path; evaluate() never yields, so one is enough.
 const words = new Uint32Array(4);
+// The request as rule conditions read it; filled in only when the user's rules have conditions.
+const ctx: EvalContext = {
+  now: 0,
+  client: undefined,
+  countryOf: undefined,
+  clientTarget: undefined,
+};
 
 /** Lowest rank in a rank-sorted bucket that also accepts port and protocol, or `best`. */
 function scan(
@@ -23,7 +31,7 @@ function scan(
   for (let i = 0; i < bucket.length; i++) {
     const rule = bucket[i]!;
     if (rule.rank >= best) return best;
-    if (rule.accepts(port, protocol)) return rule.rank;
+    if (rule.accepts(port, protocol, ctx)) return rule.rank;
   }
   return best;
 }
@@ -43,7 +51,7 @@ function scanPatterns(
     if (rank >= best) return best;
     // Label count and literal prefix rule out most names before the regex runs.
     if (entry.anyDepth ? labels < entry.labels : labels !== entry.labels) continue;
-    if (!name.startsWith(entry.literalPrefix) || !entry.rule.accepts(port, protocol)) continue;
+    if (!name.startsWith(entry.literalPrefix) || !entry.rule.accepts(port, protocol, ctx)) continue;
     if (entry.regex.test(name)) return rank;
   }
   return best;
@@ -151,6 +159,12 @@ export function evaluate(acl: CompiledAcl, req: AclRequest): Decision {
   if (index.rules.length === 0) return acl.defaultDecision;
   const port = req.port;
   const protocol = req.protocol === "udp" ? PROTOCOL_UDP : PROTOCOL_TCP;
+  if (index.conditional) {
+    ctx.now = req.now ?? Date.now();
+    ctx.client = req.client;
+    ctx.countryOf = req.countryOf;
+    ctx.clientTarget = undefined;
+  }
   let best = scan(index.any, NONE, port, protocol);
 
   const host = req.host;
@@ -161,6 +175,12 @@ export function evaluate(acl: CompiledAcl, req: AclRequest): Decision {
     const byAddress = scanIp(index, address, best, port, protocol);
     // An address that is not an IP cannot match IP rules; the name was matched above.
     if (byAddress !== NOT_IP) best = byAddress;
+  }
+  // Countries come from the address the relay connects to, never from a name alone.
+  if (index.countries.size > 0 && req.countryOf !== undefined) {
+    const ip = address ?? (byHost === NOT_IP ? undefined : host);
+    const code = ip === undefined ? null : req.countryOf(ip);
+    if (code !== null) best = scan(index.countries.get(code), best, port, protocol);
   }
   return best === NONE ? acl.defaultDecision : acl.ranked[best]!.decision;
 }
@@ -184,14 +204,27 @@ export function matchTarget(req: AclRequest): MatchTarget {
   const v4: number[] = [];
   const v6: Uint32Array[] = [];
   const hostIsIp = addTarget(req.host, v4, v6);
-  if (req.address !== undefined) addTarget(req.address, v4, v6);
-  return { v4, v6, name: hostIsIp ? null : normalizeName(req.host) };
+  const addressIsIp = req.address !== undefined && addTarget(req.address, v4, v6);
+  const ip = addressIsIp ? req.address : hostIsIp ? req.host : undefined;
+  const country = ip !== undefined && req.countryOf ? req.countryOf(ip) : null;
+  return {
+    v4,
+    v6,
+    name: hostIsIp ? null : normalizeName(req.host),
+    countries: country === null ? [] : [country],
+  };
 }
 
-/** True when `rule` matches the request (destination, port and protocol). */
+/** True when `rule` matches the request (destination, port, protocol, schedule and sources). */
 export function ruleMatches(rule: CompiledRule, target: MatchTarget, req: AclRequest): boolean {
+  const context: EvalContext = {
+    now: req.now ?? Date.now(),
+    client: req.client,
+    countryOf: req.countryOf,
+    clientTarget: undefined,
+  };
   return (
-    rule.accepts(req.port, req.protocol === "udp" ? PROTOCOL_UDP : PROTOCOL_TCP) &&
+    rule.accepts(req.port, req.protocol === "udp" ? PROTOCOL_UDP : PROTOCOL_TCP, context) &&
     rule.destinations.some((d) => destinationMatches(d, target))
   );
 }

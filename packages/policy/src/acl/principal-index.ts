@@ -40,13 +40,19 @@ export class PrincipalIndex {
   readonly unanchoredPatterns: PatternEntry[] = [];
   readonly v4 = new V4Table<CompiledRule>();
   readonly v6 = new V6Table<CompiledRule>();
+  /** `DE` → rules with a `country:DE` destination (matched on addresses only). */
+  readonly countries = new Map<string, CompiledRule[]>();
   /** True when some name rule needs the label-suffix probe. */
   readonly probesSuffixes: boolean;
+  /** True when some rule has a schedule or sources, so evaluate() fills in its context. */
+  readonly conditional: boolean;
 
   constructor(rules: readonly CompiledRule[]) {
     this.rules = rules;
     let probes = false;
+    let conditional = false;
     for (const rule of rules) {
+      if (rule.conditions !== null) conditional = true;
       for (const destination of rule.destinations) {
         switch (destination.kind) {
           case "any":
@@ -75,6 +81,12 @@ export class PrincipalIndex {
             }
             break;
           }
+          case "country":
+            this.countries.set(
+              destination.code,
+              pushOnce(this.countries.get(destination.code), rule),
+            );
+            break;
           case "ip": {
             const network = destination.network;
             if (network.family === 4) this.v4.add(network.net, network.prefix, rule);
@@ -85,6 +97,7 @@ export class PrincipalIndex {
       }
     }
     this.probesSuffixes = probes;
+    this.conditional = conditional;
   }
 
   #bucket(name: string): NameBucket {

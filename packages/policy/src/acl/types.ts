@@ -1,4 +1,5 @@
 import type { AclRule } from "../snapshot";
+import type { CountryLookup } from "./country";
 
 export type AclAction = "allow" | "block";
 
@@ -20,6 +21,15 @@ export interface AclRequest {
    * narrowed to the policy's groups by CompiledAcl.policyGroups().
    */
   groups?: readonly string[] | undefined;
+  /** The client's IP, for rules with `sources`. Absent: such rules do not match. */
+  client?: string | undefined;
+  /** Epoch ms the schedules are evaluated at. @default Date.now() */
+  now?: number | undefined;
+  /**
+   * The GeoIP lookup for `country:XX` patterns. Absent: country patterns match nothing. It is only
+   * called when the user's rules name a country.
+   */
+  countryOf?: CountryLookup | undefined;
 }
 
 /** The outcome of evaluate(); shared and frozen, so never mutate one. */
