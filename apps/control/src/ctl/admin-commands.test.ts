@@ -103,11 +103,17 @@ describe("edgesocksctl policy export / import", () => {
     writeFileSync(unknownKey, JSON.stringify({ users: [], groups: [], rules: [], qoss: {} }));
     const noSuffix = join(dir, "policy");
     writeFileSync(noSuffix, "{}");
-    const [toml, json, suffix, output] = await Promise.all([
+    const scheduled = join(dir, "scheduled.toml");
+    writeFileSync(
+      scheduled,
+      '[[users]]\nusername = "x"\n[[users.rules]]\nid = "office"\naction = "allow"\ndestinations = ["*"]\nports = ["*"]\nsources = ["country:DE"]\n',
+    );
+    const [toml, json, suffix, output, standaloneOnly] = await Promise.all([
       ctl("policy", "import", badToml),
       ctl("policy", "import", unknownKey, "--dry-run"),
       ctl("policy", "import", noSuffix),
       ctl("policy", "export", "--output", join(dir, "out.toml"), "--format", "toml"),
+      ctl("policy", "import", scheduled),
     ]);
     expect(toml).toMatchObject({ code: 1, stdout: "" });
     expect(toml.stderr).toBe(
@@ -115,6 +121,11 @@ describe("edgesocksctl policy export / import", () => {
     );
     expect(json.stderr).toBe(
       'edgesocksctl: unknown key "qoss" (known keys: version, users, groups, rules, acl, auth, qos)\n',
+    );
+    // Dropped by the import, `sources` would turn the rule into an allow for every client.
+    expect(standaloneOnly).toMatchObject({ code: 1, stdout: "" });
+    expect(standaloneOnly.stderr).toContain(
+      "rule office: sources and schedule are enforced by standalone relays only",
     );
     expect(suffix).toMatchObject({ code: 2 });
     expect(suffix.stderr).toContain("pass --format");

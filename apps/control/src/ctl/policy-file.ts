@@ -59,6 +59,14 @@ ${stringify(doc)}\n`;
 export function tomlToImport(text: string, current: PolicyExport): PolicyImport {
   const parsed = parseAclToml(text);
   if (!parsed.ok) throw new CtlError(parsed.error.split("\n").join("; "));
+  // The control plane stores neither (yet): dropped, they would widen the rule to every client
+  // and every hour.
+  const standaloneOnly = parsed.acl.rules.find((r) => r.sources || r.schedule);
+  if (standaloneOnly) {
+    throw new CtlError(
+      `rule ${standaloneOnly.id}: sources and schedule are enforced by standalone relays only; the control plane cannot store them yet`,
+    );
+  }
   const users = new Map(current.users.map((u) => [u.username, u]));
   const groups = new Map(current.groups.map((g) => [g.name, g]));
   return {
