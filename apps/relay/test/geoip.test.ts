@@ -69,6 +69,15 @@ ports = ["*"]
     expect(blocked.stderr).toMatch(REFUSED_BY_RULESET);
     const records = await relay.waitForRecords(2);
     expect(records.map((r) => r.ruleId)).toContain("no-france");
+    // The record names the destination's country; the client (127.0.0.1) has none: absent.
+    const byCountry = records.map((r) => [r.destinationAddress, r.destinationCountry]);
+    expect(byCountry).toEqual(
+      expect.arrayContaining([
+        ["127.0.0.2", "DE"],
+        ["127.0.0.3", "FR"],
+      ]),
+    );
+    expect(records.every((r) => !("clientCountry" in r))).toBe(true);
   });
 
   it("decides on the client's country, and follows a replaced database", async () => {
@@ -91,6 +100,13 @@ ports = ["*"]
     const french = await from("127.0.0.3");
     expect(french.code).toBe(97);
     expect(french.stderr).toMatch(REFUSED_BY_RULESET);
+    const records = await relay.waitForRecords(2);
+    expect(records.map((r) => [r.clientCountry, r.destinationCountry, r.status])).toEqual(
+      expect.arrayContaining([
+        ["DE", "DE", "closed"],
+        ["FR", "DE", "rejected"],
+      ]),
+    );
 
     // Replaced by rename (as a database updater does): 127.0.0.3 is now in Germany too.
     const next = join(dir, "next.mmdb");

@@ -10,6 +10,11 @@ import { z } from "zod";
 
 const isoDate = z.iso.datetime({ offset: true });
 
+/** An ISO 3166-1 alpha-2 country code, as the relay's GeoIP database gives it: two capitals. */
+export const CountryCode = z
+  .string()
+  .regex(/^[A-Z]{2}$/, "an ISO 3166-1 alpha-2 code (two capitals)");
+
 /** Longest text of each text field of a session record (the relay cuts its records to these). */
 export const SESSION_RECORD_TEXT_MAX = {
   node: 255,
@@ -50,6 +55,10 @@ export const SessionRecord = z.object({
   decision: z.enum(["allow", "block"]).nullable(),
   ruleId: text({ max: max.ruleId }).nullable(),
   closeReason: text({ max: max.closeReason }),
+  /** The destination address's country; absent when no GeoIP database is loaded or it has none. */
+  destinationCountry: CountryCode.optional(),
+  /** The client address's country; absent likewise. */
+  clientCountry: CountryCode.optional(),
   /**
    * Connections this record stands for (default 1): the relay folds connections turned away
    * before their SOCKS request into one record per reason, client address and minute.

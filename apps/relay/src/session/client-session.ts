@@ -118,6 +118,8 @@ export class ClientSession implements TrafficCounters {
   destinationAddress: string | null = null;
   destinationPort: number | null = null;
   decision: Decision | null = null;
+  /** The GeoIP lookup, once per address for this session; unset: no database loaded. */
+  readonly countryOf: CountryLookup | undefined;
   state: SessionState = "greeting";
   /** Handshake bytes not parsed yet (and early data held for the destination). */
   buffer: Buffer | null = null;
@@ -167,6 +169,7 @@ export class ClientSession implements TrafficCounters {
     this.clientAddress = proxied ? proxied.address : (client.remoteAddress ?? "");
     this.clientPort = proxied ? proxied.port : (client.remotePort ?? 0);
     this.policy = deps.policy.current;
+    this.countryOf = deps.countryOf ? oncePerAddress(deps.countryOf) : undefined;
     this.presetUser = presetUser !== undefined;
     this.user = presetUser ?? this.policy.anonymousUser;
     if (deps.auth.addressPam) this.state = "address";
@@ -505,6 +508,7 @@ export class ClientSession implements TrafficCounters {
       decision: this.decision?.action ?? null,
       ruleId: this.decision?.ruleId ?? null,
       closeReason: reason,
+      ...this.#countries(),
     });
     deps.metrics.sessionsTotal.inc({ command: this.command ?? "none", status });
     deps.metrics.sessionDuration.observe(
@@ -513,6 +517,36 @@ export class ClientSession implements TrafficCounters {
     );
     deps.records.add(record);
   }
+
+  /** The record's countries: only those the database knows (absent, not null, otherwise). */
+  #countries(): Pick<SessionRecord, "destinationCountry" | "clientCountry"> {
+    const countryOf = this.countryOf;
+    if (!countryOf) return {};
+    const destination =
+      this.destinationAddress === null ? null : countryOf(this.destinationAddress);
+    const client = this.clientAddress === "" ? null : countryOf(this.clientAddress);
+    return {
+      ...(destination !== null ? { destinationCountry: destination } : {}),
+      ...(client !== null ? { clientCountry: client } : {}),
+    };
+  }
+}
+
+/**
+ * A lookup that asks the database once per address: the decision (destination and `sources`
+ * rules) and the record share one answer, and a name resolving to several addresses still
+ * costs one lookup each.
+ */
+function oncePerAddress(lookup: CountryLookup): CountryLookup {
+  const known = new Map<string, string | null>();
+  return (address) => {
+    let code = known.get(address);
+    if (code === undefined) {
+      code = lookup(address);
+      known.set(address, code);
+    }
+    return code;
+  };
 }
 
 /** IPv4-mapped IPv6 as plain IPv4; anything else unchanged. */

@@ -20,6 +20,11 @@ export interface DecidingSession {
   readonly clientAddress: string;
   readonly policy: CompiledPolicy;
   decision: Decision | null;
+  /**
+   * The session's own GeoIP lookup (each address looked up once, the record reuses what the
+   * decision found); unset: no database loaded.
+   */
+  readonly countryOf?: CountryLookup | undefined;
   readonly deps: {
     metrics: RelayMetrics;
     resolver: Resolver;
@@ -60,7 +65,7 @@ export function evaluateDestination(
     groups: session.groups,
     client: session.clientAddress,
     now: Date.now(),
-    countryOf: session.deps.countryOf,
+    countryOf: session.countryOf,
   });
 }
 
