@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfigText } from "../src/config/load";
 import { KdcFixture } from "../src/test-support/kdc-fixture";
 import { SYSTEM_PYTHON } from "../src/test-support/run";
+import { startEchoTarget } from "../src/test-support/targets";
 import { startTestRelay, type TestRelay } from "../src/test-support/test-relay";
 
 // A real MIT KDC on loopback (krb5-kdc, krb5-admin-server, krb5-user), curl's
@@ -75,14 +76,23 @@ describe("GSS-API (RFC 1961) against a real MIT KDC", () => {
       { KRB5CCNAME: aliceCache },
     );
     expect(wrong.stdout.trim()).toBe("abort-context");
-    const ok = await runWith(SYSTEM_PYTHON, [CLIENT, String(relay.port), "rcmd@localhost", "nec"], {
-      KRB5CCNAME: aliceCache,
-    });
-    expect(ok.stdout.trim()).toBe("level 0");
+    await using echo = await startEchoTarget();
+    const ok = await runWith(
+      SYSTEM_PYTHON,
+      [CLIENT, String(relay.port), "rcmd@localhost", "nec", String(echo.port)],
+      { KRB5CCNAME: aliceCache },
+    );
+    // Logged in, then a CONNECT and data both ways over the authenticated session.
+    expect(ok.stdout.trim().split("\n")).toEqual(["level 0", "reply 0 echo ping"]);
     const records = await relay.waitForRecords(2);
     const refused = records.find((r) => r.status === "rejected" && r.closeReason === "auth_failed");
     expect(refused).toBeDefined();
-    expect(records.some((r) => r.user === `alice@${REALM}`)).toBe(true);
+    expect(records.find((r) => r.user === `alice@${REALM}`)).toMatchObject({
+      command: "connect",
+      destinationPort: echo.port,
+      bytesUp: 4,
+      bytesDown: 4,
+    });
   });
 
   it("answers a client asking for RFC 1961 per-message protection with an abort, not an unprotected session", async () => {
@@ -127,6 +137,11 @@ describe("[auth.gssapi] configuration", () => {
       parseConfigText(
         '[auth]\nsocks_method = "gssapi"\n[auth.gssapi]\nprotection_level = "integrity"\n',
       ),
+    ).toThrow(
+      /auth\.gssapi\.protection_level: RFC 1961 per-message protection \("integrity"\) is not implemented yet/,
+    );
+    expect(() =>
+      parseConfigText('[auth]\nsocks_method = "gssapi"\n[auth.gssapi]\nkeytab_path = "/k"\n'),
     ).toThrow(/auth\.gssapi\.nec_clear_mode: must be true; RFC 1961 per-message protection/);
   });
 

@@ -180,13 +180,16 @@ export const GssapiConfig = z.object({
   service_name: text({ min: 1, max: 255 }).default("rcmd"),
   /** Keytab with the service's keys; must be readable by the relay at start. */
   keytab_path: path.default("/etc/krb5.keytab"),
-  /** RFC 1961 per-message protection the relay would choose. */
+  /**
+   * RFC 1961 per-message protection the relay would choose. Optional: a set value is refused
+   * at start until encapsulation exists, so no operator believes sessions are protected.
+   */
   protection_level: z
     .enum(["integrity", "confidentiality", "selective"], {
       error: (issue) =>
         `expected "integrity", "confidentiality" or "selective", got ${JSON.stringify(issue.input)}`,
     })
-    .default("integrity"),
+    .optional(),
   /**
    * Dante's NEC-compatible clear mode (what curl's --socks5-gssapi-nec speaks): the
    * protection level travels unwrapped and the session then runs without protection.

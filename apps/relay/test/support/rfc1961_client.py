@@ -1,9 +1,11 @@
 """An RFC 1961 SOCKS5 client (python3-gssapi) for the relay's tests.
 
-usage: rfc1961_client.py PROXY_PORT SERVICE MODE
+usage: rfc1961_client.py PROXY_PORT SERVICE MODE [ECHO_PORT]
 MODE "rfc1961": the protection level goes wrapped (RFC 1961); "nec": in clear.
 Prints one line: the relay's answer to the protection level ("abort",
-"level N"), or where the login ended ("abort-context").
+"level N"), or where the login ended ("abort-context"). With ECHO_PORT, after
+level 0 it CONNECTs to 127.0.0.1:ECHO_PORT and prints a second line: the reply
+code and what the echo server sent back ("reply 0 echo ping").
 """
 import socket
 import struct
@@ -12,6 +14,7 @@ import sys
 import gssapi
 
 port, service, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+echo_port = int(sys.argv[4]) if len(sys.argv) > 4 else None
 
 
 def read_exact(sock, n):
@@ -64,5 +67,11 @@ except EOFError:
     sys.exit(0)
 if mtyp == 0xFF:
     print("abort")
-else:
-    print("level", reply[0] if mode == "nec" else ctx.unwrap(reply).message[0])
+    sys.exit(0)
+granted = reply[0] if mode == "nec" else ctx.unwrap(reply).message[0]
+print("level", granted, flush=True)
+if echo_port is not None and granted == 0:
+    sock.sendall(b"\x05\x01\x00\x01\x7f\x00\x00\x01" + struct.pack("!H", echo_port))
+    head = read_exact(sock, 10)
+    sock.sendall(b"ping")
+    print("reply", head[1], "echo", read_exact(sock, 4).decode() if head[1] == 0 else "-")
