@@ -7,6 +7,10 @@ describe("public surface", () => {
       [
         "AuthMethod",
         "Command",
+        "GSSAPI_VERSION",
+        "GssapiMessageType",
+        "decodeGssapiMessage",
+        "encodeGssapiMessage",
         "Reply",
         "SOCKS4_VERSION",
         "SOCKS5_VERSION",

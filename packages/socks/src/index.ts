@@ -9,6 +9,13 @@ export { AuthMethod, Command, Reply, SOCKS4_VERSION, SOCKS5_VERSION } from "./co
 export type { Decoded } from "./decoded";
 export { type SocksErrorCode, SocksProtocolError } from "./errors";
 export {
+  decodeGssapiMessage,
+  encodeGssapiMessage,
+  GSSAPI_VERSION,
+  type GssapiMessage,
+  GssapiMessageType,
+} from "./gssapi";
+export {
   decodeProxyHeader,
   encodeProxyHeaderV1,
   encodeProxyHeaderV2,

@@ -1,6 +1,7 @@
 import type { AuthConfig } from "../config/schema";
 import { ChildPool } from "./child-pool";
 import { DirectoryGroups } from "./directory-groups";
+import { type GssapiBackend, openGssapiBackend } from "./gssapi/gssapi-backend";
 import { PamAuthenticator, verifyPamServices } from "./pam";
 
 /**
@@ -16,6 +17,8 @@ export interface AuthBackends {
   addressPam?: PamAuthenticator | undefined;
   /** group_source = "nss": authenticated users' groups from the system as well. */
   groups?: DirectoryGroups | undefined;
+  /** socks_method = "gssapi": Kerberos logins (SOCKS5 method 0x01) against a keytab. */
+  gssapi?: GssapiBackend | undefined;
   /** Log every PAM check. */
   verbose: boolean;
 }
@@ -24,6 +27,8 @@ export interface AuthBackends {
 export function snapshotMethod(socksMethod: AuthConfig["socks_method"]): "none" | "userpass" {
   if (socksMethod === "pam.username") return "userpass";
   if (socksMethod === "pam.address") return "none";
+  // A login is required (SOCKS4 is refused); the handshake offers GSS-API instead.
+  if (socksMethod === "gssapi") return "userpass";
   return socksMethod;
 }
 
@@ -68,6 +73,7 @@ export function createAuthBackends(auth: AuthConfig, pamDir?: string): AuthBacke
             ttlMs: auth.group_cache_ttl_secs * 1000,
           })
         : undefined,
+    gssapi: auth.socks_method === "gssapi" ? openGssapiBackend(auth.gssapi) : undefined,
     verbose: pam.verbose,
   };
 }
@@ -77,12 +83,16 @@ export function createAuthBackends(auth: AuthConfig, pamDir?: string): AuthBacke
  * differs here is refused with a request to restart.
  */
 export function backendSettings(auth: AuthConfig): string {
-  const pamMethod = auth.socks_method.startsWith("pam") ? auth.socks_method : "policy";
+  const pamMethod =
+    auth.socks_method.startsWith("pam") || auth.socks_method === "gssapi"
+      ? auth.socks_method
+      : "policy";
   return JSON.stringify([
     pamMethod,
     auth.client_method,
     auth.pam,
     auth.group_source,
     auth.group_cache_ttl_secs,
+    auth.socks_method === "gssapi" ? auth.gssapi : null,
   ]);
 }

@@ -41,7 +41,7 @@ max_connections = 64           # in all; the least recently used destination giv
 idle_timeout_secs = 30         # an unused connection this old is replaced
 
 [auth]
-socks_method = "none"          # none | userpass | pam.username | pam.address
+socks_method = "none"          # none | userpass | pam.username | pam.address | gssapi ([auth.gssapi]: service_name, keytab_path, nec_clear_mode = true, strip_realms)
 client_method = "none"         # none | pam.address (PAM checks the client address first)
 group_source = "config"        # config | nss (the system's groups of a user count too)
 

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import { unknownKeyMessage } from "@edgesocks/policy";
 import { parse as parseToml } from "smol-toml";
 import type { z } from "zod";
+import { serviceNameProblem } from "../auth/gssapi/service-name";
 import { RelayError } from "../errors";
 import { deepFreeze } from "./deep-freeze";
 import { applyOverrides, type ConfigOverride } from "./overrides";
@@ -37,11 +38,6 @@ export function loadConfigFile(
   return { ...parseConfigText(text, path, overrides), baseDir: dirname(path) };
 }
 
-/** Keys that are unknown for a reason worth saying. */
-const UNKNOWN_KEY_HINTS: Record<string, string> = {
-  "auth.gssapi": "GSS-API is not supported by EdgeSocks; remove [auth.gssapi]",
-};
-
 export function parseConfigText(
   text: string,
   source = "config",
@@ -64,7 +60,7 @@ export function parseConfigText(
       );
       continue;
     }
-    const hint = UNKNOWN_KEY_HINTS[unknown.path] ?? unknownKeyMessage(unknown.key, unknown.known);
+    const hint = unknownKeyMessage(unknown.key, unknown.known);
     throw new RelayError("RELAY_E_CONFIG", `${source}: ${unknown.path}: ${hint}`);
   }
   const parsed = RelayConfig.safeParse(raw);
@@ -115,6 +111,18 @@ function checkSemantics(config: RelayConfig): string | undefined {
   }
   if (auth.socks_method === "userpass" && auth.users.length === 0) {
     return `auth.socks_method: "userpass" needs at least one [[auth.users]] entry`;
+  }
+  if (auth.socks_method === "gssapi") {
+    const problem = serviceNameProblem(auth.gssapi.service_name);
+    if (problem) return `auth.gssapi.service_name: ${problem}`;
+    // Accepted but not enforced would be a defect: until per-message encapsulation
+    // exists, only the clear mode (no protection after the login) is offered.
+    if (auth.gssapi.protection_level !== undefined) {
+      return `auth.gssapi.protection_level: RFC 1961 per-message protection ("${auth.gssapi.protection_level}") is not implemented yet; remove the key: sessions run in Dante's NEC clear mode (no protection after the login)`;
+    }
+    if (!auth.gssapi.nec_clear_mode) {
+      return "auth.gssapi.nec_clear_mode: must be true; RFC 1961 per-message protection is not implemented yet, only Dante's NEC clear mode (curl --socks5-gssapi-nec)";
+    }
   }
   const tls = server.tls;
   if (tls?.enabled) {

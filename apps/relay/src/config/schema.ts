@@ -174,6 +174,35 @@ export const PamConfig = z.object({
   cache_ttl_secs: z.number().int().min(0).default(300),
 });
 
+/** `[auth.gssapi]`, as RustSocks names it, plus Dante's NEC clear mode and a realm rule. */
+export const GssapiConfig = z.object({
+  /** Acceptor name: "rcmd" (any host of the service in the keytab) or "rcmd/host[@REALM]". */
+  service_name: text({ min: 1, max: 255 }).default("rcmd"),
+  /** Keytab with the service's keys; must be readable by the relay at start. */
+  keytab_path: path.default("/etc/krb5.keytab"),
+  /**
+   * RFC 1961 per-message protection the relay would choose. Optional: a set value is refused
+   * at start until encapsulation exists, so no operator believes sessions are protected.
+   */
+  protection_level: z
+    .enum(["integrity", "confidentiality", "selective"], {
+      error: (issue) =>
+        `expected "integrity", "confidentiality" or "selective", got ${JSON.stringify(issue.input)}`,
+    })
+    .optional(),
+  /**
+   * Dante's NEC-compatible clear mode (what curl's --socks5-gssapi-nec speaks): the
+   * protection level travels unwrapped and the session then runs without protection.
+   */
+  nec_clear_mode: z.boolean().default(false),
+  /** Realms whose "@REALM" suffix is dropped from the principal to make the user name. */
+  strip_realms: z.array(text({ min: 1, max: 255 })).default([]),
+  /** Log every GSS-API login, accepted or not. */
+  verbose: z.boolean().default(false),
+  /** The GSS-API library to load. */
+  library_path: path.default("libgssapi_krb5.so.2"),
+});
+
 const pamHint = (issue: { input: unknown }) =>
   String(issue.input).startsWith("pam")
     ? ' (PAM methods are "pam.address" and "pam.username")'
@@ -188,13 +217,14 @@ export const AuthConfig = z.object({
     })
     .default("none"),
   socks_method: z
-    .enum(["none", "userpass", "pam.address", "pam.username"], {
+    .enum(["none", "userpass", "pam.address", "pam.username", "gssapi"], {
       error: (issue) =>
-        `expected "none", "userpass", "pam.address" or "pam.username", got ${JSON.stringify(issue.input)}${pamHint(issue)}`,
+        `expected "none", "userpass", "pam.address", "pam.username" or "gssapi", got ${JSON.stringify(issue.input)}${pamHint(issue)}`,
     })
     .default("none"),
   users: z.array(UserConfig).default([]),
   pam: PamConfig.default(PamConfig.parse({})),
+  gssapi: GssapiConfig.default(GssapiConfig.parse({})),
   /**
    * Where a user's groups come from: "config" (the policy alone) or "nss" (also the system's
    * groups of the user, `id -Gn`, as far as the policy defines them).
@@ -344,3 +374,4 @@ export type UserConfig = z.infer<typeof UserConfig>;
 export type QuotaConfig = z.infer<typeof QuotaConfig>;
 export type TlsConfig = z.infer<typeof TlsConfig>;
 export type AuthConfig = z.infer<typeof AuthConfig>;
+export type GssapiConfig = z.infer<typeof GssapiConfig>;

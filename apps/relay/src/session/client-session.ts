@@ -14,6 +14,7 @@ import type { Logger } from "@edgesocks/telemetry";
 import type { AuthBackends } from "../auth/auth-backends";
 import type { CredentialVerifier } from "../auth/credentials";
 import type { FailureBackoff } from "../auth/failure-backoff";
+import type { GssContext } from "../auth/gssapi/gss-acceptor";
 import type { LimitSlot } from "../limits/connection-limits";
 import type { PendingDrop, PendingTicket } from "../limits/pending-handshakes";
 import type { BoundedLabel, RelayMetrics } from "../metrics";
@@ -80,6 +81,8 @@ export type SessionState =
   | "address"
   | "greeting"
   | "auth"
+  | "gssapi"
+  | "gssapi-protection"
   | "request"
   | "busy"
   | "relaying"
@@ -127,6 +130,10 @@ export class ClientSession implements TrafficCounters {
   readonly policy: CompiledPolicy;
   /** Set when the transport already authenticated the client (mutual TLS). */
   readonly presetUser: boolean;
+  /** The GSS-API security context while a method 0x01 login is under way. */
+  gss: GssContext | null = null;
+  /** The Kerberos principal a GSS-API login established (the user may be it without its realm). */
+  principal: string | null = null;
   upstream: Socket | null = null;
   bindListener: BindListener | null = null;
   udp: UdpAssociation | null = null;
@@ -427,6 +434,9 @@ export class ClientSession implements TrafficCounters {
   }
 
   #releaseResources(): void {
+    // Native memory: a context must not outlive its session.
+    this.gss?.delete();
+    this.gss = null;
     this.upstream?.destroy();
     this.bindListener?.close();
     this.udp?.close();
@@ -448,7 +458,13 @@ export class ClientSession implements TrafficCounters {
     // Busy (resolving, connecting): the request is complete, so carry on
     // and relay the FIN once the session starts. Closed: our end() is
     // already under way.
-    if (this.state === "greeting" || this.state === "auth" || this.state === "request") {
+    if (
+      this.state === "greeting" ||
+      this.state === "auth" ||
+      this.state === "gssapi" ||
+      this.state === "gssapi-protection" ||
+      this.state === "request"
+    ) {
       this.client.destroy();
     }
   }

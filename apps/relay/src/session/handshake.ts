@@ -2,11 +2,14 @@ import {
   AuthMethod,
   type Decoded,
   decodeGreeting,
+  decodeGssapiMessage,
   decodeRequest,
   decodeSocks4Request,
   decodeUserPassRequest,
+  encodeGssapiMessage,
   encodeMethodSelection,
   encodeUserPassReply,
+  GssapiMessageType,
   Reply,
   type Request,
   type Socks4Request,
@@ -19,6 +22,7 @@ import {
   verifyWithPam,
   withDirectoryGroups,
 } from "./enterprise-auth";
+import { onGssapiMessage } from "./gssapi-auth";
 
 /**
  * The SOCKS4/4a/5 handshake as a buffered state machine over the session's
@@ -29,6 +33,8 @@ import {
 
 /** No valid handshake message is longer; more unparsed bytes than this is abuse. */
 const MAX_HANDSHAKE_BYTES = 1024;
+/** Kerberos tickets carrying a large PAC (Active Directory) run to many kilobytes. */
+const MAX_GSSAPI_MESSAGE_BYTES = 4 + 0xffff;
 
 /** Parses what the session holds, as far as it goes. */
 export function advanceHandshake(session: ClientSession): void {
@@ -64,6 +70,13 @@ export function advanceHandshake(session: ClientSession): void {
         onUserPass(session, credentials.value.username, credentials.value.password);
         break;
       }
+      case "gssapi":
+      case "gssapi-protection": {
+        const message = decodeGssapiMessage(buffer);
+        if (!consume(session, message)) return;
+        onGssapiMessage(session, message.value);
+        break;
+      }
       case "request": {
         const request = decodeRequest(buffer);
         if (!consume(session, request)) return;
@@ -80,7 +93,14 @@ export function advanceHandshake(session: ClientSession): void {
 
 /** Whether the handshake still parses: not waiting on an async step, relaying or closed. */
 function parsing(state: SessionState): boolean {
-  return state === "address" || state === "greeting" || state === "auth" || state === "request";
+  return (
+    state === "address" ||
+    state === "greeting" ||
+    state === "auth" ||
+    state === "gssapi" ||
+    state === "gssapi-protection" ||
+    state === "request"
+  );
 }
 
 /**
@@ -92,7 +112,11 @@ function consume<T>(
   decoded: Decoded<T>,
 ): decoded is Extract<Decoded<T>, { status: "ok" }> {
   if (decoded.status === "incomplete") {
-    if (session.buffer && session.buffer.length > MAX_HANDSHAKE_BYTES) {
+    const gssapi = session.state === "gssapi" || session.state === "gssapi-protection";
+    if (
+      session.buffer &&
+      session.buffer.length > (gssapi ? MAX_GSSAPI_MESSAGE_BYTES : MAX_HANDSHAKE_BYTES)
+    ) {
       session.refuse(
         session.state === "greeting" ? null : Reply.GeneralFailure,
         "protocol_error:handshake_too_long",
@@ -106,6 +130,8 @@ function consume<T>(
     // RFC 1929: any status but 0 is a failure, then the server closes.
     if (session.state === "auth")
       session.refuse(encodeUserPassReply(false), reason, "protocol_error");
+    else if (session.state === "gssapi" || session.state === "gssapi-protection")
+      session.refuse(encodeGssapiMessage(GssapiMessageType.Abort), reason, "protocol_error");
     // A malformed SOCKS5 greeting gets no reply (there is no field for one),
     // except one offering no methods: RFC 1928 answers that with 0xFF.
     // A malformed request gets the code the codec chose, e.g. 0x07 or 0x08.
@@ -127,9 +153,9 @@ function consume<T>(
 
 function onGreeting(session: ClientSession, offered: readonly number[]): void {
   // A client that mutual TLS already identified needs no second credential.
-  const methods = session.presetUser
-    ? [AuthMethod.None, ...session.policy.methods]
-    : session.policy.methods;
+  // GSS-API is the relay's own method (from its keytab), not the policy's.
+  const own = session.deps.auth.gssapi ? [AuthMethod.Gssapi] : session.policy.methods;
+  const methods = session.presetUser ? [AuthMethod.None, ...own] : own;
   const method = methods.find((m) => offered.includes(m));
   if (method === undefined) {
     session.refuse(
@@ -140,7 +166,8 @@ function onGreeting(session: ClientSession, offered: readonly number[]): void {
     return;
   }
   session.write(encodeMethodSelection(method));
-  session.state = method === AuthMethod.UserPass ? "auth" : "request";
+  session.state =
+    method === AuthMethod.UserPass ? "auth" : method === AuthMethod.Gssapi ? "gssapi" : "request";
 }
 
 function onUserPass(session: ClientSession, username: string, password: string): void {
