@@ -75,6 +75,6 @@ close_at_window_end = true
     expect((await client.read(4)).toString()).toBe("ping");
     await client.closed(end - Date.now() + 3000);
     const [record] = await relay.waitForRecords(1);
-    expect(record).toMatchObject({ ruleId: "closing", closeReason: "window_end" });
+    expect(record).toMatchObject({ ruleId: "closing", closeReason: "schedule" });
   });
 });

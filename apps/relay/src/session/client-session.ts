@@ -371,7 +371,7 @@ export class ClientSession implements TrafficCounters {
     });
     const end = this.decision ? this.policy.acl.windowEnd(this.decision, Date.now()) : null;
     if (end !== null) {
-      this.#windowEnd = setTimeout(() => this.close("window_end"), Math.max(0, end - Date.now()));
+      this.#windowEnd = setTimeout(() => this.close("schedule"), Math.max(0, end - Date.now()));
     }
   }
 
