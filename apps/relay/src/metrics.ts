@@ -130,6 +130,12 @@ export function createRelayMetrics(registry: Registry = createRegistry()) {
       labelNames: ["action", "rule"] as const,
       registers: r,
     }),
+    countryDecisions: new Counter({
+      name: "edgesocks_relay_country_decisions_total",
+      help: "ACL decisions with a GeoIP database loaded, by action and destination country (countries the policy names; other: the rest; unknown: not in the database)",
+      labelNames: ["action", "country"] as const,
+      registers: r,
+    }),
     auth: new Counter({
       name: "edgesocks_relay_auth_total",
       help: "Authentications, by method (userpass, pam.username, pam.address) and result (success, failure; error: the backend could not answer, e.g. PAM timed out or its pool was full)",

@@ -78,6 +78,14 @@ ports = ["*"]
       ]),
     );
     expect(records.every((r) => !("clientCountry" in r))).toBe(true);
+    // Metrics label by the countries the policy names (FR); Germany is one of the "other".
+    const metrics = await relay.relay.metrics.registry.metrics();
+    expect(metrics).toContain(
+      'edgesocks_relay_country_decisions_total{action="block",country="FR"} 1',
+    );
+    expect(metrics).toContain(
+      'edgesocks_relay_country_decisions_total{action="allow",country="other"} 1',
+    );
   });
 
   it("decides on the client's country, and follows a replaced database", async () => {

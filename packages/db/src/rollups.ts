@@ -13,19 +13,31 @@ export function bucketSql(column: string, grainMs: number): string {
   return `(${column} - ((${column} % ${grainMs}) + ${grainMs}) % ${grainMs})`;
 }
 
-const KEY_SQL = { node: "''", user: "user", host: "destination_host" } as const;
+const KEY_SQL = {
+  node: "''",
+  user: "user",
+  host: "destination_host",
+  country: "destination_country",
+} as const;
+/** Sessions without the dimension's key are not counted under it. */
+const KEY_WHERE = {
+  node: "",
+  user: "",
+  host: " WHERE destination_host IS NOT NULL",
+  country: " WHERE destination_country IS NOT NULL",
+} as const;
 
 function passSql(): string {
   const arms = SESSION_ROLLUP_DIMENSIONS.flatMap((dimension) =>
     SESSION_ROLLUP_STORED_GRAINS_MS[dimension].map(
       (grainMs) =>
-        `SELECT '${dimension}', ${grainMs}, ${bucketSql("started_at_ms", grainMs)}, ${KEY_SQL[dimension]}, node, region, count(*), sum(bytes_up), sum(bytes_down), sum(status IS 'rejected'), sum(status IS 'failed'), sum(decision IS 'allow'), sum(decision IS 'block'), (SELECT hi FROM span) FROM fresh${dimension === "host" ? " WHERE destination_host IS NOT NULL" : ""} GROUP BY 3, 4, 5, 6`,
+        `SELECT '${dimension}', ${grainMs}, ${bucketSql("started_at_ms", grainMs)}, ${KEY_SQL[dimension]}, node, region, count(*), sum(bytes_up), sum(bytes_down), sum(status IS 'rejected'), sum(status IS 'failed'), sum(decision IS 'allow'), sum(decision IS 'block'), (SELECT hi FROM span) FROM fresh${KEY_WHERE[dimension]} GROUP BY 3, 4, 5, 6`,
     ),
   );
   return [
     "INSERT INTO session_rollups (dimension, grain_ms, bucket_ms, key, node, region, sessions, bytes_up, bytes_down, rejected, failed, allowed, blocked, last_seq)",
     "WITH span AS MATERIALIZED (SELECT seq AS lo, min(seq + ?, (SELECT coalesce(max(seq), 0) FROM sessions)) AS hi FROM session_rollup_cursor WHERE id = 1),",
-    "fresh AS MATERIALIZED (SELECT started_at_ms, coalesce(node, '') AS node, coalesce(region, '') AS region, user, destination_host, bytes_up, bytes_down, status, decision FROM sessions WHERE seq > (SELECT lo FROM span) AND seq <= (SELECT hi FROM span))",
+    "fresh AS MATERIALIZED (SELECT started_at_ms, coalesce(node, '') AS node, coalesce(region, '') AS region, user, destination_host, destination_country, bytes_up, bytes_down, status, decision FROM sessions WHERE seq > (SELECT lo FROM span) AND seq <= (SELECT hi FROM span))",
     `SELECT * FROM (${arms.join(" UNION ALL ")}) WHERE true`,
     "ON CONFLICT DO UPDATE SET sessions = sessions + excluded.sessions, bytes_up = bytes_up + excluded.bytes_up, bytes_down = bytes_down + excluded.bytes_down, rejected = rejected + excluded.rejected, failed = failed + excluded.failed, allowed = allowed + excluded.allowed, blocked = blocked + excluded.blocked, last_seq = excluded.last_seq",
   ].join(" ");

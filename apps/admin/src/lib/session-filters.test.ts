@@ -86,6 +86,16 @@ describe("history filters", () => {
     expect(result.ok && result.input.to).toBeUndefined();
   });
 
+  it("sends a destination country in capitals and refuses what is not two letters", () => {
+    const now = Date.parse("2030-01-02T00:00:00Z");
+    const ok = historyInput({ ...DEFAULT_HISTORY_FILTERS, country: " de " }, now);
+    expect(ok.ok && ok.input.country).toBe("DE");
+    const bad = historyInput({ ...DEFAULT_HISTORY_FILTERS, country: "Germany" }, now);
+    expect(!bad.ok && bad.errors.country).toContain("ISO 3166-1 alpha-2");
+    const params = filtersToParams({ ...DEFAULT_HISTORY_FILTERS, country: "DE" });
+    expect(filtersFromParams(params).country).toBe("DE");
+  });
+
   it("round-trips through URL parameters, leaving defaults out", () => {
     const filters = {
       ...DEFAULT_HISTORY_FILTERS,

@@ -21,6 +21,8 @@ export interface HistoryFilters {
   node: string;
   region: string;
   destination: string;
+  /** Destination country, ISO 3166-1 alpha-2 (any case; sent in capitals). */
+  country: string;
   status: (typeof SESSION_STATUSES)[number][];
   decision: "" | "allow" | "block";
   command: "" | "connect" | "bind" | "udp";
@@ -39,6 +41,7 @@ export const DEFAULT_HISTORY_FILTERS: HistoryFilters = {
   node: "",
   region: "",
   destination: "",
+  country: "",
   status: [],
   decision: "",
   command: "",
@@ -61,6 +64,7 @@ export function filtersFromParams(params: URLSearchParams): HistoryFilters {
     node: params.get("node") ?? d.node,
     region: params.get("region") ?? d.region,
     destination: params.get("destination") ?? d.destination,
+    country: params.get("country") ?? d.country,
     status: params
       .getAll("status")
       .filter((s): s is HistoryFilters["status"][number] =>
@@ -86,6 +90,7 @@ export function filtersToParams(filters: HistoryFilters): URLSearchParams {
     "node",
     "region",
     "destination",
+    "country",
     "decision",
     "command",
     "window",
@@ -126,7 +131,7 @@ export function parseByteSize(text: string): number | null {
 }
 
 export type HistoryFilterErrors = Partial<
-  Record<"destination" | "minBytes" | "from" | "to", string>
+  Record<"destination" | "country" | "minBytes" | "from" | "to", string>
 >;
 
 /**
@@ -140,6 +145,10 @@ export function historyInput(
   const errors: HistoryFilterErrors = {};
   const destinationProblem = destinationFilterError(filters.destination);
   if (destinationProblem !== null) errors.destination = destinationProblem;
+  const country = filters.country.trim().toUpperCase();
+  if (country !== "" && !/^[A-Z]{2}$/.test(country)) {
+    errors.country = "two letters, like DE (ISO 3166-1 alpha-2)";
+  }
   let minBytes: number | undefined;
   if (filters.minBytes.trim() !== "") {
     const parsed = parseByteSize(filters.minBytes);
@@ -168,6 +177,7 @@ export function historyInput(
     node: text(filters.node),
     region: text(filters.region),
     destination: text(filters.destination),
+    country: country === "" ? undefined : country,
     status: filters.status.length > 0 ? filters.status : undefined,
     decision: filters.decision === "" ? undefined : filters.decision,
     command: filters.command === "" ? undefined : filters.command,

@@ -45,6 +45,8 @@ const CSV_COLUMNS: CsvColumn<SessionRecord>[] = [
   { header: "destination_host", value: (s) => s.destinationHost },
   { header: "destination_address", value: (s) => s.destinationAddress },
   { header: "destination_port", value: (s) => s.destinationPort },
+  { header: "destination_country", value: (s) => s.destinationCountry },
+  { header: "client_country", value: (s) => s.clientCountry },
   { header: "bytes_up", value: (s) => s.bytesUp },
   { header: "bytes_down", value: (s) => s.bytesDown },
   { header: "packets_up", value: (s) => s.packetsUp },
@@ -172,6 +174,16 @@ export function HistoryPage() {
                   value={draft.destination}
                   placeholder="10.0.0.0/8"
                   onChange={(e) => set({ destination: e.target.value })}
+                />
+              )}
+            </Field>
+            <Field label="Country" hint="of the destination, e.g. DE" error={fieldErrors.country}>
+              {(c) => (
+                <Input
+                  {...c}
+                  value={draft.country}
+                  maxLength={2}
+                  onChange={(e) => set({ country: e.target.value })}
                 />
               )}
             </Field>
@@ -360,6 +372,9 @@ export function HistoryPage() {
                       <td>{s.user}</td>
                       <td className="truncate" title={s.destinationHost ?? ""}>
                         {formatEndpoint(s.destinationHost, s.destinationPort)}
+                        {s.destinationCountry ? (
+                          <div className="cell-sub">{s.destinationCountry}</div>
+                        ) : null}
                       </td>
                       <td>
                         {s.node ?? "–"}
@@ -463,7 +478,10 @@ function SessionDialog({ id, onClose }: { id: string | null; onClose: () => void
               {s.node ?? "–"} ({s.region ?? "no region"})
             </dd>
             <dt>Client</dt>
-            <dd>{formatEndpoint(s.clientAddress, s.clientPort)}</dd>
+            <dd>
+              {formatEndpoint(s.clientAddress, s.clientPort)}
+              {s.clientCountry ? ` (${s.clientCountry})` : ""}
+            </dd>
             <dt>Protocol</dt>
             <dd>
               {s.protocol ?? "–"} over {s.transport}, {s.command ?? "no command"}
@@ -472,6 +490,7 @@ function SessionDialog({ id, onClose }: { id: string | null; onClose: () => void
             <dd>
               {formatEndpoint(s.destinationHost, s.destinationPort)}
               {s.destinationAddress ? ` → ${s.destinationAddress}` : ""}
+              {s.destinationCountry ? ` (${s.destinationCountry})` : ""}
             </dd>
             <dt>Started</dt>
             <dd>{formatDateTime(s.startedAt)}</dd>

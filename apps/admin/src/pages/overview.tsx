@@ -188,6 +188,27 @@ function Summary({
             />
           )}
         </Card>
+        <Card title="Traffic by country" description="Destinations, by bytes">
+          {data.topCountries === null ? (
+            <EmptyState title="Not counted per user">
+              Filter the history by country instead.
+            </EmptyState>
+          ) : data.topCountries.length === 0 ? (
+            <EmptyState title="No countries yet">
+              Relays record countries with a GeoIP database.
+            </EmptyState>
+          ) : (
+            <BarList
+              label="Traffic by country"
+              color="var(--chart-3)"
+              items={data.topCountries.map((c) => ({
+                name: c.country,
+                value: c.bytes,
+                display: `${formatBytes(c.bytes)} · ${formatCount(c.sessions)}`,
+              }))}
+            />
+          )}
+        </Card>
         <Card title="Traffic by region" description="By bytes">
           {data.byRegion.length === 0 ? (
             <EmptyState title="No regions yet" />

@@ -69,14 +69,32 @@ export function evaluateDestination(
   });
 }
 
-/** The decision this request stands on: kept for the session record and counted once. */
-export function settle(session: DecidingSession, decision: Decision): Decision {
+/**
+ * The decision this request stands on: kept for the session record and counted once; with a
+ * GeoIP database, also by the country of the address it was made for (`address`).
+ */
+export function settle(session: DecidingSession, decision: Decision, address?: string): Decision {
   session.decision = decision;
   session.deps.metrics.aclDecisions.inc({
     action: decision.action,
     rule: session.deps.ruleLabel.of(decision.ruleId ?? "default"),
   });
+  if (address !== undefined && session.countryOf !== undefined) {
+    session.deps.metrics.countryDecisions.inc({
+      action: decision.action,
+      country: countryLabel(session.policy.acl.countries, session.countryOf(address)),
+    });
+  }
   return decision;
+}
+
+/**
+ * A bounded label: countries the policy names keep their code, the rest are "other"; an address
+ * the database does not place is "unknown".
+ */
+export function countryLabel(named: ReadonlySet<string>, code: string | null): string {
+  if (code === null) return "unknown";
+  return named.has(code) ? code : "other";
 }
 
 /** Evaluates and settles in one step (one evaluation stands for the request). */
@@ -87,7 +105,11 @@ export function decide(
   port: number,
   protocol: "tcp" | "udp" = "tcp",
 ): Decision {
-  return settle(session, evaluateDestination(session, destination, address, port, protocol));
+  return settle(
+    session,
+    evaluateDestination(session, destination, address, port, protocol),
+    address,
+  );
 }
 
 /** The egress guard refuses some destinations whatever the ACL allowed. */
@@ -140,6 +162,8 @@ export async function reachable(
   let guarded = 0;
   let allowed: Decision | undefined;
   let blocked: Decision = byName;
+  let blockedAddress: string | undefined;
+  let allowedAddress: string | undefined;
   for (const candidate of resolved.addresses) {
     const mapped = normalizeDestination(candidate.address);
     if (!mapped.ok || mapped.destination.kind !== "ip") continue;
@@ -147,19 +171,23 @@ export async function reachable(
     const decision = evaluateDestination(session, destination, address, port);
     if (decision.action === "block") {
       blocked = decision;
+      blockedAddress = address;
       continue;
     }
     if (egressRefuses(session, address, port, check)) {
       guarded += 1;
       continue;
     }
-    allowed ??= decision;
+    if (allowed === undefined) {
+      allowed = decision;
+      allowedAddress = address;
+    }
     addresses.push({ address, family: mapped.destination.family });
   }
   if (addresses.length === 0) {
-    settle(session, blocked);
+    settle(session, blocked, blockedAddress);
     return { ok: false, refusal: guarded > 0 ? "egress_guard" : "acl" };
   }
-  settle(session, allowed!);
+  settle(session, allowed!, allowedAddress);
   return { ok: true, addresses };
 }

@@ -280,6 +280,9 @@ export const SessionView = z
     node: z.string().nullable(),
     region: z.string().nullable(),
     protocol: z.enum(["socks4", "socks4a", "socks5"]).nullable(),
+    /** ISO 3166-1 alpha-2, from the relay's GeoIP database; null without one. */
+    destinationCountry: z.string().nullable(),
+    clientCountry: z.string().nullable(),
     endedAt: isoDate,
     durationMs: z.int(),
     packetsUp: z.int(),
@@ -332,6 +335,8 @@ export const StatsSummaryOutput = z.strictObject({
   topUsersByBytes: z.array(z.strictObject({ user: z.string(), ...Ranked })),
   topUsersBySessions: z.array(z.strictObject({ user: z.string(), ...Ranked })),
   topDestinations: z.array(z.strictObject({ host: z.string(), ...Ranked })),
+  /** Destination countries by bytes; null with a `user` filter (not counted per user). */
+  topCountries: z.array(z.strictObject({ country: z.string(), ...Ranked })).nullable(),
   series: z.array(z.strictObject({ at: isoDate, ...Ranked, rejected: z.int() })),
 });
 

@@ -70,6 +70,8 @@ const COLUMNS = [
   "close_reason",
   "ingested_at_ms",
   "count",
+  "destination_country",
+  "client_country",
 ] as const;
 
 /** The free-text columns: the ones a batch whose JSON needs escapes sends hex-encoded. */
@@ -162,6 +164,9 @@ export function sessionRow(record: SessionRecord, source: IngestSource, nowMs: n
     record.closeReason,
     nowMs,
     record.count ?? 1,
+    // Two capitals (the wire schema's CountryCode): never an escape, so not a text column here.
+    record.destinationCountry ?? null,
+    record.clientCountry ?? null,
   ];
 }
 

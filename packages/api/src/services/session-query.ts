@@ -18,6 +18,7 @@ import {
 } from "drizzle-orm";
 import { z } from "zod";
 import { ApiError } from "../errors";
+import { CountryCode } from "../wire";
 
 /** Earliest and latest time a filter may name (a typo such as year 20250 is refused, not scanned). */
 export const FILTER_TIME_MIN_MS = Date.UTC(1970, 0, 1);
@@ -64,6 +65,8 @@ export const SessionFilter = z.object({
   region: text({ max: 255 }).optional(),
   /** Exact host, `*.example.com`, an IP address or a CIDR (matches the resolved address). */
   destination: text({ min: 1, max: 255 }).optional(),
+  /** The destination address's country (ISO 3166-1 alpha-2), as the relay's GeoIP database said. */
+  country: CountryCode.optional(),
   status: z.array(z.enum(SESSION_STATUSES)).min(1).optional(),
   decision: z.enum(["allow", "block"]).optional(),
   command: z.enum(SESSION_COMMANDS).optional(),
@@ -137,6 +140,8 @@ export function sessionView(row: SessionRow) {
     destinationHost: row.destinationHost,
     destinationAddress: row.destinationAddress,
     destinationPort: row.destinationPort,
+    destinationCountry: row.destinationCountry,
+    clientCountry: row.clientCountry,
     startedAt: new Date(row.startedAtMs).toISOString(),
     endedAt: new Date(row.endedAtMs).toISOString(),
     durationMs: row.durationMs,
@@ -167,6 +172,7 @@ export function filterConditions(filter: SessionFilter): SQL[] {
   if (filter.status !== undefined) where.push(inArray(sessions.status, filter.status));
   if (filter.decision !== undefined) where.push(eq(sessions.decision, filter.decision));
   if (filter.command !== undefined) where.push(eq(sessions.command, filter.command));
+  if (filter.country !== undefined) where.push(eq(sessions.destinationCountry, filter.country));
   if (filter.from !== undefined) where.push(gte(sessions.startedAtMs, Date.parse(filter.from)));
   if (filter.to !== undefined) where.push(lt(sessions.startedAtMs, Date.parse(filter.to)));
   if (filter.minBytes !== undefined) where.push(gte(sessions.bytesTotal, filter.minBytes));

@@ -198,9 +198,10 @@ async function countsBySeriesBucket(
 const TOP_DIMENSIONS = {
   user: { key: "user", where: "" },
   host: { key: "destination_host", where: " AND destination_host IS NOT NULL" },
+  country: { key: "destination_country", where: " AND destination_country IS NOT NULL" },
 } as const;
 
-/** Sums of sessions and bytes by key (user or host) over the window, for the top lists. */
+/** Sums of sessions and bytes by key (user, host or country) over the window, for the top lists. */
 interface KeySums {
   /** Keys are interned as hex of their UTF-8 (see fromHex). */
   ids: number[];
@@ -210,7 +211,7 @@ interface KeySums {
 }
 
 /**
- * Sessions and bytes by user or by host: cached rollup buckets (re-read when their version
+ * Sessions and bytes by user, host or country: cached rollup buckets (re-read when their version
  * moved) for the whole buckets, the sessions table for the rest.
  */
 async function sumsByKey(
@@ -402,6 +403,7 @@ export async function statsSummary(database: Database, input: StatsSummaryInput)
   let counted: unknown[][];
   let users: { user: string; sessions: number; bytes: number }[][] = [];
   let destinations: [string, number, number][];
+  let countries: [string, number, number][] | null = null;
   // One read transaction: the cursor, the rollups and the sessions past the cursor must agree.
   let thread = threads.get(database);
   if (thread === undefined) {
@@ -459,6 +461,8 @@ export async function statsSummary(database: Database, input: StatsSummaryInput)
         list.map(([user, sessions, bytes]) => ({ user, sessions, bytes })),
       );
       destinations = top(byHost, byHost.sessions);
+      const byCountry = await sumsByKey(read, cache, { ...common, dimension: "country" });
+      countries = top(byCountry, byCountry.bytes);
     }
   } finally {
     tx.close();
@@ -536,6 +540,8 @@ export async function statsSummary(database: Database, input: StatsSummaryInput)
     topUsersByBytes: users[0] ?? [],
     topUsersBySessions: users[1] ?? [],
     topDestinations: destinations.map(([host, sessions, bytes]) => ({ host, sessions, bytes })),
+    topCountries:
+      countries?.map(([country, sessions, bytes]) => ({ country, sessions, bytes })) ?? null,
     series: [...series.entries()]
       .sort((a, b) => a[0] - b[0])
       .map(([at, point]) => ({

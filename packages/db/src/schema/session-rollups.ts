@@ -1,7 +1,10 @@
 import { integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
-/** What a rollup row is counted by, besides node and region: nothing, the user, or the host. */
-export const SESSION_ROLLUP_DIMENSIONS = ["node", "user", "host"] as const;
+/**
+ * What a rollup row is counted by, besides node and region: nothing, the user, the host, or the
+ * destination's country.
+ */
+export const SESSION_ROLLUP_DIMENSIONS = ["node", "user", "host", "country"] as const;
 export type SessionRollupDimension = (typeof SESSION_ROLLUP_DIMENSIONS)[number];
 
 /** Rollup bucket widths, finest first: a minute, an hour and a day (UTC, epoch-aligned). */
@@ -18,6 +21,7 @@ export const SESSION_ROLLUP_STORED_GRAINS_MS: Readonly<
   node: SESSION_ROLLUP_GRAINS_MS,
   user: [3_600_000, 86_400_000],
   host: [3_600_000, 86_400_000],
+  country: [3_600_000, 86_400_000],
 };
 
 /**
@@ -33,7 +37,7 @@ export const sessionRollups = sqliteTable(
     grainMs: integer("grain_ms").notNull(),
     /** Start of the bucket, a multiple of grainMs. */
     bucketMs: integer("bucket_ms").notNull(),
-    /** The user (dimension `user`), the destination host (`host`), or "" (`node`). */
+    /** The user (dimension `user`), the destination host (`host`), its country (`country`), or "" (`node`). */
     key: text("key").notNull(),
     /** The session's node and region; "" where the session has none. */
     node: text("node").notNull(),

@@ -28,6 +28,9 @@ export const sessions = sqliteTable(
     /** The resolved address as 32 hex digits of its IPv6 form (IPv4 mapped): CIDR filters are ranges. */
     destinationAddressKey: text("destination_address_key"),
     destinationPort: integer("destination_port"),
+    /** ISO 3166-1 alpha-2 of the destination and client addresses, from the relay's GeoIP database. */
+    destinationCountry: text("destination_country"),
+    clientCountry: text("client_country"),
     startedAtMs: integer("started_at_ms").notNull(),
     endedAtMs: integer("ended_at_ms").notNull(),
     durationMs: integer("duration_ms").notNull(),

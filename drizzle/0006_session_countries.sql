@@ -1,0 +1,2 @@
+ALTER TABLE `sessions` ADD `destination_country` text;--> statement-breakpoint
+ALTER TABLE `sessions` ADD `client_country` text;
