@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import type { AddressInfo, Socket } from "node:net";
 import { isAbsolute, resolve } from "node:path";
-import type { TLSSocket, Server as TlsServer } from "node:tls";
+import type { TLSSocket } from "node:tls";
 import { splitHostPort } from "@edgesocks/socks/address";
 import {
   aggregateMetrics,
@@ -21,7 +21,7 @@ import { type OpsServer, startOpsServer } from "./ops/ops-server";
 import { PolicyStore } from "./policy/policy-store";
 import { StandalonePolicySource } from "./policy/standalone-source";
 import type { QuotaLedger } from "./quota/quota-ledger";
-import { proxyHeaderReader } from "./server/proxy-header";
+import { type ProxiedClient, type ProxyRefusal, proxyHeaderReader } from "./server/proxy-header";
 import { listen, type SocksListener } from "./server/socks-server";
 import { certificateExpiries, loadTlsOptions, watchTlsFiles } from "./server/tls-context";
 import { ClientSession } from "./session/client-session";
@@ -283,7 +283,16 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
           trusted: config.server.proxy_protocol_trusted,
           timeoutMs: config.server.handshake_timeout_ms,
         });
-  const onConnection = (socket: Socket, transport: "tcp" | "tls") => {
+  const refuseProxied =
+    (socket: Socket, transport: "tcp" | "tls") =>
+    (reason: ProxyRefusal, peer: { address: string; port: number }) => {
+      metrics.rejectedTotal.inc({ reason });
+      const client = { clientAddress: peer.address, clientPort: peer.port };
+      records.add(rejectedRecord({ reason, ...client, transport, node }));
+      socket.on("error", ignoreError);
+      socket.destroy();
+    };
+  const onConnection = (socket: Socket, transport: "tcp" | "tls", proxied?: ProxiedClient) => {
     if (!policy.loaded) {
       // Fleet mode before the first snapshot arrives: nothing to enforce yet.
       metrics.rejectedTotal.inc({ reason: "no_policy" });
@@ -297,20 +306,19 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       const cn = tlsSocket.authorized ? tlsSocket.getPeerCertificate().subject?.CN : undefined;
       user = Array.isArray(cn) ? cn[0] : cn;
     }
-    if (!readProxyHeader) {
+    // TLS: the listener read the header before the handshake (early bytes were TLS's).
+    if (proxied !== undefined) {
+      new ClientSession(socket, transport, deps, user, { ...proxied, early: null });
+      return;
+    }
+    if (!readProxyHeader || transport === "tls") {
       new ClientSession(socket, transport, deps, user);
       return;
     }
     readProxyHeader(
       socket,
       (client) => new ClientSession(socket, transport, deps, user, client),
-      (reason, peer) => {
-        metrics.rejectedTotal.inc({ reason });
-        const client = { clientAddress: peer.address, clientPort: peer.port };
-        records.add(rejectedRecord({ reason, ...client, transport, node }));
-        socket.on("error", ignoreError);
-        socket.destroy();
-      },
+      refuseProxied(socket, transport),
     );
   };
   const common = {
@@ -340,6 +348,9 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         host: config.server.bind_address,
         port: tlsConfig?.bind_port ?? config.server.bind_port,
         tls: tlsOptions,
+        proxyHeader: readProxyHeader
+          ? (raw, onClient) => readProxyHeader(raw, onClient, refuseProxied(raw, "tls"))
+          : undefined,
       });
       listeners.push(tlsListener);
     }
@@ -356,7 +367,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       ? watchTlsFiles(tlsFiles, () => {
           try {
             const reloaded = { ...loadTlsOptions(tlsConfig, tlsFiles), ...ticketKeys };
-            (tlsListener!.server as TlsServer).setSecureContext(reloaded);
+            tlsListener!.tls!.setSecureContext(reloaded);
             metrics.setTlsCertificates(certificateExpiries(reloaded, tlsFiles));
             logger.info("TLS certificate reloaded");
           } catch (error) {

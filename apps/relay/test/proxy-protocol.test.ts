@@ -1,12 +1,15 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Duplex } from "node:stream";
+import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from "node:tls";
 import { encodeProxyHeaderV2 } from "@edgesocks/socks";
 import { describe, expect, it } from "vitest";
 import type { RelayMetrics } from "../src/metrics";
-import { RawClient } from "../src/test-support/raw-client";
+import { createPki } from "../src/test-support/pki";
+import { connectRequestV4, RawClient } from "../src/test-support/raw-client";
 import { curlVia } from "../src/test-support/run";
 import { startHttpTarget } from "../src/test-support/targets";
 import { startTestRelay } from "../src/test-support/test-relay";
@@ -171,5 +174,114 @@ describe("PROXY protocol from a load balancer", () => {
     slow.write("PROXY TCP4 ");
     await slow.closed(5000);
     expect(await rejected(relay.relay.metrics, "proxy_protocol_timeout")).toBe(1);
+  });
+});
+
+describe("PROXY protocol on a TLS listener (the header precedes the ClientHello)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "edgesocks-proxy-tls-"));
+  const pki = createPki(join(dir, "ca"));
+  const server = pki.issue("server");
+  const tlsConfig = `${config}
+[server.tls]
+enabled = true
+certificate_path = "${server.cert}"
+private_key_path = "${server.key}"
+`;
+  const ca = readFileSync(pki.caCert);
+
+  /** SOCKS5 CONNECT over an open TLS connection; resolves with the HTTP body. */
+  async function socksOverTls(socket: TLSSocket, targetPort: number): Promise<string> {
+    const received: Buffer[] = [];
+    socket.on("data", (c: Buffer) => received.push(c));
+    socket.write(Buffer.from([5, 1, 0, ...connectRequestV4("127.0.0.1", targetPort)]));
+    socket.write("GET / HTTP/1.0\r\n\r\n");
+    await new Promise((resolve) => {
+      socket.on("end", resolve);
+      socket.on("close", resolve);
+    });
+    const all = Buffer.concat(received);
+    expect([...all.subarray(0, 3)]).toEqual([5, 0, 5]);
+    return all.subarray(12).toString().split("\r\n\r\n")[1] ?? "";
+  }
+
+  function openTls(port: number, localAddress: string, socket?: Duplex): Promise<TLSSocket> {
+    return new Promise((resolve, reject) => {
+      // localAddress reaches net.connect, though ConnectionOptions does not declare it.
+      const options: ConnectionOptions & { localAddress?: string } = socket
+        ? { socket, servername: "localhost", ca }
+        : { host: "127.0.0.1", port, localAddress, servername: "localhost", ca };
+      const tls = tlsConnect(options, () => resolve(tls));
+      tls.once("error", reject);
+    });
+  }
+
+  /** A TCP connection whose first write carries `header` and the ClientHello together. */
+  function headerThenHello(port: number, header: Buffer, localAddress = "127.0.0.1"): Duplex {
+    const raw = connect({ port, host: "127.0.0.1", localAddress });
+    let first = true;
+    const duplex = new Duplex({
+      write(chunk: Buffer, _encoding, done) {
+        raw.write(first ? Buffer.concat([header, chunk]) : chunk, done);
+        first = false;
+      },
+      read() {},
+      final(done) {
+        raw.end();
+        done();
+      },
+    });
+    raw.on("data", (chunk) => duplex.push(chunk));
+    raw.on("end", () => duplex.push(null));
+    raw.on("error", (error) => duplex.destroy(error));
+    return duplex;
+  }
+
+  it("records the client's own address behind HAProxy (v2 and v1) with TLS through to the relay", async () => {
+    await using target = await startHttpTarget("over tls");
+    await using relay = await startTestRelay(tlsConfig);
+    await using haproxy = await startHaproxy(relay.port);
+    for (const port of [haproxy.v2, haproxy.v1]) {
+      const tls = await openTls(port, "127.0.0.6");
+      expect(await socksOverTls(tls, target.port)).toBe("over tls");
+    }
+    await until(() => relay.records.filter((r) => r.command === "connect").length === 2);
+    for (const record of relay.records.filter((r) => r.command === "connect")) {
+      expect(record).toMatchObject({ clientAddress: "127.0.0.6", transport: "tls" });
+    }
+  });
+
+  it("reads a header that arrives in one segment with the ClientHello, and serves an untrusted TLS client as itself", async () => {
+    await using target = await startHttpTarget("over tls");
+    await using relay = await startTestRelay(tlsConfig);
+    const header = encodeProxyHeaderV2({
+      version: 2,
+      command: "proxy",
+      family: 4,
+      source: "10.20.30.40",
+      sourcePort: 5555,
+      destination: "127.0.0.1",
+      destinationPort: relay.port,
+    });
+    const coalesced = await openTls(relay.port, "", headerThenHello(relay.port, header));
+    expect(await socksOverTls(coalesced, target.port)).toBe("over tls");
+    const direct = await openTls(relay.port, "127.0.0.9");
+    expect(await socksOverTls(direct, target.port)).toBe("over tls");
+    const records = await relay.waitForRecords(2);
+    expect(records.map((r) => [r.clientAddress, r.clientPort === 5555])).toEqual(
+      expect.arrayContaining([
+        ["10.20.30.40", true],
+        ["127.0.0.9", false],
+      ]),
+    );
+    // A forged header from an untrusted source is refused before TLS.
+    await expect(
+      openTls(relay.port, "", headerThenHello(relay.port, header, "127.0.0.9")),
+    ).rejects.toThrow();
+    expect((await relay.waitForRecords(3))[2]).toMatchObject({
+      clientAddress: "127.0.0.9",
+      status: "rejected",
+      closeReason: "proxy_protocol_untrusted",
+      transport: "tls",
+    });
   });
 });

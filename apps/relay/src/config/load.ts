@@ -136,9 +136,6 @@ function checkSemantics(config: RelayConfig): string | undefined {
     if (server.proxy_protocol_trusted.length === 0) {
       return `server.proxy_protocol_trusted: needs at least one address or CIDR when proxy_protocol = "${server.proxy_protocol}" (a header from anyone else is refused)`;
     }
-    if (tls?.enabled) {
-      return "server.proxy_protocol: not supported with [server.tls] enabled (the header would precede the TLS ClientHello); terminate TLS at the load balancer or turn one of them off";
-    }
   }
   if (acl.enabled && !acl.config_file) return "acl.config_file: required when acl.enabled = true";
   return undefined;

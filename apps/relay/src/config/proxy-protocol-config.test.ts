@@ -21,10 +21,6 @@ describe("PROXY protocol configuration", () => {
       /server\.proxy_protocol_trusted\[0\]: expected an IP address or CIDR/,
     ],
     [`[server]\nproxy_protocl = "v1"\n`, /server\.proxy_protocl/],
-    [
-      `[server]\nproxy_protocol = "v1"\nproxy_protocol_trusted = ["10.0.0.1"]\n[server.tls]\nenabled = true\ncertificate_path = "c.pem"\nprivate_key_path = "k.pem"\n`,
-      /server\.proxy_protocol: not supported with \[server\.tls\]/,
-    ],
   ])("refuses %j", (text, message) => {
     expect(() => parseConfigText(text)).toThrow(message);
   });

@@ -1,8 +1,20 @@
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
-import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from "node:tls";
+import {
+  createServer as createTlsServer,
+  type TLSSocket,
+  type TlsOptions,
+  type Server as TlsServer,
+} from "node:tls";
 import type { ConnectionGate } from "../limits/connection-gate";
 import type { RelayMetrics } from "../metrics";
 import { readInPlace } from "../net/in-place-reads";
+import type { ProxiedClient } from "./proxy-header";
+
+/**
+ * Reads a PROXY header off a raw TCP connection and calls `onClient` with who the client is;
+ * refusing the connection is its own business.
+ */
+export type ProxyHeaderStep = (socket: Socket, onClient: (client: ProxiedClient) => void) => void;
 
 export interface SocksListenerOptions {
   host: string;
@@ -17,13 +29,22 @@ export interface SocksListenerOptions {
   gate: ConnectionGate;
   /** SO_REUSEPORT: worker threads each listen on the same port and the kernel spreads connections. */
   reusePort?: boolean;
-  onConnection: (socket: Socket, transport: "tcp" | "tls") => void;
+  /**
+   * TLS only: the PROXY header precedes the ClientHello, so it is read off the TCP connection
+   * before TLS starts; the client it names reaches `onConnection` as `proxied`. (Plain
+   * listeners read it in the session layer, after the socket moved to in-place reads.)
+   */
+  proxyHeader?: ProxyHeaderStep | undefined;
+  onConnection: (socket: Socket, transport: "tcp" | "tls", proxied?: ProxiedClient) => void;
   /** A connection turned away here (over max_connections): it still leaves a record. */
   onRejected?: (socket: Socket, transport: "tcp" | "tls", reason: string) => void;
 }
 
 export interface SocksListener {
+  /** The server that listens (for TLS with a PROXY header, the TCP server in front of TLS). */
   readonly server: Server;
+  /** The TLS server, for certificate reloads. */
+  readonly tls?: TlsServer | undefined;
   address(): AddressInfo;
   /** Stops accepting; resolves once every connection has closed. */
   stop(): Promise<void>;
@@ -51,6 +72,8 @@ export async function listen(options: SocksListenerOptions): Promise<SocksListen
     gate.close();
     metrics.connectionsActive.dec();
   }
+  // TLS after a PROXY header: who the header named, by TCP socket (a TLSSocket's _parent).
+  const proxiedBy = new WeakMap<Socket, ProxiedClient>();
   const accept = (socket: Socket) => {
     metrics.connectionsTotal.inc();
     if (!gate.tryOpen(options.maxConnections)) {
@@ -63,9 +86,12 @@ export async function listen(options: SocksListenerOptions): Promise<SocksListen
     metrics.connectionsActive.inc();
     if (!options.tls) sockets.add(socket);
     socket.once("close", release);
-    options.onConnection(socket, transport);
+    const raw = (socket as Socket & { _parent?: Socket })._parent;
+    const proxied = raw === undefined ? undefined : proxiedBy.get(raw);
+    options.onConnection(socket, transport, proxied);
   };
   let server: Server;
+  let tls: TlsServer | undefined;
   if (options.tls) {
     const tlsServer = createTlsServer({
       ...options.tls,
@@ -82,7 +108,24 @@ export async function listen(options: SocksListenerOptions): Promise<SocksListen
       sockets.add(socket);
       socket.once("close", forget);
     });
+    tls = tlsServer;
     server = tlsServer;
+    const readHeader = options.proxyHeader;
+    if (readHeader) {
+      // The header first, on the TCP connection; then the TLS server takes the connection
+      // as if it had accepted it, with what followed the header (the ClientHello's start)
+      // put back to be read first.
+      server = createServer({ allowHalfOpen: true, noDelay: true }, (raw) => {
+        sockets.add(raw);
+        raw.once("close", forget);
+        readHeader(raw, (client) => {
+          raw.pause();
+          proxiedBy.set(raw, client);
+          if (client.early) raw.unshift(client.early);
+          tlsServer.emit("connection", raw);
+        });
+      });
+    }
   } else {
     // Accepted paused, so the connection can move to a socket that reads in place.
     server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) =>
@@ -102,6 +145,7 @@ export async function listen(options: SocksListenerOptions): Promise<SocksListen
   });
   return {
     server,
+    tls,
     address: () => server.address() as AddressInfo,
     stop: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
