@@ -65,7 +65,9 @@ const ABSENT_OPTIONAL = ["bufferutil", "utf-8-validate"];
 const FOREIGN_NATIVE = /-(musl|darwin|win32|android|freebsd|arm|arm64)(-|$)/;
 /** koffi ships every platform's build and its C sources in one package: keep linux_x64's build. */
 const KOFFI_UNUSED =
-  /^node_modules\/koffi\/(src|vendor|doc)\/|^node_modules\/koffi\/build\/koffi\/(?!linux_x64\/)/;
+  /^node_modules\/koffi\/(src|vendor|doc|lib)\/|^node_modules\/koffi\/build\/koffi\/(?!linux_x64\/)/;
+/** Native modules published with their symbols: stripped like the Node binary. */
+const UNSTRIPPED_NATIVE = /^node_modules\/koffi\/build\/.*\.node$/;
 
 /**
  * Bundled CommonJS dependencies call require() and read __dirname; an ESM
@@ -127,6 +129,17 @@ export interface ReleaseTree {
   files: string[];
 }
 
+/** `strip` (binutils) from `from` into `to`. */
+function strip(from: string, to: string, mode: "--strip-all" | "--strip-unneeded"): void {
+  try {
+    execFileSync("strip", [mode, "-o", to, from]);
+  } catch (cause) {
+    throw new DeployError("DEPLOY_E_BUNDLE", `strip ${from} (binutils): ${String(cause)}`, {
+      cause,
+    });
+  }
+}
+
 /** Builds one app's release tree: bundles, native node_modules, resources, `package.json`s. */
 export async function buildReleaseTree(options: ReleaseTreeOptions): Promise<ReleaseTree> {
   const { repoRoot, app, outDir } = options;
@@ -163,7 +176,11 @@ export async function buildReleaseTree(options: ReleaseTreeOptions): Promise<Rel
   }
   for (const file of nativeFiles) {
     mkdirSync(dirname(join(outDir, file)), { recursive: true });
-    copyFileSync(join(repoRoot, file), join(outDir, file));
+    if (UNSTRIPPED_NATIVE.test(file)) {
+      strip(join(repoRoot, file), join(outDir, file), "--strip-unneeded");
+      // A shared library is loaded, never run: Debian policy wants it 0644.
+      chmodSync(join(outDir, file), 0o644);
+    } else copyFileSync(join(repoRoot, file), join(outDir, file));
   }
   for (const item of spec.copy) {
     const from = join(repoRoot, item.path);
@@ -185,20 +202,7 @@ export async function buildReleaseTree(options: ReleaseTreeOptions): Promise<Rel
   if (options.nodeBinary) {
     mkdirSync(join(outDir, "node", "bin"), { recursive: true });
     // The npm build of Node carries 18 MB of debug symbols no host needs.
-    try {
-      execFileSync("strip", [
-        "--strip-all",
-        "-o",
-        join(outDir, "node", "bin", "node"),
-        options.nodeBinary,
-      ]);
-    } catch (cause) {
-      throw new DeployError(
-        "DEPLOY_E_BUNDLE",
-        `strip ${options.nodeBinary} (binutils): ${String(cause)}`,
-        { cause },
-      );
-    }
+    strip(options.nodeBinary, join(outDir, "node", "bin", "node"), "--strip-all");
     chmodSync(join(outDir, "node", "bin", "node"), 0o755);
   }
   return { dir: outDir, version: appPackage.version, files: listFiles(outDir) };
