@@ -132,6 +132,9 @@ function checkSemantics(config: RelayConfig): string | undefined {
       return "server.proxy_protocol: not supported with [server.tls] enabled (the header would precede the TLS ClientHello); terminate TLS at the load balancer or turn one of them off";
     }
   }
+  if (auth.group_source !== "nss" && Object.keys(auth.group_lookup_env).length > 0) {
+    return 'auth.group_lookup_env: only used with auth.group_source = "nss"; set that or remove the table';
+  }
   if (acl.enabled && !acl.config_file) return "acl.config_file: required when acl.enabled = true";
   return undefined;
 }
