@@ -58,6 +58,9 @@ async function startLdapRelay(ttlSecs: number) {
   writeFileSync(
     join(dir, "relay.toml"),
     `
+[server]
+# One thread, so one group cache: every worker thread keeps its own.
+workers = 1
 [auth]
 socks_method = "userpass"
 group_source = "nss"
@@ -125,9 +128,13 @@ describe('auth.group_source = "nss" against a real LDAP directory (slapd + nslcd
 
   it("a group added in LDAP decides once the cached groups expire", async () => {
     await using started = await startLdapRelay(1);
+    await using cached = await startLdapRelay(300);
     const { proxy } = started;
     expect((await via(proxy, vpn, "ldap-alice:alice pw")).code).not.toBe(0);
+    expect((await via(cached.proxy, vpn, "ldap-alice:alice pw")).code).not.toBe(0);
     ldap.addGroup({ cn: "VPN Users", gidNumber: 30_400, members: ["ldap-alice"] });
+    // Within its TTL a relay keeps the groups it read: the new one does not count there yet.
+    expect((await via(cached.proxy, vpn, "ldap-alice:alice pw")).code).not.toBe(0);
     const through = await eventually(
       "the new group to reach the relay",
       async () => {
