@@ -69,7 +69,12 @@ export function createAuthBackends(auth: AuthConfig, pamDir?: string): AuthBacke
     groups:
       auth.group_source === "nss"
         ? new DirectoryGroups({
-            pool: new ChildPool({ maxProcesses: 4, maxQueued: 256, timeoutMs: 5_000 }),
+            pool: new ChildPool({
+              maxProcesses: 4,
+              maxQueued: 256,
+              timeoutMs: 5_000,
+              env: auth.group_lookup_env,
+            }),
             ttlMs: auth.group_cache_ttl_secs * 1000,
           })
         : undefined,
@@ -94,5 +99,6 @@ export function backendSettings(auth: AuthConfig): string {
     auth.group_source,
     auth.group_cache_ttl_secs,
     auth.socks_method === "gssapi" ? auth.gssapi : null,
+    auth.group_lookup_env,
   ]);
 }

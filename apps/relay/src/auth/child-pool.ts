@@ -7,6 +7,8 @@ export interface ChildPoolOptions {
   maxQueued?: number;
   /** A child still running after this long is killed (SIGKILL). @default 5000 (ms) */
   timeoutMs?: number;
+  /** Environment beside PATH and LANG (nothing else of the relay's own is passed on). @default {} */
+  env?: Readonly<Record<string, string>>;
 }
 
 /** How one run ended. `busy`: refused because the pool and its queue were full. */
@@ -15,6 +17,9 @@ export type ChildResult =
   | { kind: "timeout" }
   | { kind: "busy" }
   | { kind: "failed"; message: string };
+
+/** Every helper's search path and locale, whatever `env` says: fixed, untranslated output. */
+const HELPER_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C" } as const;
 
 /** Output kept per stream; a helper that prints more is cut, not buffered without bound. */
 const MAX_OUTPUT_BYTES = 64 * 1024;
@@ -29,6 +34,7 @@ export class ChildPool {
   readonly #max: number;
   readonly #maxQueued: number;
   readonly #timeoutMs: number;
+  readonly #env: Readonly<Record<string, string>>;
   #running = 0;
   readonly #queue: (() => void)[] = [];
 
@@ -36,6 +42,7 @@ export class ChildPool {
     this.#max = options.maxProcesses ?? 8;
     this.#maxQueued = options.maxQueued ?? 64;
     this.#timeoutMs = options.timeoutMs ?? 5_000;
+    this.#env = Object.freeze({ ...options.env, ...HELPER_ENV });
   }
 
   get running(): number {
@@ -67,7 +74,7 @@ export class ChildPool {
         stdio: ["pipe", "pipe", "pipe"],
         // Its own process group, so the deadline also kills what it started (pam_exec's helpers).
         detached: true,
-        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C" },
+        env: this.#env,
       });
       const out: Buffer[] = [];
       const err: Buffer[] = [];

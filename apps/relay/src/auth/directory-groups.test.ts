@@ -56,4 +56,25 @@ describe("DirectoryGroups", () => {
     expect(readFileSync(counter, "utf8")).toBe("x\n");
     expect(await groups.lookup("-x")).toMatchObject({ ok: false });
   });
+
+  it("runs id with PATH, LANG and the configured environment only, never the relay's own", async () => {
+    process.env.EDGESOCKS_TEST_SECRET = "must not leak";
+    try {
+      const groups = new DirectoryGroups({
+        pool: new ChildPool({ env: { NSS_WRAPPER_MODULE_FN_PREFIX: "ldap", PATH: "/nowhere" } }),
+        // One group per variable, so the whole environment comes back (PWD is the shell's own).
+        idPath: fakeId("env | grep -v '^PWD=' | sort | tr '\\n' '\\0'"),
+      });
+      expect(await groups.lookup("alice")).toEqual({
+        ok: true,
+        groups: [
+          "LANG=C",
+          "NSS_WRAPPER_MODULE_FN_PREFIX=ldap",
+          "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+        ],
+      });
+    } finally {
+      delete process.env.EDGESOCKS_TEST_SECRET;
+    }
+  });
 });

@@ -44,6 +44,16 @@ idle_timeout_secs = 30         # an unused connection this old is replaced
 socks_method = "none"          # none | userpass | pam.username | pam.address | gssapi ([auth.gssapi]: service_name, keytab_path, nec_clear_mode = true, strip_realms)
 client_method = "none"         # none | pam.address (PAM checks the client address first)
 group_source = "config"        # config | nss (the system's groups of a user count too)
+group_cache_ttl_secs = 300     # how long a user's nss groups are remembered
+
+# nss only: extra environment of the group lookup (\`id -Gnz USER\`) alone, e.g.
+# nss_wrapper loading libnss_ldap for the relay without editing /etc/nsswitch.conf
+# [auth.group_lookup_env]
+# LD_PRELOAD = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"
+# NSS_WRAPPER_MODULE_SO_PATH = "/usr/lib/x86_64-linux-gnu/libnss_ldap.so.2"
+# NSS_WRAPPER_MODULE_FN_PREFIX = "ldap"
+# NSS_WRAPPER_PASSWD = "/etc/edgesocks/passwd"
+# NSS_WRAPPER_GROUP = "/etc/edgesocks/group"
 
 # PAM (Debian: apt-get install pamtester); see docs/relay.md
 # [auth.pam]

@@ -137,6 +137,9 @@ function checkSemantics(config: RelayConfig): string | undefined {
       return `server.proxy_protocol_trusted: needs at least one address or CIDR when proxy_protocol = "${server.proxy_protocol}" (a header from anyone else is refused)`;
     }
   }
+  if (auth.group_source !== "nss" && Object.keys(auth.group_lookup_env).length > 0) {
+    return 'auth.group_lookup_env: only used with auth.group_source = "nss"; set that or remove the table';
+  }
   if (acl.enabled && !acl.config_file) return "acl.config_file: required when acl.enabled = true";
   return undefined;
 }

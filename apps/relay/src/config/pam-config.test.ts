@@ -72,9 +72,35 @@ describe("[auth.pam] and the PAM methods", () => {
       ['[auth]\ngroup_source = "ldap"\n', "auth.group_source:"],
       ["[auth.pam]\nmax_processes = 0\n", "auth.pam.max_processes:"],
       ['[auth.pam]\nservice = "x"\n', "auth.pam.service: unknown key"],
+      [
+        '[auth]\ngroup_source = "nss"\n[auth.group_lookup_env]\nPATH = "/tmp"\n',
+        "auth.group_lookup_env.PATH: PATH and LANG are set by the relay",
+      ],
+      [
+        '[auth]\ngroup_source = "nss"\n[auth.group_lookup_env]\n"LD PRELOAD" = "x.so"\n',
+        "auth.group_lookup_env.LD PRELOAD: expected an environment variable name",
+      ],
+      [
+        '[auth]\ngroup_source = "nss"\n[auth.group_lookup_env]\nLD_PRELOAD = 1\n',
+        "auth.group_lookup_env.LD_PRELOAD:",
+      ],
+      [
+        '[auth.group_lookup_env]\nLD_PRELOAD = "libnss_wrapper.so"\n',
+        'auth.group_lookup_env: only used with auth.group_source = "nss"',
+      ],
     ];
     for (const [text, message] of cases) {
       expect(() => parseConfigText(text)).toThrow(message);
     }
+  });
+
+  it("takes the group lookup's environment from [auth.group_lookup_env]", () => {
+    const { config } = parseConfigText(
+      '[auth]\ngroup_source = "nss"\n[auth.group_lookup_env]\nLD_PRELOAD = "libnss_wrapper.so"\nNSS_WRAPPER_MODULE_FN_PREFIX = "ldap"\n',
+    );
+    expect(config.auth.group_lookup_env).toEqual({
+      LD_PRELOAD: "libnss_wrapper.so",
+      NSS_WRAPPER_MODULE_FN_PREFIX: "ldap",
+    });
   });
 });

@@ -203,6 +203,32 @@ export const GssapiConfig = z.object({
   library_path: path.default("libgssapi_krb5.so.2"),
 });
 
+/** Set by the relay for every helper it runs: a config value could only contradict it. */
+const RELAY_SET_ENV = new Set(["PATH", "LANG"]);
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
+
+const GroupLookupEnv = z.record(z.string(), text({ max: 4096 })).superRefine((env, ctx) => {
+  const names = Object.keys(env);
+  if (names.length > 64) ctx.addIssue({ code: "custom", message: "at most 64 variables" });
+  for (const name of names) {
+    // The name as the issue's path: zod's own key errors say only "Invalid key in record".
+    if (!ENV_NAME.test(name)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [name],
+        message: "expected an environment variable name (letters, digits, _), e.g. LD_PRELOAD",
+      });
+    } else if (RELAY_SET_ENV.has(name)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [name],
+        message: "PATH and LANG are set by the relay for every helper and cannot be changed",
+      });
+    }
+  }
+});
+
 const pamHint = (issue: { input: unknown }) =>
   String(issue.input).startsWith("pam")
     ? ' (PAM methods are "pam.address" and "pam.username")'
@@ -232,6 +258,12 @@ export const AuthConfig = z.object({
   group_source: z.enum(["config", "nss"]).default("config"),
   /** How long a user's "nss" groups are remembered. */
   group_cache_ttl_secs: z.number().int().min(0).default(300),
+  /**
+   * Extra environment of the group lookup's child process only (`id -Gnz`), e.g.
+   * nss_wrapper to load an NSS module (libnss_ldap, libnss_sss) for the relay's
+   * lookups without changing the host's /etc/nsswitch.conf.
+   */
+  group_lookup_env: GroupLookupEnv.default({}),
   groups: z.array(GroupConfig).default([]),
   /** IANA time zone of quota days, weeks and months. */
   quota_timezone: text({ min: 1, max: 100 })

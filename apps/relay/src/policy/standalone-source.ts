@@ -58,7 +58,7 @@ export class StandalonePolicySource {
       // PAM and directory groups are set up at start; half-switching them is worse than refusing.
       metrics.policyReloads.inc({ result: "rejected" });
       logger.error(
-        "policy reload rejected: PAM methods, [auth.pam] and auth.group_source only change on restart; the previous policy stays in force",
+        "policy reload rejected: PAM methods, [auth.pam], auth.group_source and auth.group_lookup_env only change on restart; the previous policy stays in force",
       );
       return false;
     }

@@ -43,12 +43,19 @@ export async function startRelayProcess(options: {
   fleet?: { controlUrl: string; nodeToken: string };
   /** More flags, e.g. `["--user", "nobody"]`. */
   args?: string[];
+  /**
+   * A command the relay runs under, which must exec it in place (so signals reach the
+   * relay itself), e.g. `unshare --mount … sh -c '… exec "$@"'`.
+   */
+  prefix?: string[];
 }): Promise<RelayProcess> {
   const port = options.port ?? (await freePort());
   const opsPort = options.opsPort ?? (await freePort());
+  const [file, ...prefixArgs] = [...(options.prefix ?? []), process.execPath];
   const child = spawn(
-    process.execPath,
+    file!,
     [
+      ...prefixArgs,
       BIN,
       ...["--config", options.configPath, "--state-dir", options.stateDir],
       ...["--port", String(port), "--ops-bind", `127.0.0.1:${opsPort}`],
