@@ -139,7 +139,7 @@ describe("RFC 1961 per-message protection against a real MIT KDC", () => {
   it("relays a CONNECT at level 1 and level 2 in encapsulated frames, with the payload counted", async () => {
     await using relay = await gssRelay('protection_level = "selective"', undefined, false);
     await using echo = await startEchoTarget();
-    for (const level of ["1", "2"]) {
+    for (const level of ["1", "2", "3"]) {
       const ran = await client(
         relay.port,
         "rfc1961",
@@ -152,7 +152,7 @@ describe("RFC 1961 per-message protection against a real MIT KDC", () => {
       expect(ran.stderr).toBe("");
       expect(lines(ran)).toEqual([`level ${level}`, "reply 0", `echo ${BULK_BYTES} ok`]);
     }
-    const records = await relay.waitForRecords(2);
+    const records = await relay.waitForRecords(3);
     for (const record of records) {
       expect(record).toMatchObject({
         user: `alice@${REALM}`,
@@ -163,6 +163,34 @@ describe("RFC 1961 per-message protection against a real MIT KDC", () => {
         bytesDown: BULK_BYTES,
       });
     }
+  });
+
+  it("carries a megabyte both ways at level 2: relayed reads larger than one frame are split to fit LEN", async () => {
+    await using relay = await gssRelay('protection_level = "confidentiality"', undefined, false);
+    await using echo = await startEchoTarget();
+    const big = 1024 * 1024;
+    const ran = await client(
+      relay.port,
+      "rfc1961",
+      String(echo.port),
+      "--bytes",
+      String(big),
+      "--frame",
+      "60000",
+    );
+    expect(ran.stderr).toBe("");
+    expect(lines(ran)).toEqual(["level 2", "reply 0", `echo ${big} ok`]);
+    const [record] = await relay.waitForRecords(1);
+    expect(record).toMatchObject({ bytesUp: big, bytesDown: big });
+  });
+
+  it("runs BIND under protection: both replies wrapped, the peer's data relayed in frames", async () => {
+    await using relay = await gssRelay('protection_level = "confidentiality"', undefined, false);
+    const ran = await client(relay.port, "rfc1961", "0", "--bind");
+    expect(ran.stderr).toBe("");
+    expect(lines(ran)).toEqual(["level 2", "reply 0", "reply 0", "peer ok"]);
+    const [record] = await relay.waitForRecords(1);
+    expect(record).toMatchObject({ command: "bind", bytesUp: 4, bytesDown: 4 });
   });
 
   it("grants the lower of the client's level and protection_level, wrapped or in NEC form", async () => {

@@ -15,11 +15,15 @@ options:
   --frame N      payload bytes per frame sent (default 4096)
   --tamper       flip one byte in the first data frame's token
   --udp          send UDP ASSOCIATE instead of CONNECT; prints "reply C"
+  --bind         send BIND for 127.0.0.1 instead of CONNECT, connect a peer to the
+                 port of the first reply, print "reply C" for both replies and
+                 "peer ok" once "ping" and "pong" crossed the session both ways
 """
 import argparse
 import socket
 import struct
 import sys
+import threading
 
 import gssapi
 
@@ -35,6 +39,7 @@ parser.add_argument("--bytes", type=int, default=0)
 parser.add_argument("--frame", type=int, default=4096)
 parser.add_argument("--tamper", action="store_true")
 parser.add_argument("--udp", action="store_true")
+parser.add_argument("--bind", action="store_true")
 args = parser.parse_args()
 
 
@@ -129,10 +134,12 @@ def recv_exact(n):
     return out
 
 
-command = 3 if args.udp else 1
-port = 0 if args.udp else args.echo_port
-send(bytes([5, command, 0, 1, 0, 0, 0, 0] if args.udp else [5, 1, 0, 1, 127, 0, 0, 1])
-     + struct.pack("!H", port))
+if args.udp:
+    send(bytes([5, 3, 0, 1, 0, 0, 0, 0, 0, 0]))
+elif args.bind:
+    send(bytes([5, 2, 0, 1, 127, 0, 0, 1, 0, 0]))
+else:
+    send(bytes([5, 1, 0, 1, 127, 0, 0, 1]) + struct.pack("!H", args.echo_port))
 try:
     head = recv_exact(10)
 except EOFError:
@@ -141,14 +148,34 @@ except EOFError:
 print("reply", head[1], flush=True)
 if head[1] != 0 or args.udp:
     sys.exit(0)
+if args.bind:
+    (bound_port,) = struct.unpack("!H", head[8:10])
+    peer = socket.create_connection(("127.0.0.1", bound_port), timeout=10)
+    second = recv_exact(10)
+    print("reply", second[1], flush=True)
+    peer.sendall(b"ping")
+    got = recv_exact(4)
+    send(b"pong")
+    print("peer", "ok" if got == b"ping" and read_exact(peer, 4) == b"pong" else "mismatch")
+    sys.exit(0)
 try:
     if args.bytes == 0:
         send(b"ping", tamper=args.tamper)
         print("echo", recv_exact(4).decode())
         sys.exit(0)
     payload = (MARKER * (args.bytes // len(MARKER) + 1))[: args.bytes]
-    for at in range(0, len(payload), args.frame):
-        send(payload[at : at + args.frame], tamper=args.tamper and at == 0)
+
+
+    def send_all():
+        try:
+            for at in range(0, len(payload), args.frame):
+                send(payload[at : at + args.frame], tamper=args.tamper and at == 0)
+        except OSError:
+            pass  # the relay closed the session; the reader says so
+
+    # Sent while the echo is read: a large payload would otherwise fill both ways' buffers.
+    sender = threading.Thread(target=send_all, daemon=True)
+    sender.start()
     back = recv_exact(len(payload))
     print("echo", len(back), "ok" if back == payload else "mismatch")
 except (EOFError, ConnectionResetError):
