@@ -53,11 +53,36 @@ export class GssapiClientCodec implements ClientCodec {
   }
 
   decode(chunk: Buffer): Buffer {
-    const buf = this.#pending === null ? chunk : Buffer.concat([this.#pending, chunk]);
-    this.#pending = null;
+    const out: Buffer[] = [];
+    let buf = chunk;
     let offset = 0;
-    let first: Buffer | null = null;
-    let more: Buffer[] | null = null;
+    const pending = this.#pending;
+    if (pending !== null) {
+      this.#pending = null;
+      if (pending.length >= HEADER_BYTES && pending[1] === GssapiMessageType.Encapsulated) {
+        // Complete the held frame with only the bytes it lacks; the rest is read where it lies.
+        const total = HEADER_BYTES + pending.readUInt16BE(2);
+        const need = total - pending.length;
+        if (chunk.length < need) {
+          this.#pending = Buffer.concat([pending, chunk]);
+          return EMPTY;
+        }
+        this.#frames(Buffer.concat([pending, chunk.subarray(0, need)], total), 0, out);
+        offset = need;
+      } else buf = Buffer.concat([pending, chunk]);
+    }
+    const end = this.#frames(buf, offset, out);
+    if (end < buf.length) {
+      // The rest of a frame: copied when it sits in the caller's (possibly reused) buffer.
+      this.#pending = buf === chunk ? Buffer.copyBytesFrom(buf, end) : buf.subarray(end);
+    }
+    if (out.length === 0) return EMPTY;
+    return out.length === 1 ? out[0]! : Buffer.concat(out);
+  }
+
+  /** Unwraps the complete frames of `buf` from `offset` into `out`; returns where the rest starts. */
+  #frames(buf: Buffer, start: number, out: Buffer[]): number {
+    let offset = start;
     while (offset < buf.length) {
       const decoded = decodeGssapiMessage(buf, offset);
       if (decoded.status === "incomplete") break;
@@ -86,17 +111,9 @@ export class GssapiClientCodec implements ClientCodec {
         throw this.#bad("gssapi_unwrap_failed", (cause as Error).message, cause);
       }
       offset += decoded.length;
-      if (message.length === 0) continue;
-      if (first === null) first = message;
-      else if (more === null) more = [first, message];
-      else more.push(message);
+      if (message.length > 0) out.push(message);
     }
-    if (offset < buf.length) {
-      // The rest of a frame: copied when it sits in the caller's (possibly reused) buffer.
-      this.#pending = buf === chunk ? Buffer.copyBytesFrom(buf, offset) : buf.subarray(offset);
-    }
-    if (more !== null) return Buffer.concat(more);
-    return first ?? EMPTY;
+    return offset;
   }
 
   encode(payload: Buffer): Buffer {
