@@ -9,7 +9,7 @@
  * Run: `tsx bench/gssapi-bench.ts [--bytes N] [--runs N]`. Numbers are printed, never asserted.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -113,6 +113,18 @@ async function relay(dir: string, name: string, auth: string): Promise<RelayProc
   return startRelayProcess({ configPath, stateDir });
 }
 
+const missing = [
+  ["/usr/sbin/krb5kdc", "krb5-kdc"],
+  ["/usr/sbin/kadmin.local", "krb5-admin-server"],
+  ["/usr/bin/kinit", "krb5-user"],
+  ["/usr/lib/python3/dist-packages/gssapi", "python3-gssapi"],
+].filter(([path]) => !existsSync(path!));
+if (missing.length > 0) {
+  console.log(
+    `### GSS-API per-message protection (bench/gssapi-bench.ts)\n\nNot measured: install ${missing.map(([, pkg]) => pkg).join(", ")}.`,
+  );
+  process.exit(0);
+}
 const kdc = await KdcFixture.start();
 const dir = mkdtempSync(join(tmpdir(), "edgesocks-gssapi-bench-"));
 const target = await startTarget();

@@ -224,6 +224,20 @@ describe("RFC 1961 per-message protection against a real MIT KDC", () => {
     expect(metric).toContain('reason="gssapi_unwrap_failed"} 1');
   });
 
+  it("refuses a tampered SOCKS request frame before anything is connected", async () => {
+    await using relay = await gssRelay('protection_level = "integrity"', undefined, false);
+    await using echo = await startEchoTarget();
+    const ran = await client(relay.port, "rfc1961", String(echo.port), "--tamper-request");
+    expect(lines(ran)).toEqual(["level 1", "closed"]);
+    const [record] = await relay.waitForRecords(1);
+    expect(record).toMatchObject({
+      closeReason: "gssapi_unwrap_failed",
+      status: "rejected",
+      command: null,
+      destinationPort: null,
+    });
+  });
+
   it("puts no plaintext on the wire at level 2 (and shows it at level 1, integrity only)", async () => {
     await using relay = await gssRelay('protection_level = "selective"', undefined, false);
     await using echo = await startEchoTarget();

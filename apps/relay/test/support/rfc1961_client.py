@@ -14,6 +14,7 @@ options:
   --bytes N      send N bytes of a repeated marker, in frames of --frame bytes
   --frame N      payload bytes per frame sent (default 4096)
   --tamper       flip one byte in the first data frame's token
+  --tamper-request  flip one byte in the SOCKS request's frame instead
   --udp          send UDP ASSOCIATE instead of CONNECT; prints "reply C"
   --bind         send BIND for 127.0.0.1 instead of CONNECT, connect a peer to the
                  port of the first reply, print "reply C" for both replies and
@@ -38,6 +39,7 @@ parser.add_argument("--level", type=int, default=2)
 parser.add_argument("--bytes", type=int, default=0)
 parser.add_argument("--frame", type=int, default=4096)
 parser.add_argument("--tamper", action="store_true")
+parser.add_argument("--tamper-request", action="store_true")
 parser.add_argument("--udp", action="store_true")
 parser.add_argument("--bind", action="store_true")
 args = parser.parse_args()
@@ -107,13 +109,18 @@ if args.echo_port is None:
 # Level 1-3: every message is an RFC 1961 encapsulated frame (§5).
 encrypt = granted >= 2
 pending = b""
+sent = 0
 
 
 def send(data, tamper=False):
+    global sent
     if granted == 0:
         sock.sendall(data)
         return
-    token = bytearray(ctx.wrap(data, encrypt).message)
+    # Level 3 (selective): this client's choice is to alternate, message by message.
+    conf = encrypt if granted != 3 else sent % 2 == 0
+    sent += 1
+    token = bytearray(ctx.wrap(data, conf).message)
     if tamper:
         token[len(token) // 2] ^= 0x01
     sock.sendall(frame(3, bytes(token)))
@@ -139,10 +146,13 @@ if args.udp:
 elif args.bind:
     send(bytes([5, 2, 0, 1, 127, 0, 0, 1, 0, 0]))
 else:
-    send(bytes([5, 1, 0, 1, 127, 0, 0, 1]) + struct.pack("!H", args.echo_port))
+    send(
+        bytes([5, 1, 0, 1, 127, 0, 0, 1]) + struct.pack("!H", args.echo_port),
+        tamper=args.tamper_request,
+    )
 try:
     head = recv_exact(10)
-except EOFError:
+except (EOFError, ConnectionResetError):
     print("closed")
     sys.exit(0)
 print("reply", head[1], flush=True)
