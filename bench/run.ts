@@ -132,7 +132,7 @@ async function startTargets(native: NativeTools): Promise<Managed> {
 async function runAclBench(): Promise<BenchResults["aclBench"]> {
   const outputs: string[] = [];
   let ok = true;
-  for (const name of ["acl-bench.ts", "auth-bench.ts"]) {
+  for (const name of ["acl-bench.ts", "auth-bench.ts", "gssapi-bench.ts"]) {
     const script = join(BENCH_DIR, name);
     if (!existsSync(script)) continue;
     log(`micro-benchmark bench/${name}`);

@@ -138,8 +138,14 @@ export function createRelayMetrics(registry: Registry = createRegistry()) {
     }),
     auth: new Counter({
       name: "edgesocks_relay_auth_total",
-      help: "Authentications, by method (userpass, pam.username, pam.address) and result (success, failure; error: the backend could not answer, e.g. PAM timed out or its pool was full)",
+      help: "Authentications, by method (userpass, pam.username, pam.address, gssapi) and result (success, failure; error: the backend could not answer, e.g. PAM timed out or its pool was full)",
       labelNames: ["method", "result"] as const,
+      registers: r,
+    }),
+    gssapiBadFrames: new Counter({
+      name: "edgesocks_relay_gssapi_bad_frames_total",
+      help: "RFC 1961 encapsulated sessions closed for a frame, by reason (gssapi_unwrap_failed: integrity or sequence check failed; gssapi_bad_frame: not an encapsulated message; gssapi_unprotected_frame: unencrypted at level 2; gssapi_client_abort; gssapi_wrap_failed: the relay could not wrap, e.g. the context expired)",
+      labelNames: ["reason"] as const,
       registers: r,
     }),
     handshakeDuration: new Histogram({

@@ -41,7 +41,7 @@ max_connections = 64           # in all; the least recently used destination giv
 idle_timeout_secs = 30         # an unused connection this old is replaced
 
 [auth]
-socks_method = "none"          # none | userpass | pam.username | pam.address | gssapi ([auth.gssapi]: service_name, keytab_path, nec_clear_mode = true, strip_realms)
+socks_method = "none"          # none | userpass | pam.username | pam.address | gssapi (Kerberos, see [auth.gssapi] below)
 client_method = "none"         # none | pam.address (PAM checks the client address first)
 group_source = "config"        # config | nss (the system's groups of a user count too)
 group_cache_ttl_secs = 300     # how long a user's nss groups are remembered
@@ -63,6 +63,15 @@ group_cache_ttl_secs = 300     # how long a user's nss groups are remembered
 # default_ruser = "rhostusr"
 # verbose = false
 # verify_service = true                   # refuse to start if a service file is missing
+
+# GSS-API / Kerberos (SOCKS5 method 0x01, RFC 1961); see docs/relay.md
+# [auth.gssapi]
+# service_name = "rcmd"                   # or "rcmd/proxy.internal[@REALM]"
+# keytab_path = "/etc/krb5.keytab"
+# protection_level = "integrity"          # the most granted: integrity | confidentiality | selective (client's choice)
+# nec_clear_mode = false                  # true: also the level in clear (curl); unset level then means no protection
+# strip_realms = ["CORP.INTERNAL"]
+# verbose = false
 
 # [[auth.users]]
 # username = "alice"

@@ -115,14 +115,6 @@ function checkSemantics(config: RelayConfig): string | undefined {
   if (auth.socks_method === "gssapi") {
     const problem = serviceNameProblem(auth.gssapi.service_name);
     if (problem) return `auth.gssapi.service_name: ${problem}`;
-    // Accepted but not enforced would be a defect: until per-message encapsulation
-    // exists, only the clear mode (no protection after the login) is offered.
-    if (auth.gssapi.protection_level !== undefined) {
-      return `auth.gssapi.protection_level: RFC 1961 per-message protection ("${auth.gssapi.protection_level}") is not implemented yet; remove the key: sessions run in Dante's NEC clear mode (no protection after the login)`;
-    }
-    if (!auth.gssapi.nec_clear_mode) {
-      return "auth.gssapi.nec_clear_mode: must be true; RFC 1961 per-message protection is not implemented yet, only Dante's NEC clear mode (curl --socks5-gssapi-nec)";
-    }
   }
   const tls = server.tls;
   if (tls?.enabled) {

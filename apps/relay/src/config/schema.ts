@@ -181,18 +181,25 @@ export const GssapiConfig = z.object({
   /** Keytab with the service's keys; must be readable by the relay at start. */
   keytab_path: path.default("/etc/krb5.keytab"),
   /**
-   * RFC 1961 per-message protection the relay would choose. Optional: a set value is refused
-   * at start until encapsulation exists, so no operator believes sessions are protected.
+   * The most RFC 1961 per-message protection the relay grants (a client asking less gets
+   * what it asked for): "integrity" (level 1), "confidentiality" (2), "selective" (the
+   * client's choice, level 3 included). Unset: "integrity" (RustSocks' default), or with
+   * nec_clear_mode, no protection (level 0, what curl needs).
    */
   protection_level: z
     .enum(["integrity", "confidentiality", "selective"], {
       error: (issue) =>
-        `expected "integrity", "confidentiality" or "selective", got ${JSON.stringify(issue.input)}`,
+        `expected "integrity", "confidentiality" or "selective", got ${JSON.stringify(issue.input)}${
+          ["none", "clear", "off"].includes(String(issue.input))
+            ? " (for sessions without protection leave the key out and set nec_clear_mode = true)"
+            : ""
+        }`,
     })
     .optional(),
   /**
    * Dante's NEC-compatible clear mode (what curl's --socks5-gssapi-nec speaks): the
-   * protection level travels unwrapped and the session then runs without protection.
+   * protection level travels unwrapped, and a client asking for level 0 (or a relay
+   * without protection_level) runs the session without per-message protection.
    */
   nec_clear_mode: z.boolean().default(false),
   /** Realms whose "@REALM" suffix is dropped from the principal to make the user name. */

@@ -24,6 +24,7 @@ import type { Resolver } from "../net/resolver";
 import type { CompiledPolicy } from "../policy/compiled-policy";
 import type { PolicyStore } from "../policy/policy-store";
 import type { SessionMeter } from "../quota/quota-guard";
+import { type ClientCodec, ClientCodecError } from "./client-codec";
 import { runBind } from "./commands/bind";
 import { runConnect } from "./commands/connect";
 import { runUdpAssociate } from "./commands/udp-associate";
@@ -134,6 +135,12 @@ export class ClientSession implements TrafficCounters {
   gss: GssContext | null = null;
   /** The Kerberos principal a GSS-API login established (the user may be it without its realm). */
   principal: string | null = null;
+  /**
+   * RFC 1961 encapsulation once a GSS-API login agreed on a protection level
+   * above 0: every byte to and from the client goes through it. Null for
+   * every other session.
+   */
+  codec: ClientCodec | null = null;
   upstream: Socket | null = null;
   bindListener: BindListener | null = null;
   udp: UdpAssociation | null = null;
@@ -216,8 +223,14 @@ export class ClientSession implements TrafficCounters {
     this.#finish("closed", reason);
   }
 
-  #onData(chunk: Buffer): void {
+  #onData(bytes: Buffer): void {
     if (this.closed) return;
+    let chunk = bytes;
+    if (this.codec !== null) {
+      const payload = this.#decode(bytes);
+      if (payload === null || payload.length === 0) return;
+      chunk = payload;
+    }
     this.buffer = this.buffer ? Buffer.concat([this.buffer, chunk]) : chunk;
     if (this.buffer.length > MAX_EARLY_DATA_BYTES) {
       // Data sent ahead of the reply is held for the destination, up to a bound.
@@ -225,6 +238,32 @@ export class ClientSession implements TrafficCounters {
       return;
     }
     advanceHandshake(this);
+  }
+
+  /** The client's frames → payload; null (and the session refused) on a bad frame. */
+  #decode(bytes: Buffer): Buffer | null {
+    try {
+      return this.codec!.decode(bytes);
+    } catch (error) {
+      if (!(error instanceof ClientCodecError)) throw error;
+      this.deps.logger.warn(
+        { session: this.id, client: this.clientAddress, user: this.user, detail: error.message },
+        "GSS-API frame refused; session closed",
+      );
+      this.refuse(null, error.closeReason, error.closeReason);
+      return null;
+    }
+  }
+
+  /**
+   * From now on the client's bytes are RFC 1961 frames: what it already sent
+   * past the subnegotiation is decoded now, replies and relayed data are wrapped.
+   */
+  encapsulate(codec: ClientCodec): void {
+    const raw = this.buffer;
+    this.buffer = null;
+    this.codec = codec;
+    if (raw !== null) this.#onData(raw);
   }
 
   /** The request is complete: take a connection slot and run its command. */
@@ -235,6 +274,12 @@ export class ClientSession implements TrafficCounters {
       (command === "udp" && !commands.udp.enabled)
     ) {
       this.refuse(Reply.CommandNotSupported, `command_disabled:${command}`, "command_disabled");
+      return;
+    }
+    if (command === "udp" && this.codec !== null) {
+      // RFC 1961 also wraps each datagram; that is not built, and unprotected datagrams
+      // under a protected session would be a silent downgrade.
+      this.refuse(Reply.CommandNotSupported, "gssapi_udp_unsupported", "gssapi_udp_unsupported");
       return;
     }
     this.#leavePending();
@@ -299,8 +344,24 @@ export class ClientSession implements TrafficCounters {
 
   // ---- replies and relaying ------------------------------------------------
 
+  /** Sends a handshake message or reply; wrapped into frames once the session is encapsulated. */
   write(bytes: Buffer): void {
-    if (!this.client.destroyed) this.client.write(bytes);
+    if (this.client.destroyed) return;
+    if (this.codec === null) {
+      this.client.write(bytes);
+      return;
+    }
+    try {
+      this.client.write(this.codec.encode(bytes));
+    } catch (error) {
+      if (!(error instanceof ClientCodecError)) throw error;
+      this.deps.logger.warn(
+        { session: this.id, client: this.clientAddress, user: this.user, detail: error.message },
+        "GSS-API reply could not be wrapped; session closed",
+      );
+      this.#closeReason ??= error.closeReason;
+      this.client.destroy();
+    }
   }
 
   writeSuccess(address: string, port: number): void {
@@ -367,6 +428,7 @@ export class ClientSession implements TrafficCounters {
       clientEnded: this.#clientEnded,
       shaping: deps.qos?.attach(this.user),
       quota: this.#quota ?? undefined,
+      clientCodec: this.codec ?? undefined,
       onClose: this.#onRelayClosed.bind(this),
     });
     const end = this.decision ? this.policy.acl.windowEnd(this.decision, Date.now()) : null;

@@ -1,19 +1,24 @@
 import { encodeGssapiMessage, type GssapiMessage, GssapiMessageType } from "@edgesocks/socks";
+import type { GssContext } from "../auth/gssapi/gss-acceptor";
 import type { GssapiBackend } from "../auth/gssapi/gssapi-backend";
+import { chooseProtectionLevel, type ProtectionLevel } from "../auth/gssapi/protection-level";
 import type { ClientSession } from "./client-session";
 import { withDirectoryGroups } from "./enterprise-auth";
+import { GssapiClientCodec } from "./gssapi-codec";
 
 /**
  * SOCKS5 method 0x01 (RFC 1961) on the relay's side: context tokens until
- * the context is established, then the protection-level message. Only Dante's
- * NEC clear mode follows it (the level in clear, answered with 0: no
- * per-message protection), which is what curl speaks; a client that asks for
- * RFC 1961 encapsulation is refused with an abort rather than served without it.
+ * the context is established, then the protection-level subnegotiation
+ * (§4). An RFC 1961 client sends its level wrapped and gets the answer
+ * wrapped; a NEC client (nec_clear_mode, what curl speaks) sends and gets it
+ * in clear. The relay grants the lower of the request and its ceiling
+ * (protection-level.ts); at level 1-3 every later message of the session is
+ * encapsulated (gssapi-codec.ts), at level 0 nothing is.
  */
 
 const ABORT = encodeGssapiMessage(GssapiMessageType.Abort);
-/** The NEC answer: protection level 0, no per-message protection. */
-const CLEAR_LEVEL = encodeGssapiMessage(GssapiMessageType.Protection, Buffer.from([0]));
+/** A krb5 wrap token is never a single byte: a one-byte level is the NEC form. */
+const NEC_LEVEL_BYTES = 1;
 
 export function onGssapiMessage(session: ClientSession, message: GssapiMessage): void {
   const gssapi = session.deps.auth.gssapi!;
@@ -67,38 +72,84 @@ function onProtectionLevel(
     session.refuse(ABORT, "protocol_error:gssapi_unexpected_message", "protocol_error");
     return;
   }
-  // NEC clients send the one-octet level as it is; RFC 1961 clients send a wrap token.
-  if (message.token.length !== 1 || !gssapi.necClearMode) {
-    session.deps.logger.warn(
-      { client: session.clientAddress, user: session.user },
-      "GSS-API client asked for RFC 1961 per-message protection, which this relay does not provide; refused (only the NEC clear mode is served)",
-    );
+  const context = session.gss!;
+  const wrapped = message.token.length !== NEC_LEVEL_BYTES;
+  if (!wrapped && !gssapi.necClearMode) {
     fail(
       session,
       gssapi,
       "failure",
-      "per-message protection requested",
-      "gssapi_protection_unsupported",
+      "the client sent its protection level in clear (NEC mode); auth.gssapi.nec_clear_mode is false",
+      "gssapi_nec_mode_disabled",
     );
+    return;
+  }
+  let requested: number;
+  if (wrapped) {
+    let unwrapped: Buffer;
+    try {
+      unwrapped = context.unwrap(message.token).message;
+    } catch (error) {
+      fail(session, gssapi, "failure", (error as Error).message, "gssapi_bad_level_token");
+      return;
+    }
+    requested = unwrapped.length === 1 ? unwrapped[0]! : -1;
+  } else requested = message.token[0]!;
+  const choice = chooseProtectionLevel({
+    requested,
+    max: gssapi.maxLevel,
+    contextFlags: context.flags,
+    wrapped,
+  });
+  if (!choice.ok) {
+    fail(session, gssapi, "failure", choice.detail, choice.reason);
     return;
   }
   if (session.policy.users.get(session.user)?.enabled === false) {
     fail(session, gssapi, "failure", "disabled in the policy", "auth_failed");
     return;
   }
-  report(session, gssapi, "success");
-  // Clear mode: nothing is wrapped after this, the context is no longer needed.
-  session.gss?.delete();
-  session.gss = null;
+  const level = choice.level;
+  let answer: Buffer;
+  try {
+    // RFC 1961 §4.4: the level octet is wrapped with conf_req = false, whatever the level.
+    answer = encodeGssapiMessage(
+      GssapiMessageType.Protection,
+      wrapped ? context.wrap(Buffer.from([level]), false) : Buffer.from([level]),
+    );
+  } catch (error) {
+    fail(session, gssapi, "error", (error as Error).message, "gssapi_wrap_failed");
+    return;
+  }
+  report(session, gssapi, "success", undefined, level);
+  if (level === 0) {
+    // Clear mode: nothing is wrapped after this, the context is no longer needed.
+    context.delete();
+    session.gss = null;
+  }
   session.state = "busy";
   session.client.pause();
   withDirectoryGroups(session, ABORT)
     .then((ok) => {
       if (!ok) return;
-      session.write(CLEAR_LEVEL);
+      session.write(answer);
+      if (level !== 0) session.encapsulate(encapsulation(session, context, level));
       session.resume("request");
     })
     .catch((error: unknown) => session.internalError(error));
+}
+
+function encapsulation(
+  session: ClientSession,
+  context: GssContext,
+  level: 1 | 2 | 3,
+): GssapiClientCodec {
+  const { metrics } = session.deps;
+  return new GssapiClientCodec({
+    context,
+    level,
+    onBadFrame: (reason) => metrics.gssapiBadFrames.inc({ reason }),
+  });
 }
 
 function fail(
@@ -118,6 +169,7 @@ function report(
   gssapi: GssapiBackend,
   result: "success" | "failure" | "error",
   detail?: string,
+  level?: ProtectionLevel,
 ): void {
   const { metrics, logger } = session.deps;
   metrics.auth.inc({ method: "gssapi", result });
@@ -125,6 +177,7 @@ function report(
     method: "gssapi",
     client: session.clientAddress,
     ...(session.principal ? { principal: session.principal, user: session.user } : {}),
+    ...(level !== undefined ? { protectionLevel: level } : {}),
   };
   if (result === "success") {
     if (gssapi.verbose) logger.info(fields, "GSS-API login accepted");

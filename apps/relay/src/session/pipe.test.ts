@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { socketPair } from "../test-support/socket-pair";
+import { type ClientCodec, ClientCodecError } from "./client-codec";
 import { type FlowGate, pipeBothWays, type Shaping } from "./pipe";
 
 /** A gate the test opens by hand. */
@@ -156,5 +157,85 @@ describe("pipe with shaping", () => {
     r.pipe.destroy("test_done");
     await expect.poll(() => r.closedWith()).toBe("test_done");
     expect(s.released).toBe(true);
+  });
+});
+
+/**
+ * A stand-in for RFC 1961 framing that only the pipe's plumbing is tested
+ * with (the real codec runs against a real KDC in test/gssapi.test.ts):
+ * frames are LEN(1) + bytes, "!" is a bad frame, encoding prefixes "<".
+ */
+class ByteFrames implements ClientCodec {
+  #pending = Buffer.alloc(0);
+  get pendingBytes() {
+    return this.#pending.length;
+  }
+  decode(chunk: Buffer): Buffer {
+    let buf = Buffer.concat([this.#pending, chunk]);
+    const out: Buffer[] = [];
+    while (buf.length > 0 && buf.length >= 1 + buf[0]!) {
+      const body = Buffer.from(buf.subarray(1, 1 + buf[0]!));
+      if (body.toString() === "!") throw new ClientCodecError("test_bad_frame", "bad frame");
+      out.push(body);
+      buf = buf.subarray(1 + buf[0]!);
+    }
+    this.#pending = Buffer.from(buf);
+    return Buffer.concat(out);
+  }
+  encode(payload: Buffer): Buffer {
+    return Buffer.concat([Buffer.from("<"), payload]);
+  }
+}
+
+const frame = (text: string) => Buffer.concat([Buffer.from([text.length]), Buffer.from(text)]);
+
+describe("pipe with a client codec", () => {
+  async function coded() {
+    const [relayClient, clientApp] = await socketPair();
+    const [targetApp, relayUpstream] = await socketPair();
+    const counters = { bytesUp: 0, bytesDown: 0, packetsUp: 0, packetsDown: 0 };
+    let closedWith: string | undefined;
+    pipeBothWays(relayClient, relayUpstream, counters, {
+      idleTimeoutMs: 10_000,
+      clientCodec: new ByteFrames(),
+      onClose: (reason) => {
+        closedWith = reason;
+      },
+    });
+    const up: Buffer[] = [];
+    const down: Buffer[] = [];
+    targetApp.on("data", (c: Buffer) => up.push(c));
+    clientApp.on("data", (c: Buffer) => down.push(c));
+    clientApp.on("error", () => {});
+    return {
+      clientApp,
+      targetApp,
+      counters,
+      up: () => Buffer.concat(up).toString(),
+      down: () => Buffer.concat(down).toString(),
+      closedWith: () => closedWith,
+      [Symbol.dispose]() {
+        for (const s of [relayClient, clientApp, targetApp, relayUpstream]) s.destroy();
+      },
+    };
+  }
+
+  it("decodes frames from the client (split across reads), encodes what goes to it, counts payload", async () => {
+    using r = await coded();
+    const both = Buffer.concat([frame("hello"), frame(" world")]);
+    r.clientApp.write(both.subarray(0, 3));
+    await settle();
+    expect(r.up()).toBe("");
+    r.clientApp.write(both.subarray(3));
+    await expect.poll(() => r.up()).toBe("hello world");
+    r.targetApp.write("back");
+    await expect.poll(() => r.down()).toBe("<back");
+    expect(r.counters).toMatchObject({ bytesUp: 11, bytesDown: 4 });
+  });
+
+  it("closes the session with the codec's reason on a bad frame", async () => {
+    using r = await coded();
+    r.clientApp.write(Buffer.concat([frame("ok"), frame("!")]));
+    await expect.poll(() => r.closedWith()).toBe("test_bad_frame");
   });
 });

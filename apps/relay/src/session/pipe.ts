@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import { InPlaceReads } from "../net/in-place-reads";
 import type { QuotaMeter } from "../quota/quota-guard";
+import { type ClientCodec, ClientCodecError } from "./client-codec";
 import { resetSocket } from "./reset-socket";
 
 export interface TrafficCounters {
@@ -42,6 +43,12 @@ export interface PipeOptions {
   shaping?: Shaping | undefined;
   /** Traffic quota of the session's user and groups; absent: no quota (no per-chunk check). */
   quota?: QuotaMeter | undefined;
+  /**
+   * RFC 1961 encapsulation of the client's side: frames from the client are
+   * unwrapped, what goes to it is wrapped. Counters, quotas and shaping see
+   * the payload. Absent: bytes pass as they are.
+   */
+  clientCodec?: ClientCodec | undefined;
   /** Called once, after both sockets have closed. */
   onClose: (reason: string) => void;
 }
@@ -74,6 +81,8 @@ class Lane {
   #paused = false;
   #endPending = false;
   readonly #grant = this.#onGrant.bind(this);
+  /** The client's codec (decodes in the up lane, encodes in the down lane); null: plain bytes. */
+  readonly #codec: ClientCodec | null;
 
   constructor(
     private readonly pipe: BothWays,
@@ -82,6 +91,7 @@ class Lane {
     /** Client → destination; false: destination → client. */
     private readonly up: boolean,
   ) {
+    this.#codec = pipe.options.clientCodec ?? null;
     // Reads in place where the socket allows it (upstream connections); 'data'
     // still carries whatever arrived before this lane took over.
     InPlaceReads.setReader(source, this.#onReadInPlace.bind(this));
@@ -94,10 +104,39 @@ class Lane {
   }
 
   #onData(chunk: Buffer): void {
+    if (this.#codec !== null) {
+      this.#onCodedData(chunk);
+      return;
+    }
+    if (this.#account(chunk)) this.#forward(chunk);
+  }
+
+  /** An encapsulated session: the payload is counted and charged, frames cross the wire. */
+  #onCodedData(bytes: Buffer): void {
+    const codec = this.#codec!;
+    let out: Buffer;
+    try {
+      if (this.up) {
+        out = codec.decode(bytes);
+        if (out.length === 0 || !this.#account(out)) return;
+      } else {
+        if (!this.#account(bytes)) return;
+        out = codec.encode(bytes);
+      }
+    } catch (error) {
+      if (!(error instanceof ClientCodecError)) throw error;
+      this.pipe.destroy(error.closeReason);
+      return;
+    }
+    this.#forward(out);
+  }
+
+  /** Counts a chunk of payload and charges its quota; false when the quota ended the session. */
+  #account(chunk: Buffer): boolean {
     const quota = this.pipe.options.quota;
     if (quota !== undefined && !quota.charge(this.up, chunk.length)) {
       this.pipe.destroy("quota");
-      return;
+      return false;
     }
     const counters = this.pipe.counters;
     if (this.up) {
@@ -107,6 +146,11 @@ class Lane {
       counters.bytesDown += chunk.length;
       counters.packetsDown += 1;
     }
+    return true;
+  }
+
+  /** Passes a chunk on: written now, or held for the gate. */
+  #forward(chunk: Buffer): void {
     if (this.#held !== null) {
       // Paused streams emit no more data; kept anyway so no byte is ever dropped.
       this.#held = Buffer.concat([this.#held, chunk]);
@@ -123,6 +167,11 @@ class Lane {
 
   /** A read into a reused buffer: true when `chunk` is still referenced after this call. */
   #onReadInPlace(chunk: Buffer): boolean {
+    // The codec's output is its own memory: nothing keeps `chunk`.
+    if (this.#codec !== null) {
+      this.#onData(chunk);
+      return false;
+    }
     // Held bytes (for the gate, or behind such) outlive this read: they get a copy.
     if (this.#held !== null || this.#gate() !== null) {
       this.#onData(Buffer.copyBytesFrom(chunk));
@@ -140,6 +189,9 @@ class Lane {
 
   /** The source sent its FIN: pass it on once nothing is held back. */
   #onEnd(): void {
+    // A FIN in the middle of a frame: the client's last bytes were never delivered.
+    if (this.up && this.#codec !== null && this.#codec.pendingBytes > 0)
+      this.pipe.settle("gssapi_truncated_frame");
     this.pipe.settle(this.up ? "client_closed" : "upstream_closed");
     if (this.#held !== null) this.#endPending = true;
     else this.sink.end();

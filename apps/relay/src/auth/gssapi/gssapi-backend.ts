@@ -2,11 +2,14 @@ import { accessSync, constants } from "node:fs";
 import type { GssapiConfig } from "../../config/schema";
 import { RelayError } from "../../errors";
 import { GssAcceptor } from "./gss-acceptor";
+import { maxProtectionLevel, type ProtectionLevel } from "./protection-level";
 
 /** What sessions need for GSS-API logins: the acceptor and the settings that shape them. */
 export interface GssapiBackend {
   readonly acceptor: GssAcceptor;
   readonly necClearMode: boolean;
+  /** The most per-message protection the relay grants (RFC 1961 §4.3 level). */
+  readonly maxLevel: ProtectionLevel;
   readonly verbose: boolean;
   /** The user name a principal logs in as (after the realm rule). */
   userOf(principal: string): string;
@@ -50,6 +53,7 @@ export function openGssapiBackend(config: GssapiConfig): GssapiBackend {
   return {
     acceptor,
     necClearMode: config.nec_clear_mode,
+    maxLevel: maxProtectionLevel(config.protection_level, config.nec_clear_mode),
     verbose: config.verbose,
     userOf: (principal) => realmStripped(principal, strip),
     close: () => acceptor.close(),
