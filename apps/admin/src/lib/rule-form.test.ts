@@ -62,6 +62,9 @@ describe("rule editor validation", () => {
       ports: ["22"],
       protocols: ["tcp"],
       priority: 5,
+      sources: null,
+      schedule: null,
+      closeAtWindowEnd: false,
       position: 0,
     };
     const input = ruleInputFromDraft(draftFromRule(rule));
