@@ -182,6 +182,10 @@ times = ["22:00-06:00"]
 timezone = "Europe/Berlin"
 `,
     );
+    const dry = ok(await ctl("policy", "import", file, "--dry-run"));
+    expect(dry).toContain(
+      '+ rule night-window  group:night-shift allow * ports * from ::1 when {"days":["mon-fri","sun"],"times":["22:00-06:00"],"timezone":"Europe/Berlin"}',
+    );
     ok(await ctl("policy", "import", file));
     const stored = await control.admin.rules.list.query({});
     expect(stored.find((r) => r.id === "frank-desk")).toMatchObject({
