@@ -326,6 +326,74 @@ describe("admin app", () => {
     await screenshot(page, "nodes");
   }, 60_000);
 
+  it("creates a scheduled rule with a source, each problem shown at its field, and tests it", async () => {
+    await go("/rules");
+    await page.getByRole("button", { name: "New rule" }).first().click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("User", { exact: true }).selectOption("alice");
+    await dialog.getByLabel("Destinations").fill("127.0.0.1/32");
+    await dialog.getByLabel("Ports").fill("*");
+    // The policy package's own messages, at the field that is wrong.
+    await dialog.getByLabel("Sources").fill("127.0.0.2, country:XX");
+    await dialog.getByLabel("Days").click();
+    await dialog.getByText('"country:XX": XX is not an ISO 3166-1 alpha-2 country code').waitFor();
+    await dialog.getByLabel("Days").fill("mon-fry");
+    await dialog.getByLabel("Times").click();
+    await dialog.getByText('days[0]: "mon-fry" is not a day').waitFor();
+    await dialog.getByLabel("Times").fill("09:00-25:00");
+    await dialog.getByLabel("Time zone").click();
+    await dialog.getByText('times[0]: "09:00-25:00" is not a time window').waitFor();
+    await dialog.getByLabel("Time zone").fill("Mars/Olympus");
+    await dialog.getByLabel("Rule id").click();
+    await dialog.getByText('timezone: "Mars/Olympus" is not an IANA time zone').waitFor();
+
+    await dialog.getByLabel("Sources").fill("127.0.0.2");
+    await dialog.getByLabel("Days").fill("mon-fri");
+    await dialog.getByLabel("Times").fill("09:00-17:00");
+    await dialog.getByLabel("Time zone").fill("Europe/Berlin");
+    await dialog.getByLabel("Close the sessions this rule allowed when its window ends").check();
+    await dialog.getByLabel("Description").fill("alice's desk, office hours");
+    await dialog.getByLabel("Rule id").fill("office-hours");
+    expect(await dialog.locator(".field-error").count()).toBe(0);
+    await screenshot(page, "rules-editor-scheduled");
+    await dialog.getByRole("button", { name: "Create rule" }).click();
+
+    const row = page.locator('tr[data-rule-id="office-hours"]');
+    await row.locator('[data-condition="sources"]').filter({ hasText: "from 127.0.0.2" }).waitFor();
+    expect(await row.locator('[data-condition="schedule"]').textContent()).toBe(
+      "mon-fri 09:00-17:00 (Europe/Berlin) · closes at window end",
+    );
+    expect(await api.rules.get.query({ id: "office-hours" })).toMatchObject({
+      sources: ["127.0.0.2"],
+      schedule: { days: ["mon-fri"], times: ["09:00-17:00"], timezone: "Europe/Berlin" },
+      closeAtWindowEnd: true,
+    });
+
+    // The decision depends on the client and the time: noon on a Wednesday, then a Saturday.
+    const decide = async (client: string, at: string) => {
+      await page.getByLabel("User", { exact: true }).fill("alice");
+      await page.locator('input[name="test-destination"]').fill("127.0.0.1");
+      await page.locator('input[name="test-port"]').fill(String(target.port));
+      await page.locator('input[name="test-client"]').fill(client);
+      await page.locator('input[name="test-at"]').fill(at);
+      await page.getByRole("button", { name: "Test", exact: true }).click();
+      const result = page.getByTestId("acl-test-result");
+      // The answer names the instant it decided at (UTC): a stale answer does not pass.
+      const utc = new Date(at).toISOString();
+      await result.filter({ hasText: utc }).waitFor();
+      return result;
+    };
+    const inside = await decide("127.0.0.2", "2030-01-02T12:00:00");
+    await inside.filter({ hasText: "office-hours" }).filter({ hasText: "ALLOW" }).waitFor();
+    await screenshot(page, "rules-scheduled");
+    const otherClient = await decide("127.0.0.3", "2030-01-02T12:00:01");
+    await otherClient.filter({ hasText: "BLOCK" }).waitFor();
+    const weekend = await decide("127.0.0.2", "2030-01-05T12:00:00");
+    await weekend.filter({ hasText: "BLOCK" }).waitFor();
+
+    await expectNodeApplied(await newestVersion());
+  }, 60_000);
+
   it("disables and enables a node from the Nodes page and removes an abandoned one", async () => {
     await api.nodes.enroll.mutate({ name: "abandoned", region: REGION });
     await go("/nodes");

@@ -24,7 +24,7 @@ import {
 import { OUTPUT_DIR, waitFor } from "./support/processes";
 
 // Names the relays resolve (through [dns.hosts]) to the target on the test network.
-const NAMES = ["ok.e2e", "cpdown.e2e", "crash.e2e", "dbdown.e2e", "other.e2e"];
+const NAMES = ["ok.e2e", "cpdown.e2e", "crash.e2e", "dbdown.e2e", "other.e2e", "desk.e2e"];
 
 let fleet: Fleet;
 let target: Target;
@@ -39,6 +39,19 @@ const curl = (relaySocks: string, host: string, extra: string[] = []) =>
     ...extra,
     `http://${host}:${target.port}/`,
   ]);
+
+/**
+ * curl through a relay from the loopback address `from`, run on the relay's own host (inside its
+ * namespace, when there is one), so the relay sees the client as `from`.
+ */
+const curlFrom = (relay: FleetRelay, from: string, host: string) => {
+  const args = [
+    ...["-sS", "--max-time", "10", "--interface", from, "--socks5-hostname", relay.socks],
+    `http://${host}:${target.port}/`,
+  ];
+  const [command, ...prefix] = relay.host.exec;
+  return command === undefined ? run("curl", args) : run(command, [...prefix, "curl", ...args]);
+};
 
 async function historyCount(
   destination: string,
@@ -209,6 +222,56 @@ describe.each(DATABASE_KINDS)("the fleet, end to end (%s:)", (kind) => {
       JSON.stringify({ ...summary, times }, null, 2),
     );
   });
+
+  it("enforces a rule's sources set through the API on every relay: the listed client passes, another is refused", async () => {
+    const api = fleet.control.api;
+    await api.rules.create.mutate({
+      id: "desk-only",
+      owner: { kind: "user", name: "anonymous" },
+      action: "allow",
+      description: "only from the desk",
+      destinations: ["desk.e2e"],
+      ports: ["*"],
+      sources: ["127.0.0.2/32"],
+    });
+    const { version } = await api.acl.updateSettings.mutate({ defaultPolicy: "block" });
+    try {
+      await waitForVersion(api, version);
+      for (const relay of fleet.relays) {
+        const listed = await curlFrom(relay, "127.0.0.2", "desk.e2e");
+        expect({ relay: relay.name, ...listed }).toMatchObject({
+          relay: relay.name,
+          code: 0,
+          stdout: "fleet ok",
+        });
+        const other = await curlFrom(relay, "127.0.0.3", "desk.e2e");
+        expect(other.code).not.toBe(0);
+        expect(other.stderr).toMatch(/not allowed|refused|SOCKS5/i);
+      }
+      // Each relay recorded who it let through and whom it refused, with the deciding rule.
+      await waitFor(
+        "the desk sessions in the history",
+        async () => {
+          const page = await api.sessions.history.query({ destination: "desk.e2e", limit: 50 });
+          return page.items.length >= 2 * fleet.relays.length ? page.items : undefined;
+        },
+        20_000,
+        200,
+      ).then((items) => {
+        const byClient = (client: string) => items.filter((s) => s.clientAddress === client);
+        expect(byClient("127.0.0.2").map((s) => [s.status, s.ruleId])).toEqual(
+          fleet.relays.map(() => ["closed", "desk-only"]),
+        );
+        expect(byClient("127.0.0.3").map((s) => [s.status, s.ruleId])).toEqual(
+          fleet.relays.map(() => ["rejected", null]),
+        );
+      });
+    } finally {
+      await api.acl.updateSettings.mutate({ defaultPolicy: "allow" });
+      const { version: restored } = await api.rules.delete.mutate({ id: "desk-only" });
+      await waitForVersion(api, restored);
+    }
+  }, 60_000);
 
   it("keeps serving while the control plane is down and delivers every spooled session exactly once", async () => {
     await fleet.control.process.kill();

@@ -41,6 +41,7 @@ export {
   type PolicySnapshotInput,
   Schedule,
   type SnapshotResult,
+  SourcePattern,
   sealSnapshot,
   snapshotHash,
   validateSnapshot,

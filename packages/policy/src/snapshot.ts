@@ -1,12 +1,11 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { parseSource } from "./acl/conditions";
 import { parseDestination } from "./acl/destination";
 import { parsePortSpec } from "./acl/ports";
-import { parseSchedule } from "./acl/schedule";
 import { canonicalJson } from "./canonical-json";
 import { formatIssues } from "./issues";
 import { Quota, TimeZone } from "./quota/quota";
+import { CLOSE_NEEDS_SCHEDULE, Schedule, SourcePattern } from "./rule-schema";
 import { text } from "./text";
 
 function utf8Length(text: string): number {
@@ -37,33 +36,6 @@ const PortSpec = text({ max: 1000 }).superRefine((spec, ctx) => {
   if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.error });
 });
 
-const SourcePattern = text({ max: 300 }).superRefine((pattern, ctx) => {
-  const parsed = parseSource(pattern);
-  if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.error });
-});
-
-/** When a rule applies; see acl/schedule.ts. Outside it the rule does not match. */
-export const Schedule = z
-  .strictObject({
-    /** `mon`..`sun` or ranges (`mon-fri`). @default every day */
-    days: z
-      .array(text({ max: 20 }))
-      .min(1)
-      .optional(),
-    /** `09:00-17:30`, `22:00:00-06:00:00` (crosses midnight). @default the whole day */
-    times: z
-      .array(text({ max: 40 }))
-      .min(1)
-      .optional(),
-    /** IANA zone. @default "UTC" */
-    timezone: text({ max: 100 }).optional(),
-  })
-  .superRefine((schedule, ctx) => {
-    const parsed = parseSchedule(schedule);
-    if (!parsed.ok) ctx.addIssue({ code: "custom", path: parsed.path, message: parsed.error });
-  });
-export type Schedule = z.infer<typeof Schedule>;
-
 export const Protocol = z.enum(["tcp", "udp", "both"]);
 
 /** One ACL rule, owned by a user or a group. */
@@ -91,9 +63,10 @@ export const AclRule = z
   })
   .refine((rule) => !rule.closeAtWindowEnd || rule.schedule !== undefined, {
     path: ["closeAtWindowEnd"],
-    message: "needs a schedule: without one the window never ends",
+    message: CLOSE_NEEDS_SCHEDULE,
   });
 export type AclRule = z.infer<typeof AclRule>;
+export { Schedule, SourcePattern };
 
 /** Per-user or per-group bandwidth shaping. */
 export const Qos = z.strictObject({

@@ -12,6 +12,7 @@ const ROOT = join(SRC, "..", "..", "..");
  */
 const BROWSER_SAFE: Record<string, string> = {
   "@edgesocks/api/inputs": "packages/api/src/routers/inputs.ts",
+  "@edgesocks/policy/rule-schema": "packages/policy/src/rule-schema.ts",
   "@edgesocks/policy/text": "packages/policy/src/text.ts",
   "@edgesocks/policy/validate": "packages/policy/src/validate.ts",
   "@edgesocks/socks/address": "packages/socks/src/address-text.ts",
@@ -83,6 +84,9 @@ describe("admin bundle boundary", () => {
     );
     expect(`packages/policy/${exports("policy")["./text"]!.slice(2)}`).toBe(
       BROWSER_SAFE["@edgesocks/policy/text"],
+    );
+    expect(`packages/policy/${exports("policy")["./rule-schema"]!.slice(2)}`).toBe(
+      BROWSER_SAFE["@edgesocks/policy/rule-schema"],
     );
     expect(`packages/policy/${exports("policy")["./validate"]!.slice(2)}`).toBe(
       BROWSER_SAFE["@edgesocks/policy/validate"],

@@ -26,7 +26,51 @@ describe("rule editor validation", () => {
       ports: ["443", "8000-9000"],
       protocols: ["both"],
       priority: 100,
+      sources: null,
+      schedule: null,
+      closeAtWindowEnd: false,
     });
+  });
+
+  it("turns sources and a window into the rule's conditions", () => {
+    const draft = {
+      ...valid,
+      sources: "127.0.0.2, 10.20.0.0/16\ncountry:de",
+      days: "mon-fri, sun",
+      times: "09:00-17:30",
+      timezone: " Europe/Berlin ",
+      closeAtWindowEnd: true,
+    };
+    expect(validateRuleDraft(draft)).toEqual({});
+    expect(ruleInputFromDraft(draft)).toMatchObject({
+      sources: ["127.0.0.2", "10.20.0.0/16", "country:de"],
+      schedule: { days: ["mon-fri", "sun"], times: ["09:00-17:30"], timezone: "Europe/Berlin" },
+      closeAtWindowEnd: true,
+    });
+    // Only a zone: every day, all day, in that zone; nothing at all: no window.
+    expect(ruleInputFromDraft({ ...valid, timezone: "UTC" }).schedule).toEqual({ timezone: "UTC" });
+    expect(ruleInputFromDraft(valid).schedule).toBeNull();
+  });
+
+  it("shows the policy package's messages at the source and window fields", () => {
+    const errors = validateRuleDraft({
+      ...valid,
+      sources: "127.0.0.2 country:XX",
+      days: "mon-fry",
+      times: "09:00-25:00",
+      timezone: "Mars/Olympus",
+    });
+    expect(errors.sources).toBe('"country:XX": XX is not an ISO 3166-1 alpha-2 country code');
+    expect(errors.days).toContain('days[0]: "mon-fry" is not a day');
+    expect(errors.times).toContain('times[0]: "09:00-25:00" is not a time window');
+    expect(errors.timezone).toContain('"Mars/Olympus" is not an IANA time zone');
+    expect(errors.closeAtWindowEnd).toBeUndefined();
+    expect(ruleFieldError({ ...valid, sources: "example.com" }, "sources")).toContain(
+      "is not a source",
+    );
+    expect(ruleFieldError({ ...valid, closeAtWindowEnd: true }, "closeAtWindowEnd")).toBe(
+      "needs a window: set days, times or a time zone",
+    );
   });
 
   it("shows each problem at its own field", () => {
@@ -62,6 +106,9 @@ describe("rule editor validation", () => {
       ports: ["22"],
       protocols: ["tcp"],
       priority: 5,
+      sources: ["127.0.0.2"],
+      schedule: { days: ["fri-mon"], times: ["22:00-06:00"] },
+      closeAtWindowEnd: true,
       position: 0,
     };
     const input = ruleInputFromDraft(draftFromRule(rule));
@@ -73,6 +120,9 @@ describe("rule editor validation", () => {
       ports: ["22"],
       protocols: ["tcp"],
       priority: 5,
+      sources: ["127.0.0.2"],
+      schedule: { days: ["fri-mon"], times: ["22:00-06:00"] },
+      closeAtWindowEnd: true,
     });
   });
 

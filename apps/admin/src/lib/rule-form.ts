@@ -1,5 +1,13 @@
 import type { Rule, RuleCreateInput } from "./api-types";
-import { destinationError, portSpecError, priorityError, ruleIdError, splitList } from "./validate";
+import {
+  destinationError,
+  portSpecError,
+  priorityError,
+  ruleIdError,
+  scheduleError,
+  sourceError,
+  splitList,
+} from "./validate";
 
 export type Protocol = "tcp" | "udp" | "both";
 
@@ -16,6 +24,15 @@ export interface RuleDraft {
   ports: string;
   protocol: Protocol;
   priority: string;
+  /** Client IPs, CIDRs or country:XX; empty: every client. */
+  sources: string;
+  /** Days of the window (`mon-fri, sun`); empty: every day. */
+  days: string;
+  /** Time windows (`09:00-17:30, 22:00-06:00`); empty: the whole day. */
+  times: string;
+  /** IANA time zone; empty: UTC. */
+  timezone: string;
+  closeAtWindowEnd: boolean;
 }
 
 export type RuleField = keyof RuleDraft;
@@ -32,6 +49,11 @@ export function emptyRuleDraft(owner?: { kind: "user" | "group"; name: string })
     ports: "*",
     protocol: "both",
     priority: "100",
+    sources: "",
+    days: "",
+    times: "",
+    timezone: "",
+    closeAtWindowEnd: false,
   };
 }
 
@@ -51,7 +73,35 @@ export function draftFromRule(rule: Rule): RuleDraft {
         ? "both"
         : (rule.protocols[0] ?? "both"),
     priority: String(rule.priority),
+    sources: (rule.sources ?? []).join(", "),
+    days: (rule.schedule?.days ?? []).join(", "),
+    times: (rule.schedule?.times ?? []).join(", "),
+    timezone: rule.schedule?.timezone ?? "",
+    closeAtWindowEnd: rule.closeAtWindowEnd,
   };
+}
+
+type Schedule = NonNullable<RuleCreateInput["schedule"]>;
+
+/** The draft's window; null when days, times and zone are all empty (the rule always applies). */
+export function scheduleFromDraft(draft: RuleDraft): Schedule | null {
+  const days = splitList(draft.days);
+  const times = splitList(draft.times);
+  const timezone = draft.timezone.trim();
+  if (days.length === 0 && times.length === 0 && timezone === "") return null;
+  return {
+    ...(days.length > 0 ? { days } : {}),
+    ...(times.length > 0 ? { times } : {}),
+    ...(timezone === "" ? {} : { timezone }),
+  };
+}
+
+/** `mon-fri 09:00-17:00 (Europe/Berlin)`, for the rules list; null when the rule always applies. */
+export function scheduleSummary(schedule: Rule["schedule"]): string | null {
+  if (schedule === null) return null;
+  const days = schedule.days?.join(", ") ?? "every day";
+  const times = schedule.times?.join(", ") ?? "all day";
+  return `${days} ${times} (${schedule.timezone ?? "UTC"})`;
 }
 
 function listError(
@@ -82,12 +132,45 @@ export function ruleFieldError(draft: RuleDraft, field: RuleField): string | nul
       return priorityError(draft.priority);
     case "description":
       return draft.description.length > 1000 ? "at most 1000 characters" : null;
+    case "sources": {
+      const sources = splitList(draft.sources);
+      return sources.length === 0 ? null : listError(sources, "source", sourceError);
+    }
+    // Each part checked alone, so the message shows at the field it is about.
+    case "days": {
+      const days = splitList(draft.days);
+      return days.length === 0 ? null : scheduleError({ days });
+    }
+    case "times": {
+      const times = splitList(draft.times);
+      return times.length === 0 ? null : scheduleError({ times });
+    }
+    case "timezone": {
+      const timezone = draft.timezone.trim();
+      return timezone === "" ? null : scheduleError({ timezone });
+    }
+    case "closeAtWindowEnd":
+      return draft.closeAtWindowEnd && scheduleFromDraft(draft) === null
+        ? "needs a window: set days, times or a time zone"
+        : null;
     default:
       return null;
   }
 }
 
-const FIELDS: RuleField[] = ["id", "ownerName", "destinations", "ports", "priority", "description"];
+const FIELDS: RuleField[] = [
+  "id",
+  "ownerName",
+  "destinations",
+  "ports",
+  "priority",
+  "description",
+  "sources",
+  "days",
+  "times",
+  "timezone",
+  "closeAtWindowEnd",
+];
 
 /** Every field's error; empty when the draft can be saved. */
 export function validateRuleDraft(draft: RuleDraft): RuleErrors {
@@ -103,6 +186,7 @@ export function validateRuleDraft(draft: RuleDraft): RuleErrors {
 export function ruleInputFromDraft(draft: RuleDraft): RuleCreateInput {
   const id = draft.id.trim();
   const description = draft.description.trim();
+  const sources = splitList(draft.sources);
   return {
     ...(id === "" ? {} : { id }),
     owner: { kind: draft.ownerKind, name: draft.ownerName.trim() },
@@ -112,6 +196,9 @@ export function ruleInputFromDraft(draft: RuleDraft): RuleCreateInput {
     ports: splitList(draft.ports),
     protocols: [draft.protocol],
     priority: Number(draft.priority.trim()),
+    sources: sources.length === 0 ? null : sources,
+    schedule: scheduleFromDraft(draft),
+    closeAtWindowEnd: draft.closeAtWindowEnd,
   };
 }
 

@@ -3,7 +3,12 @@ import { cidrError } from "@edgesocks/policy/validate";
 
 // ACL rule fields are checked with the control plane's own parsers (browser-safe subpath); rule ids
 // with the API's own schema.
-export { destinationError, portSpecError } from "@edgesocks/policy/validate";
+export {
+  destinationError,
+  portSpecError,
+  scheduleError,
+  sourceError,
+} from "@edgesocks/policy/validate";
 
 /** Rule priority: an integer in ±1,000,000 (higher is considered first). */
 export function priorityError(text: string): string | null {

@@ -1,4 +1,4 @@
-import { isIpAddress } from "@edgesocks/policy/validate";
+import { COUNTRY_CODES, isIpAddress } from "@edgesocks/policy/validate";
 import { useQuery } from "@tanstack/react-query";
 import { type FormEvent, useId, useState } from "react";
 import { Button } from "../components/button";
@@ -21,6 +21,9 @@ export function AclTestPanel({ users }: { users: readonly User[] }) {
     address: "",
     port: "443",
     protocol: "tcp",
+    client: "",
+    clientCountry: "",
+    at: "",
   });
   const [errors, setErrors] = useState<Partial<Record<keyof typeof form, string>>>({});
   const [input, setInput] = useState<TestInput | null>(null);
@@ -39,6 +42,14 @@ export function AclTestPanel({ users }: { users: readonly User[] }) {
       next.address = "an IPv4 or IPv6 address";
     const port = Number(form.port);
     if (!/^[0-9]+$/.test(form.port.trim()) || port > 65535) next.port = "a port, 0-65535";
+    const client = form.client.trim();
+    if (client !== "" && !isIpAddress(client)) next.client = "an IPv4 or IPv6 address";
+    const country = form.clientCountry.trim().toUpperCase();
+    if (country !== "" && !COUNTRY_CODES.has(country))
+      next.clientCountry = `${country} is not an ISO 3166-1 alpha-2 country code`;
+    // datetime-local is the browser's wall clock; the API takes an instant.
+    const atMs = form.at === "" ? null : new Date(form.at).getTime();
+    if (atMs !== null && Number.isNaN(atMs)) next.at = "a date and time";
     setErrors(next);
     if (Object.keys(next).length > 0) return;
     setInput({
@@ -47,6 +58,9 @@ export function AclTestPanel({ users }: { users: readonly User[] }) {
       ...(form.address.trim() === "" ? {} : { address: form.address.trim() }),
       port,
       protocol: form.protocol as "tcp" | "udp",
+      ...(client === "" ? {} : { client }),
+      ...(country === "" ? {} : { clientCountry: country }),
+      ...(atMs === null ? {} : { at: new Date(atMs).toISOString() }),
     });
   };
   return (
@@ -124,6 +138,43 @@ export function AclTestPanel({ users }: { users: readonly User[] }) {
               />
             )}
           </Field>
+          <Field label="Client address" hint="For rules with sources" error={errors.client}>
+            {(c) => (
+              <Input
+                {...c}
+                name="test-client"
+                value={form.client}
+                onChange={(e) => set({ client: e.target.value })}
+              />
+            )}
+          </Field>
+          <Field
+            label="Client country"
+            hint="For country:XX sources (relays look it up)"
+            error={errors.clientCountry}
+          >
+            {(c) => (
+              <Input
+                {...c}
+                name="test-client-country"
+                maxLength={2}
+                value={form.clientCountry}
+                onChange={(e) => set({ clientCountry: e.target.value })}
+              />
+            )}
+          </Field>
+          <Field label="At" hint="For scheduled rules; empty: now" error={errors.at}>
+            {(c) => (
+              <Input
+                {...c}
+                name="test-at"
+                type="datetime-local"
+                step={1}
+                value={form.at}
+                onChange={(e) => set({ at: e.target.value })}
+              />
+            )}
+          </Field>
           <Button type="submit" variant="primary">
             Test
           </Button>
@@ -153,7 +204,7 @@ export function AclTestPanel({ users }: { users: readonly User[] }) {
                 "no rule matched: the default policy decided"
               )}{" "}
               <span className="muted">
-                ({result.data.decision.reason}, version {result.data.version})
+                ({result.data.decision.reason}, version {result.data.version}, at {result.data.at})
               </span>
             </span>
           </div>

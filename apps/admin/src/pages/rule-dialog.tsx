@@ -3,7 +3,7 @@ import { type FormEvent, useState } from "react";
 import { useCanWrite } from "../components/access";
 import { Button } from "../components/button";
 import { Dialog } from "../components/dialog";
-import { Field, Input, Select, TextArea } from "../components/field";
+import { Checkbox, Field, Input, Select, TextArea } from "../components/field";
 import { useToast } from "../components/toast";
 import { errorText } from "../lib/api";
 import type { Group, Rule, User } from "../lib/api-types";
@@ -18,6 +18,10 @@ import {
   ruleInputFromDraft,
   validateRuleDraft,
 } from "../lib/rule-form";
+
+// Suggestions only: the field accepts any zone the policy package's check accepts.
+const TIME_ZONES: readonly string[] =
+  typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : ["UTC"];
 
 export function RuleDialog({
   open,
@@ -228,6 +232,94 @@ function RuleForm({
               />
             )}
           </Field>
+        </div>
+        <Field
+          label="Sources"
+          hint="Clients the rule applies to: IP, CIDR or country:XX (the relay's GeoIP decides); empty: every client"
+          error={errors.sources}
+        >
+          {(c) => (
+            <TextArea
+              {...c}
+              name="sources"
+              rows={1}
+              value={draft.sources}
+              spellCheck={false}
+              onChange={(e) => update({ sources: e.target.value })}
+              onBlur={blur("sources")}
+            />
+          )}
+        </Field>
+        <div className="form-row">
+          <Field
+            label="Days"
+            hint="mon..sun or ranges: mon-fri, sun; empty: every day"
+            error={errors.days}
+          >
+            {(c) => (
+              <Input
+                {...c}
+                name="days"
+                value={draft.days}
+                spellCheck={false}
+                onChange={(e) => update({ days: e.target.value })}
+                onBlur={blur("days")}
+              />
+            )}
+          </Field>
+          <Field
+            label="Times"
+            hint="09:00-17:30, 22:00-06:00 (crosses midnight); empty: all day"
+            error={errors.times}
+          >
+            {(c) => (
+              <Input
+                {...c}
+                name="times"
+                value={draft.times}
+                spellCheck={false}
+                onChange={(e) => update({ times: e.target.value })}
+                onBlur={blur("times")}
+              />
+            )}
+          </Field>
+          <Field
+            label="Time zone"
+            hint="IANA, e.g. Europe/Berlin; empty: UTC"
+            error={errors.timezone}
+          >
+            {(c) => (
+              <Input
+                {...c}
+                name="timezone"
+                list="rule-time-zones"
+                value={draft.timezone}
+                spellCheck={false}
+                onChange={(e) => update({ timezone: e.target.value })}
+                onBlur={blur("timezone")}
+              />
+            )}
+          </Field>
+          <datalist id="rule-time-zones">
+            {TIME_ZONES.map((zone) => (
+              <option key={zone} value={zone} />
+            ))}
+          </datalist>
+        </div>
+        <div className="field">
+          <Checkbox
+            name="closeAtWindowEnd"
+            label="Close the sessions this rule allowed when its window ends"
+            checked={draft.closeAtWindowEnd}
+            onChange={(e) => update({ closeAtWindowEnd: e.target.checked })}
+            onBlur={blur("closeAtWindowEnd")}
+            aria-invalid={Boolean(errors.closeAtWindowEnd)}
+          />
+          {errors.closeAtWindowEnd ? (
+            <span className="field-error" role="alert">
+              {errors.closeAtWindowEnd}
+            </span>
+          ) : null}
         </div>
         <div className="form-row">
           <Field label="Description" error={errors.description}>

@@ -12,7 +12,7 @@ import { errorText } from "../lib/api";
 import type { Rule } from "../lib/api-types";
 import { useApi } from "../lib/auth";
 import { keys } from "../lib/query-keys";
-import { evaluationOrder } from "../lib/rule-form";
+import { evaluationOrder, scheduleSummary } from "../lib/rule-form";
 import { AclTestPanel } from "./acl-test-panel";
 import { RuleDialog } from "./rule-dialog";
 
@@ -136,6 +136,7 @@ export function RulesPage() {
                       <th scope="col">Destinations</th>
                       <th scope="col">Ports</th>
                       <th scope="col">Proto</th>
+                      <th scope="col">When and from where</th>
                       <th scope="col" className="num">
                         Priority
                       </th>
@@ -161,6 +162,9 @@ export function RulesPage() {
                         <td className="mono">{r.destinations.join(", ")}</td>
                         <td className="mono">{r.ports.join(", ")}</td>
                         <td>{r.protocols.join(", ")}</td>
+                        <td data-column="conditions">
+                          <RuleConditions rule={r} />
+                        </td>
                         <td className="num">{r.priority}</td>
                         <td className="actions">
                           <div className="btn-group">
@@ -231,6 +235,28 @@ export function RulesPage() {
         <p>The relays stop applying it as soon as they receive the new version.</p>
       </ConfirmDialog>
     </div>
+  );
+}
+
+/** A rule's sources and window in one cell: `from 10.20.0.0/16` over `mon-fri 09:00-17:00 (UTC)`. */
+function RuleConditions({ rule }: { rule: Rule }) {
+  const window = scheduleSummary(rule.schedule);
+  if (rule.sources === null && window === null)
+    return <span className="muted">any client, always</span>;
+  return (
+    <>
+      {rule.sources === null ? null : (
+        <div className="mono" data-condition="sources">
+          from {rule.sources.join(", ")}
+        </div>
+      )}
+      {window === null ? null : (
+        <div className="cell-sub" data-condition="schedule">
+          {window}
+          {rule.closeAtWindowEnd ? " · closes at window end" : ""}
+        </div>
+      )}
+    </>
   );
 }
 

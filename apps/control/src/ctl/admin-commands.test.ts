@@ -103,17 +103,23 @@ describe("edgesocksctl policy export / import", () => {
     writeFileSync(unknownKey, JSON.stringify({ users: [], groups: [], rules: [], qoss: {} }));
     const noSuffix = join(dir, "policy");
     writeFileSync(noSuffix, "{}");
-    const scheduled = join(dir, "scheduled.toml");
+    const misspelt = join(dir, "misspelt.toml");
     writeFileSync(
-      scheduled,
-      '[[users]]\nusername = "x"\n[[users.rules]]\nid = "office"\naction = "allow"\ndestinations = ["*"]\nports = ["*"]\nsources = ["country:DE"]\n',
+      misspelt,
+      '[[users]]\nusername = "x"\n[[users.rules]]\nid = "office"\naction = "allow"\ndestinations = ["*"]\nports = ["*"]\nsource = ["country:DE"]\n',
     );
-    const [toml, json, suffix, output, standaloneOnly] = await Promise.all([
+    const badCountry = join(dir, "country.toml");
+    writeFileSync(
+      badCountry,
+      '[[users]]\nusername = "x"\n[[users.rules]]\nid = "office"\naction = "allow"\ndestinations = ["*"]\nports = ["*"]\nsources = ["country:XX"]\n',
+    );
+    const [toml, json, suffix, output, typo, country] = await Promise.all([
       ctl("policy", "import", badToml),
       ctl("policy", "import", unknownKey, "--dry-run"),
       ctl("policy", "import", noSuffix),
       ctl("policy", "export", "--output", join(dir, "out.toml"), "--format", "toml"),
-      ctl("policy", "import", scheduled),
+      ctl("policy", "import", misspelt),
+      ctl("policy", "import", badCountry),
     ]);
     expect(toml).toMatchObject({ code: 1, stdout: "" });
     expect(toml.stderr).toBe(
@@ -122,16 +128,99 @@ describe("edgesocksctl policy export / import", () => {
     expect(json.stderr).toBe(
       'edgesocksctl: unknown key "qoss" (known keys: version, users, groups, rules, acl, auth, qos)\n',
     );
-    // Dropped by the import, `sources` would turn the rule into an allow for every client.
-    expect(standaloneOnly).toMatchObject({ code: 1, stdout: "" });
-    expect(standaloneOnly.stderr).toContain(
-      "rule office: sources and schedule are enforced by standalone relays only",
-    );
+    // Dropped by the import, a misspelt `sources` would turn the rule into an allow for every client.
+    expect(typo).toMatchObject({ code: 1, stdout: "" });
+    expect(typo.stderr).toContain('users[0] (x).rules[0].source: unknown key "source"');
+    expect(country).toMatchObject({ code: 1, stdout: "" });
+    expect(country.stderr).toContain("XX is not an ISO 3166-1 alpha-2 country code");
     expect(suffix).toMatchObject({ code: 2 });
     expect(suffix.stderr).toContain("pass --format");
     expect(ok(output)).toMatch(/^policy v\d+ written to .*out\.toml \(toml\)\n$/);
     expect(readFileSync(join(dir, "out.toml"), "utf8")).toContain("[global]");
     expect((await control.admin.snapshots.get.query({})).version).toBe(version);
+  });
+});
+
+describe("edgesocksctl policy import / export of rule sources and schedules", () => {
+  it("an acl.toml with sources, schedule and close_at_window_end imports, exports and re-imports identically", async () => {
+    const file = join(dir, "conditions.toml");
+    writeFileSync(
+      file,
+      `[global]
+default_policy = "block"
+
+[[users]]
+username = "anonymous"
+
+[[users]]
+username = "frank"
+groups = ["night-shift"]
+
+[[users.rules]]
+id = "frank-desk"
+action = "allow"
+destinations = ["*"]
+ports = ["443"]
+sources = ["127.0.0.2", "127.0.1.0/24", "country:DE"]
+
+[[groups]]
+name = "night-shift"
+
+[[groups.rules]]
+id = "night-window"
+action = "allow"
+description = "nights, Berlin time"
+destinations = ["*"]
+ports = ["*"]
+priority = 10
+sources = ["::1"]
+close_at_window_end = true
+
+[groups.rules.schedule]
+days = ["mon-fri", "sun"]
+times = ["22:00-06:00"]
+timezone = "Europe/Berlin"
+`,
+    );
+    const dry = ok(await ctl("policy", "import", file, "--dry-run"));
+    expect(dry).toContain(
+      '+ rule night-window  group:night-shift allow * ports * from ::1 when {"days":["mon-fri","sun"],"times":["22:00-06:00"],"timezone":"Europe/Berlin"}',
+    );
+    ok(await ctl("policy", "import", file));
+    const stored = await control.admin.rules.list.query({});
+    expect(stored.find((r) => r.id === "frank-desk")).toMatchObject({
+      sources: ["127.0.0.2", "127.0.1.0/24", "country:DE"],
+      schedule: null,
+      closeAtWindowEnd: false,
+    });
+    expect(stored.find((r) => r.id === "night-window")).toMatchObject({
+      sources: ["::1"],
+      schedule: { days: ["mon-fri", "sun"], times: ["22:00-06:00"], timezone: "Europe/Berlin" },
+      closeAtWindowEnd: true,
+    });
+    const snapshot = (await control.admin.snapshots.get.query({})).snapshot;
+    expect(snapshot.rules.find((r) => r.id === "night-window")).toMatchObject({
+      sources: ["::1"],
+      closeAtWindowEnd: true,
+    });
+
+    const exported = ok(await ctl("policy", "export", "--format", "toml"));
+    expect(exported).toContain("RustSocks does not enforce them");
+    expect(exported).toContain('sources = [ "127.0.0.2", "127.0.1.0/24", "country:DE" ]');
+    expect(exported).toContain("close_at_window_end = true");
+    const again = join(dir, "conditions-exported.toml");
+    writeFileSync(again, exported);
+    expect(ok(await ctl("policy", "import", again, "--dry-run"))).toContain("(no changes)");
+    ok(await ctl("policy", "import", again));
+    expect(await control.admin.rules.list.query({})).toEqual(stored);
+    const reexported = ok(await ctl("policy", "export", "--format", "toml"));
+    // Only the version in the header moves.
+    const body = (text: string) => text.split("\n").slice(1).join("\n");
+    expect(body(reexported)).toBe(body(exported));
+
+    // The lossless JSON carries them as well.
+    const json = JSON.parse(ok(await ctl("policy", "export"))) as { rules: unknown[] };
+    expect(json.rules).toEqual(stored.map(({ position: _p, ...r }) => r));
   });
 });
 

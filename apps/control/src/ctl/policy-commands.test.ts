@@ -237,3 +237,64 @@ describe("edgesocksctl users, groups, rules and acl test", () => {
     expect(users.map((u) => u.username)).toEqual(["anonymous"]);
   });
 });
+
+describe("edgesocksctl rules with sources and a time window", () => {
+  it("adds, lists and tests a rule limited to one client and office hours", async () => {
+    await ctl("users", "add", "gina");
+    await ctl("settings", "acl", "--default-policy", "block");
+    const added = await ctl(
+      ...["rules", "add", "--id", "gina-office", "--owner", "user:gina", "--action", "allow"],
+      ...["--dest", "*", "--source", "127.0.0.2,country:DE", "--days", "mon-fri"],
+      ...["--times", "09:00-17:00", "--timezone", "Europe/Berlin", "--close-at-window-end"],
+    );
+    expect(added.stderr).toBe("");
+    expect(added.stdout).toMatch(/^rule gina-office created/);
+    const [listed, human] = await Promise.all([
+      ctl("rules", "list", "--owner", "user:gina", "--json"),
+      ctl("rules", "list", "--owner", "user:gina"),
+    ]);
+    expect(json<unknown[]>(listed)).toEqual([
+      expect.objectContaining({
+        sources: ["127.0.0.2", "country:DE"],
+        schedule: { days: ["mon-fri"], times: ["09:00-17:00"], timezone: "Europe/Berlin" },
+        closeAtWindowEnd: true,
+      }),
+    ]);
+    expect(human.stdout).toContain("mon-fri 09:00-17:00 Europe/Berlin, closes");
+
+    const test = (client: string, at: string) =>
+      ctl(
+        ...["acl", "test", "--user", "gina", "--dest", "127.0.0.1", "--port", "80"],
+        ...["--client", client, "--at", at],
+      );
+    // A Wednesday: 10:00 and 18:00 in Berlin.
+    const [inside, otherClient, evening] = await Promise.all([
+      test("127.0.0.2", "2030-01-02T09:00:00Z"),
+      test("127.0.0.3", "2030-01-02T09:00:00Z"),
+      test("127.0.0.2", "2030-01-02T17:00:00Z"),
+    ]);
+    expect(inside.stdout).toMatch(/^ALLOW {2}rule gina-office .*at 2030-01-02T09:00:00\.000Z\]\n/);
+    expect(otherClient.stdout).toMatch(/^BLOCK {2}default policy block/);
+    expect(evening.stdout).toMatch(/^BLOCK {2}default policy block/);
+    const byCountry = await ctl(
+      ...["acl", "test", "--user", "gina", "--dest", "127.0.0.1", "--port", "80"],
+      ...["--client", "127.0.0.9", "--client-country", "DE", "--at", "2030-01-02T09:00:00Z"],
+    );
+    expect(byCountry.stdout).toMatch(/^ALLOW/);
+
+    const [noWindow, badCountry] = await Promise.all([
+      ctl(
+        ...["rules", "add", "--owner", "user:gina", "--action", "allow", "--dest", "*"],
+        "--close-at-window-end",
+      ),
+      ctl(
+        ...["rules", "add", "--owner", "user:gina", "--action", "allow", "--dest", "*"],
+        ...["--source", "country:XX"],
+      ),
+    ]);
+    expect(noWindow.code).toBe(2);
+    expect(noWindow.stderr).toContain("--close-at-window-end needs a window");
+    expect(badCountry.code).toBe(1);
+    expect(badCountry.stderr).toContain("XX is not an ISO 3166-1 alpha-2 country code");
+  });
+});

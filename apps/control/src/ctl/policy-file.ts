@@ -14,7 +14,8 @@ const U32_MAX = 0xffffffff;
 /**
  * The policy as a RustSocks-style acl.toml: [global] default_policy, every user (with groups)
  * and group, each rule under its owner with its `id` (an EdgeSocks key: the relay's standalone
- * mode reads it too; RustSocks ignores it). Users' and groups' QoS and limits, and the auth and
+ * mode reads it too; RustSocks ignores it) and its `sources`, `schedule` and `close_at_window_end`
+ * (EdgeSocks keys too, which RustSocks does not have). Users' and groups' QoS and limits, and the auth and
  * qos settings, are not in acl.toml: use JSON for those.
  */
 export function policyToToml(policy: PolicyExport): string {
@@ -35,6 +36,9 @@ export function policyToToml(policy: PolicyExport): string {
           ports: r.ports,
           protocols: r.protocols,
           priority: r.priority,
+          ...(r.sources === null ? {} : { sources: r.sources }),
+          ...(r.schedule === null ? {} : { schedule: r.schedule }),
+          ...(r.closeAtWindowEnd ? { close_at_window_end: true } : {}),
         };
       });
   const doc = {
@@ -46,9 +50,14 @@ export function policyToToml(policy: PolicyExport): string {
     })),
     groups: policy.groups.map((g) => ({ name: g.name, rules: rulesOf("group", g.name) })),
   };
+  const conditional = policy.rules.some((r) => r.sources !== null || r.schedule !== null);
+  // RustSocks would ignore these keys and so apply such a rule to every client at every hour.
+  const warning = conditional
+    ? "# sources, schedule and close_at_window_end are EdgeSocks keys: RustSocks does not enforce them.\n"
+    : "";
   return `# EdgeSocks policy v${policy.version} as a RustSocks acl.toml (edgesocksctl policy export).
 # Rule "id" keys are EdgeSocks rule ids (RustSocks ignores them).
-${stringify(doc)}\n`;
+${warning}${stringify(doc)}\n`;
 }
 
 /**
@@ -59,14 +68,6 @@ ${stringify(doc)}\n`;
 export function tomlToImport(text: string, current: PolicyExport): PolicyImport {
   const parsed = parseAclToml(text);
   if (!parsed.ok) throw new CtlError(parsed.error.split("\n").join("; "));
-  // The control plane stores neither (yet): dropped, they would widen the rule to every client
-  // and every hour.
-  const standaloneOnly = parsed.acl.rules.find((r) => r.sources || r.schedule);
-  if (standaloneOnly) {
-    throw new CtlError(
-      `rule ${standaloneOnly.id}: sources and schedule are enforced by standalone relays only; the control plane cannot store them yet`,
-    );
-  }
   const users = new Map(current.users.map((u) => [u.username, u]));
   const groups = new Map(current.groups.map((g) => [g.name, g]));
   return {
@@ -84,7 +85,13 @@ export function tomlToImport(text: string, current: PolicyExport): PolicyImport 
         ? { name: g.name, maxConnectionsPerUser: was.maxConnectionsPerUser, qos: was.qos }
         : { name: g.name };
     }),
-    rules: parsed.acl.rules.map((r) => ({ ...r, description: r.description ?? null })),
+    rules: parsed.acl.rules.map((r) => ({
+      ...r,
+      description: r.description ?? null,
+      sources: r.sources ?? null,
+      schedule: r.schedule ?? null,
+      closeAtWindowEnd: r.closeAtWindowEnd ?? false,
+    })),
     acl: { enabled: current.acl.enabled, defaultPolicy: parsed.acl.defaultPolicy },
   };
 }

@@ -271,6 +271,15 @@ describe("REST paths", () => {
       port: 443,
     });
     expect(refused).toMatchObject({ decision: "block", matched_rule: null, protocol: "tcp" });
+    const atTime = await call("POST", "/api/acl/test", "/api/acl/test", {
+      user: "alice",
+      destination: "example.com",
+      port: 443,
+      client: "127.0.0.2",
+      client_country: "de",
+      at: "2030-01-02T09:00:00Z",
+    });
+    expect(atTime).toMatchObject({ decision: "allow", at: "2030-01-02T09:00:00.000Z" });
 
     const before = await control.admin.snapshots.list.query({ limit: 1 });
     const reloaded = await call("POST", "/api/admin/reload-acl");
@@ -303,6 +312,13 @@ describe("REST paths", () => {
         "POST",
         "/api/acl/test",
         { body: { user: "a", destination: "b", port: 1, extra: 1 } },
+        400,
+        "API_E_BAD_INPUT",
+      ],
+      [
+        "POST",
+        "/api/acl/test",
+        { body: { user: "a", destination: "b", port: 1, client_country: "XX" } },
         400,
         "API_E_BAD_INPUT",
       ],

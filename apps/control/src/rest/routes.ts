@@ -195,6 +195,9 @@ export const REST_ROUTES: readonly RestRoute[] = [
           ports: r.ports,
           protocols: r.protocols,
           priority: r.priority,
+          ...(r.sources === null ? {} : { sources: r.sources }),
+          ...(r.schedule === null ? {} : { schedule: r.schedule }),
+          ...(r.closeAtWindowEnd ? { close_at_window_end: true } : {}),
         })),
       };
     },
@@ -216,6 +219,10 @@ export const REST_ROUTES: readonly RestRoute[] = [
         address: input.address,
         port: input.port,
         protocol,
+        client: input.client,
+        at: input.at,
+        clientCountry: input.client_country,
+        destinationCountry: input.destination_country,
       });
       return {
         user: input.user,
@@ -226,6 +233,7 @@ export const REST_ROUTES: readonly RestRoute[] = [
         matched_rule: result.decision.ruleId,
         reason: result.decision.reason,
         version: result.version,
+        at: result.at,
       };
     },
   },

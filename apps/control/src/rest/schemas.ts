@@ -102,6 +102,18 @@ export const AclRulesSummary = z.strictObject({
       ports: z.array(z.string()),
       protocols: z.array(z.enum(["tcp", "udp", "both"])),
       priority: z.int(),
+      /** Ours, as in acl.toml: client IPs, CIDRs or `country:XX`; absent: every client. */
+      sources: z.array(z.string()).optional(),
+      /** Ours, as in acl.toml: days, times and timezone; absent: always. */
+      schedule: z
+        .strictObject({
+          days: z.array(z.string()).optional(),
+          times: z.array(z.string()).optional(),
+          timezone: z.string().optional(),
+        })
+        .optional(),
+      /** Ours, as in acl.toml; absent: false. */
+      close_at_window_end: z.boolean().optional(),
     }),
   ),
 });
@@ -114,6 +126,14 @@ export const AclTestBody = z.strictObject({
   protocol: z.enum(["tcp", "udp"]).optional(),
   /** Ours: the resolved address of a host name, so IP and CIDR rules can match it. */
   address: z.string().max(64).optional(),
+  /** Ours: the client's IP, for rules with `sources`. */
+  client: z.string().max(64).optional(),
+  /** Ours: the instant schedules are evaluated at (ISO 8601). @default now */
+  at: z.string().max(64).optional(),
+  /** Ours: the ISO 3166-1 country to take for the client (the control plane has no GeoIP). */
+  client_country: z.string().max(2).optional(),
+  /** Ours: the ISO 3166-1 country to take for the destination's address. */
+  destination_country: z.string().max(2).optional(),
 });
 
 export const AclTestResult = z.strictObject({
@@ -127,6 +147,8 @@ export const AclTestResult = z.strictObject({
   /** Ours: why, in words, and the snapshot version decided against. */
   reason: z.string(),
   version: z.int(),
+  /** Ours: the instant schedules were evaluated at. */
+  at: z.iso.datetime({ offset: true }),
 });
 
 export const ReloadResult = z.strictObject({

@@ -1,5 +1,11 @@
 import { snapshots } from "@edgesocks/db/schema";
-import { type CompiledAcl, compileAcl, explain, type PolicySnapshot } from "@edgesocks/policy";
+import {
+  COUNTRY_CODES,
+  type CompiledAcl,
+  compileAcl,
+  explain,
+  type PolicySnapshot,
+} from "@edgesocks/policy";
 import { text } from "@edgesocks/policy/text";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
@@ -25,6 +31,13 @@ function compiledFor(snapshot: PolicySnapshot): CompiledAcl {
   return entry.acl;
 }
 
+/** An ISO 3166-1 alpha-2 code, any case; the output is upper case. */
+const CountryCode = z
+  .string()
+  .regex(/^[A-Za-z]{2}$/, "must be a two-letter ISO 3166-1 code")
+  .transform((code) => code.toUpperCase())
+  .refine((code) => COUNTRY_CODES.has(code), "is not an ISO 3166-1 alpha-2 country code");
+
 export const aclRouter = router({
   ...aclSettingsProcedures,
 
@@ -44,6 +57,16 @@ export const aclRouter = router({
         protocol: z.enum(["tcp", "udp"]).default("tcp"),
         /** Test against this snapshot version instead of the newest. */
         version: z.int().min(1).optional(),
+        /** The client's IP, for rules with `sources`. Absent: such rules do not match. */
+        client: z.union([z.ipv4(), z.ipv6()]).optional(),
+        /** The instant schedules are evaluated at. @default now */
+        at: z.iso.datetime({ offset: true }).optional(),
+        /**
+         * The control plane has no GeoIP database (relays do): the country to take for the client
+         * and for the destination's address, so `country:XX` rules can be tested.
+         */
+        clientCountry: CountryCode.optional(),
+        destinationCountry: CountryCode.optional(),
       }),
     )
     .output(AclTestOutput)
@@ -68,15 +91,25 @@ export const aclRouter = router({
             : `version: ${input.version} does not exist`,
         );
       }
+      const { client, clientCountry, destinationCountry } = input;
+      const nowMs = input.at === undefined ? Date.now() : Date.parse(input.at);
+      const hasCountry = clientCountry !== undefined || destinationCountry !== undefined;
       const result = explain(compiledFor(snapshot), {
         user: input.user,
         host: input.destination,
         address: input.address,
         port: input.port,
         protocol: input.protocol,
+        client,
+        now: nowMs,
+        // Only ever asked about the client and the destination's address.
+        countryOf: hasCountry
+          ? (ip) => (ip === client ? (clientCountry ?? null) : (destinationCountry ?? null))
+          : undefined,
       });
       return {
         version: snapshot.version,
+        at: new Date(nowMs).toISOString(),
         userKnown: snapshot.users.some((u) => u.username === input.user),
         decision: {
           action: result.decision.action,

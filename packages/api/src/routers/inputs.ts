@@ -1,5 +1,6 @@
-// Browser-safe (the admin app's forms validate with these, @edgesocks/api/inputs): zod and
-// @edgesocks/policy/text only.
+// Browser-safe (the admin app's forms validate with these, @edgesocks/api/inputs): zod,
+// @edgesocks/policy/text and @edgesocks/policy/rule-schema only.
+import { Schedule, SourcePattern } from "@edgesocks/policy/rule-schema";
 import { text } from "@edgesocks/policy/text";
 import { z } from "zod";
 
@@ -22,13 +23,15 @@ export const RuleId = z
 
 export const Owner = z.object({ kind: z.enum(["user", "group"]), name: Name });
 
-/** Page size for lists. @default 50 */
-/** A rule's fields, as created, patched and imported: one definition, so the paths cannot drift. */
-export const RuleFields = {
+/**
+ * A rule's fields without defaults: what a patch may name (a field left out of a patch keeps its
+ * value, it is never reset to a default).
+ */
+export const RulePatchFields = {
   owner: Owner,
   action: z.enum(["allow", "block"]),
-  description: text({ max: 1000 }).nullable().default(null),
-  /** IP, CIDR, exact domain, `*.domain` or `*`. */
+  description: text({ max: 1000 }).nullable(),
+  /** IP, CIDR, exact domain, `*.domain`, `country:XX` or `*`. */
   destinations: z
     .array(text({ max: 300 }))
     .min(1)
@@ -38,8 +41,26 @@ export const RuleFields = {
     .array(text({ max: 200 }))
     .min(1)
     .max(100),
-  protocols: Protocols.default(["both"]),
-  priority: z.int().min(-1_000_000).max(1_000_000).default(0),
+  protocols: Protocols,
+  priority: z.int().min(-1_000_000).max(1_000_000),
+  /** Client IPs, CIDRs or `country:XX` (ISO 3166-1 alpha-2); null: every client. */
+  sources: z.array(SourcePattern).min(1).max(1000).nullable(),
+  /** Days, time windows and IANA time zone the rule applies in; null: always. */
+  schedule: Schedule.nullable(),
+  /** Close the sessions this rule allowed when its window ends (needs a schedule). */
+  closeAtWindowEnd: z.boolean(),
 };
 
+/** A rule's fields, as created and imported: one definition, so the paths cannot drift. */
+export const RuleFields = {
+  ...RulePatchFields,
+  description: RulePatchFields.description.default(null),
+  protocols: RulePatchFields.protocols.default(["both"]),
+  priority: RulePatchFields.priority.default(0),
+  sources: RulePatchFields.sources.default(null),
+  schedule: RulePatchFields.schedule.default(null),
+  closeAtWindowEnd: RulePatchFields.closeAtWindowEnd.default(false),
+};
+
+/** Page size for lists. @default 50 */
 export const Limit = z.int().min(1).max(500).default(50);

@@ -13,6 +13,15 @@ import { HeartbeatInput } from "../wire";
 const isoDate = z.iso.datetime({ offset: true });
 const Protocols = z.array(z.enum(["tcp", "udp", "both"]));
 
+/** A rule's time window (@edgesocks/policy Schedule). */
+const ScheduleView = z
+  .strictObject({
+    days: z.array(z.string()).optional(),
+    times: z.array(z.string()).optional(),
+    timezone: z.string().optional(),
+  })
+  .meta({ id: "RuleSchedule" });
+
 /** An ACL rule as a snapshot holds it (@edgesocks/policy AclRule). */
 const AclRule = z
   .strictObject({
@@ -24,6 +33,9 @@ const AclRule = z
     ports: z.array(z.string()),
     protocols: Protocols,
     priority: z.int(),
+    sources: z.array(z.string()).optional(),
+    schedule: ScheduleView.optional(),
+    closeAtWindowEnd: z.boolean().optional(),
   })
   .meta({ id: "SnapshotRule" });
 
@@ -160,6 +172,12 @@ export const RuleView = z
     ports: z.array(z.string()),
     protocols: Protocols,
     priority: z.int(),
+    /** Client IPs, CIDRs or `country:XX` the rule applies to; null: every client. */
+    sources: z.array(z.string()).nullable(),
+    /** When the rule applies; null: always. */
+    schedule: ScheduleView.nullable(),
+    /** Sessions the rule allowed are closed when its window ends. */
+    closeAtWindowEnd: z.boolean(),
     /** Index in the rule list. */
     position: z.int(),
   })
@@ -194,6 +212,8 @@ export const AclChangeOutput = z.strictObject({ version: Version, acl: AclSettin
 export const AclTestOutput = z.strictObject({
   /** The snapshot version decided against. */
   version: z.int(),
+  /** The instant schedules were evaluated at. */
+  at: isoDate,
   userKnown: z.boolean(),
   decision: z.strictObject({
     action: z.enum(["allow", "block"]),

@@ -81,7 +81,7 @@ export const policyRouter = router({
             }),
           )
           .max(10_000),
-        // Strict: a key this version cannot store (say a rule's `sources`) is refused, not dropped.
+        // Strict: a key this version cannot store (a misspelt `source`, say) is refused, not dropped.
         rules: z.array(z.strictObject({ id: RuleId, ...RuleFields })).max(100_000),
         acl: z
           .object({ enabled: z.boolean(), defaultPolicy: z.enum(["allow", "block"]) })

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ApiError } from "../errors";
 import { loadPolicyState, type RuleState } from "../services/policy-state";
 import { adminProcedure, router, viewerProcedure } from "../trpc";
-import { Owner, RuleFields, RuleId } from "./inputs";
+import { Owner, RuleFields, RuleId, RulePatchFields } from "./inputs";
 import { RuleChangeOutput, RuleView, VersionOutput } from "./outputs";
 
 const RuleCreateInput = z.object({
@@ -14,7 +14,10 @@ const RuleCreateInput = z.object({
   position: z.int().min(0).optional(),
 });
 
-const RulePatch = RuleCreateInput.omit({ id: true }).partial();
+// Built from the fields without defaults: `{ position }` alone must not reset the rest.
+const RulePatch = z
+  .object({ ...RulePatchFields, position: RuleCreateInput.shape.position })
+  .partial();
 
 function ruleView(rule: RuleState, position: number) {
   return { ...rule, position };

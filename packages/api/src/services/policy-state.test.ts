@@ -36,6 +36,22 @@ describe("policy state ⇄ snapshot", () => {
       ports: ["22"],
       protocols: ["tcp"],
       priority: 5,
+      sources: null,
+      schedule: null,
+      closeAtWindowEnd: false,
+    });
+    state.rules.push({
+      id: "office-hours",
+      owner: { kind: "group", name: "dev" },
+      action: "allow",
+      description: "from the office, in office hours",
+      destinations: ["*"],
+      ports: ["443"],
+      protocols: ["both"],
+      priority: 0,
+      sources: ["127.0.0.2/32", "country:DE"],
+      schedule: { days: ["mon-fri"], times: ["09:00-17:30"], timezone: "Europe/Berlin" },
+      closeAtWindowEnd: true,
     });
     state.qos.maxConnectionsGlobal = 100;
     const sealed = sealSnapshot(
@@ -43,5 +59,35 @@ describe("policy state ⇄ snapshot", () => {
     );
     if (!sealed.ok) throw new Error(sealed.error);
     expect(snapshotToState(sealed.snapshot)).toEqual(state);
+    expect(sealed.snapshot.rules[1]).toMatchObject({
+      sources: ["127.0.0.2/32", "country:DE"],
+      schedule: { days: ["mon-fri"], times: ["09:00-17:30"], timezone: "Europe/Berlin" },
+      closeAtWindowEnd: true,
+    });
+  });
+
+  it("leaves a rule without conditions as it was, so older snapshots keep their hash", () => {
+    const state = defaultPolicyState();
+    state.rules.push({
+      id: "plain",
+      owner: { kind: "user", name: "anonymous" },
+      action: "allow",
+      description: null,
+      destinations: ["*"],
+      ports: ["*"],
+      protocols: ["both"],
+      priority: 0,
+      sources: null,
+      schedule: null,
+      closeAtWindowEnd: false,
+    });
+    const draft = stateToDraft(state, {
+      version: 1,
+      epoch: "e",
+      createdAt: "2030-01-01T00:00:00Z",
+    });
+    expect(Object.keys(draft.rules[0]!).sort()).toEqual(
+      ["action", "destinations", "id", "owner", "ports", "priority", "protocols"].sort(),
+    );
   });
 });

@@ -1,5 +1,5 @@
 import type { Db } from "@edgesocks/db";
-import type { StoredQuota } from "@edgesocks/db/schema";
+import type { StoredQuota, StoredSchedule } from "@edgesocks/db/schema";
 import {
   aclRules,
   aclSettings,
@@ -47,6 +47,11 @@ export interface RuleState {
   ports: string[];
   protocols: ("tcp" | "udp" | "both")[];
   priority: number;
+  /** Client IPs, CIDRs or `country:XX`; null: every client. */
+  sources: string[] | null;
+  /** When the rule applies; null: always. */
+  schedule: StoredSchedule | null;
+  closeAtWindowEnd: boolean;
 }
 
 export interface AclSettingsState {
@@ -170,6 +175,9 @@ export async function loadPolicyState(db: Db): Promise<PolicyState> {
       ports: r.ports,
       protocols: r.protocols,
       priority: r.priority,
+      sources: r.sources,
+      schedule: r.schedule,
+      closeAtWindowEnd: r.closeAtWindowEnd,
     })),
     acl: acl[0] ? { enabled: acl[0].enabled, defaultPolicy: acl[0].defaultPolicy } : defaults.acl,
     auth: auth[0]
@@ -239,6 +247,10 @@ export function stateToDraft(
       ports: r.ports,
       protocols: r.protocols,
       priority: r.priority,
+      // Absent when unset: snapshots of rules without conditions keep their content (and hash).
+      ...(r.sources === null ? {} : { sources: r.sources }),
+      ...(r.schedule === null ? {} : { schedule: r.schedule }),
+      ...(r.closeAtWindowEnd ? { closeAtWindowEnd: true } : {}),
     })),
     qos: defined(state.qos) as PolicySnapshotInput["qos"],
     // Absent when UTC: snapshots of fleets without quotas keep their content (and hash).
@@ -283,6 +295,9 @@ export function snapshotToState(snapshot: PolicySnapshot): PolicyState {
       ports: [...r.ports],
       protocols: [...r.protocols],
       priority: r.priority,
+      sources: r.sources ? [...r.sources] : null,
+      schedule: r.schedule ? structuredClone(r.schedule) : null,
+      closeAtWindowEnd: r.closeAtWindowEnd ?? false,
     })),
     acl: { ...snapshot.acl },
     auth: { methods: [...snapshot.auth.methods], anonymousUser: snapshot.auth.anonymousUser },
@@ -385,6 +400,9 @@ export function policyWrites(
     ports: r.ports,
     protocols: r.protocols,
     priority: r.priority,
+    sources: r.sources,
+    schedule: r.schedule,
+    closeAtWindowEnd: r.closeAtWindowEnd,
     position: r.position,
     updatedAtMs: nowMs,
   });

@@ -14,6 +14,7 @@ export {
   policyUsers,
   qosSettings,
   type StoredQuota,
+  type StoredSchedule,
 } from "./policy";
 export { quotaUsage } from "./quota-usage";
 export {

@@ -9,6 +9,13 @@ export interface StoredQuota {
   throttleBytesPerSec?: number;
 }
 
+/** A rule's time window as stored (checked by the policy package's Schedule schema on every write). */
+export interface StoredSchedule {
+  days?: string[];
+  times?: string[];
+  timezone?: string;
+}
+
 /** Proxy users (not admins): what `users` in a policy snapshot is built from. */
 export const policyUsers = sqliteTable("policy_users", {
   id: integer("id").primaryKey({ autoIncrement: true }),
@@ -53,6 +60,12 @@ export const aclRules = sqliteTable("acl_rules", {
   ports: text("ports", { mode: "json" }).$type<string[]>().notNull(),
   protocols: text("protocols", { mode: "json" }).$type<("tcp" | "udp" | "both")[]>().notNull(),
   priority: integer("priority").notNull().default(0),
+  /** Client IPs, CIDRs or `country:XX` the rule applies to; null: every client. */
+  sources: text("sources", { mode: "json" }).$type<string[]>(),
+  /** When the rule applies; null: always. */
+  schedule: text("schedule", { mode: "json" }).$type<StoredSchedule>(),
+  /** Sessions this rule allowed are closed when its schedule's window ends. */
+  closeAtWindowEnd: integer("close_at_window_end", { mode: "boolean" }).notNull().default(false),
   /** Order in the snapshot: breaks ties between rules of equal action and priority. */
   position: integer("position").notNull(),
   createdAtMs: integer("created_at_ms").notNull(),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CompiledSchedule, parseSchedule, type ScheduleSpec } from "./schedule";
+import { CompiledSchedule, isTimeZone, parseSchedule, type ScheduleSpec } from "./schedule";
 
 function compiled(spec: ScheduleSpec): CompiledSchedule {
   const parsed = parseSchedule(spec);
@@ -30,6 +30,17 @@ describe("parseSchedule", () => {
       /^timezone: "Mars\/Olympus" is not an IANA/,
     );
     expect(error({ days: ["Mon-Fri"], times: ["09:00:30-17:30:15", "22:00-24:00"] })).toBeNull();
+  });
+
+  it("answers a time zone the same when asked again (the answers are cached)", () => {
+    for (let i = 0; i < 3; i++) {
+      expect(isTimeZone("Europe/Berlin")).toBe(true);
+      expect(isTimeZone("Mars/Olympus")).toBe(false);
+      expect(isTimeZone("")).toBe(false);
+    }
+    // More distinct names than the cache holds: still right for each.
+    for (let i = 0; i < 1500; i++) expect(isTimeZone(`Nowhere/Zone${i}`)).toBe(false);
+    expect(isTimeZone("America/New_York")).toBe(true);
   });
 });
 

@@ -18,6 +18,26 @@ export const aclCommands: Command[] = [
         help: "resolved address of a host name, so IP/CIDR rules can match",
       },
       proto: { type: "string", value: "tcp|udp", help: "protocol (default tcp)" },
+      client: {
+        type: "string",
+        value: "IP",
+        help: "the client's address, for rules with sources (default: none, they do not match)",
+      },
+      at: {
+        type: "string",
+        value: "ISO-TIME",
+        help: "the instant schedules are evaluated at, e.g. 2030-01-02T09:00:00Z (default now)",
+      },
+      "client-country": {
+        type: "string",
+        value: "XX",
+        help: "the client's country for country:XX sources (the control plane has no GeoIP)",
+      },
+      "dest-country": {
+        type: "string",
+        value: "XX",
+        help: "the destination address's country for country:XX destinations",
+      },
       version: {
         type: "string",
         value: "N",
@@ -27,10 +47,15 @@ export const aclCommands: Command[] = [
     examples: [
       "edgesocksctl acl test --user alice --dest api.dev.example.com --port 443",
       "edgesocksctl acl test --user alice --dest db.internal --address 10.1.2.3 --port 5432 --json",
+      "edgesocksctl acl test --user alice --dest 10.1.2.3 --port 443 --client 10.20.0.7 --at 2030-01-02T09:00:00Z",
     ],
     async run({ api, args, json, out }) {
       const address = args.str("address");
       const version = args.int("version", { min: 1 });
+      const client = args.str("client");
+      const at = args.str("at");
+      const clientCountry = args.str("client-country");
+      const destinationCountry = args.str("dest-country");
       const result = await api.acl.test.query({
         user: args.required("user"),
         destination: args.required("dest"),
@@ -38,12 +63,16 @@ export const aclCommands: Command[] = [
         protocol: args.oneOf("proto", ["tcp", "udp"]) ?? "tcp",
         ...(address === undefined ? {} : { address }),
         ...(version === undefined ? {} : { version }),
+        ...(client === undefined ? {} : { client }),
+        ...(at === undefined ? {} : { at }),
+        ...(clientCountry === undefined ? {} : { clientCountry }),
+        ...(destinationCountry === undefined ? {} : { destinationCountry }),
       });
       emit(out, json, result, () => {
         const { decision } = result;
         // The reason names the deciding rule ("rule web (group developers)") or the default.
         const lines = [
-          `${decision.action.toUpperCase()}  ${decision.reason}  [snapshot v${result.version}]`,
+          `${decision.action.toUpperCase()}  ${decision.reason}  [snapshot v${result.version}${at === undefined ? "" : ` at ${result.at}`}]`,
         ];
         if (!result.userKnown) lines.push(`note: user "${args.str("user")}" is not in the policy`);
         if (result.considered.length > 0) {
@@ -57,6 +86,8 @@ export const aclCommands: Command[] = [
               ["PRIORITY", (c) => c.rule.priority],
               ["DESTINATIONS", (c) => c.rule.destinations],
               ["PORTS", (c) => c.rule.ports],
+              ["SOURCES", (c) => c.rule.sources ?? "*"],
+              ["SCHEDULE", (c) => (c.rule.schedule ? "yes" : "always")],
             ]),
           );
         }

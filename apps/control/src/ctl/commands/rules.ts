@@ -16,13 +16,43 @@ function ownerOf(text: string): Owner {
 
 const PROTOCOLS = ["tcp", "udp", "both"] as const;
 
+type Schedule = NonNullable<Inputs["rules"]["create"]["schedule"]>;
+
+/** The window of --days, --times and --timezone; undefined when none is given (always). */
+function scheduleOf(
+  days: string[] | undefined,
+  times: string[] | undefined,
+  timezone: string | undefined,
+): Schedule | undefined {
+  if (!days?.length && !times?.length && timezone === undefined) return undefined;
+  return {
+    ...(days?.length ? { days } : {}),
+    ...(times?.length ? { times } : {}),
+    ...(timezone === undefined ? {} : { timezone }),
+  };
+}
+
+/** `mon-fri 09:00-17:00 Europe/Berlin, closes` or `always`. */
+function scheduleText(schedule: Schedule | null, closes: boolean): string {
+  if (schedule === null) return "always";
+  const parts = [
+    (schedule.days ?? ["every day"]).join(","),
+    (schedule.times ?? ["all day"]).join(","),
+    schedule.timezone ?? "UTC",
+  ];
+  return `${parts.join(" ")}${closes ? ", closes" : ""}`;
+}
+
 export const rulesCommands: Command[] = [
   {
     name: "rules add",
     summary: "add an ACL rule for a user or a group",
     details: `A matching block rule wins over any matching allow; among rules of one action, higher
 priority first; nothing matches: the ACL's default policy. Destinations: an IPv4/IPv6 address,
-a CIDR, an exact domain, *.domain, or *. Ports: 443, 8000-9000, 80,443 or *.`,
+a CIDR, an exact domain, *.domain, country:XX, or *. Ports: 443, 8000-9000, 80,443 or *.
+--source limits the rule to clients (IP, CIDR or country:XX, the relay's GeoIP decides);
+--days, --times and --timezone to a time window (mon-fri, 09:00-17:30, Europe/Berlin; a window
+ending before it starts crosses midnight); outside it the rule does not match.`,
     flags: {
       owner: { type: "string", value: "user:NAME|group:NAME", help: "whose rule it is (required)" },
       action: { type: "string", value: "allow|block", help: "what a match does (required)" },
@@ -43,10 +73,38 @@ a CIDR, an exact domain, *.domain, or *. Ports: 443, 8000-9000, 80,443 or *.`,
       description: { type: "string", value: "TEXT", help: "shown in rule lists and decisions" },
       id: { type: "string", value: "ID", help: "rule id (default: generated r-xxxxxxxx)" },
       position: { type: "string", value: "N", help: "index in the rule list (default: last)" },
+      source: {
+        type: "string",
+        value: "S",
+        multiple: true,
+        help: "client IP, CIDR or country:XX the rule applies to (default every client)",
+      },
+      days: {
+        type: "string",
+        value: "D",
+        multiple: true,
+        help: "days of the window: mon..sun or ranges like mon-fri (default every day)",
+      },
+      times: {
+        type: "string",
+        value: "HH:MM-HH:MM",
+        multiple: true,
+        help: "time windows, start included, end excluded (default the whole day)",
+      },
+      timezone: {
+        type: "string",
+        value: "ZONE",
+        help: "IANA time zone of --days and --times (default UTC)",
+      },
+      "close-at-window-end": {
+        type: "boolean",
+        help: "close the sessions the rule allowed when its window ends",
+      },
     },
     examples: [
       "edgesocksctl rules add --owner group:developers --action allow --dest '*.dev.example.com,10.0.0.0/8' --port 443 --proto tcp --priority 50",
       "edgesocksctl rules add --owner user:alice --action block --dest '*.social.example' --id no-social --description 'not at work'",
+      "edgesocksctl rules add --owner group:staff --action allow --dest '*' --source 10.20.0.0/16,country:DE --days mon-fri --times 08:00-18:00 --timezone Europe/Berlin --close-at-window-end",
     ],
     async run({ api, args, json, out }) {
       const destinations = args.list("dest");
@@ -56,6 +114,14 @@ a CIDR, an exact domain, *.domain, or *. Ports: 443, 8000-9000, 80,443 or *.`,
       const position = args.int("position", { min: 0 });
       const id = args.str("id");
       const description = args.str("description");
+      const sources = args.list("source");
+      const schedule = scheduleOf(args.list("days"), args.list("times"), args.str("timezone"));
+      const closeAtWindowEnd = args.bool("close-at-window-end");
+      if (closeAtWindowEnd && schedule === undefined) {
+        throw new UsageError(
+          "--close-at-window-end needs a window: add --days, --times or --timezone",
+        );
+      }
       const input: Inputs["rules"]["create"] = {
         owner: ownerOf(args.required("owner")),
         action: args.oneOf("action", ["allow", "block"]) ?? missing("action"),
@@ -66,6 +132,9 @@ a CIDR, an exact domain, *.domain, or *. Ports: 443, 8000-9000, 80,443 or *.`,
         ...(position === undefined ? {} : { position }),
         ...(id === undefined ? {} : { id }),
         ...(description === undefined ? {} : { description }),
+        ...(sources?.length ? { sources } : {}),
+        ...(schedule === undefined ? {} : { schedule }),
+        ...(closeAtWindowEnd ? { closeAtWindowEnd } : {}),
       };
       const result = await api.rules.create.mutate(input);
       emit(out, json, result, () => `rule ${result.rule.id} created (snapshot v${result.version})`);
@@ -93,6 +162,8 @@ a CIDR, an exact domain, *.domain, or *. Ports: 443, 8000-9000, 80,443 or *.`,
           ["PORTS", (r) => r.ports],
           ["PROTOCOLS", (r) => r.protocols],
           ["DESCRIPTION", (r) => r.description],
+          ["SOURCES", (r) => r.sources ?? "*"],
+          ["SCHEDULE", (r) => scheduleText(r.schedule, r.closeAtWindowEnd)],
         ]),
       );
     },

@@ -49,7 +49,9 @@ export function renderDiff(diff: Diff): string {
     diff.rules,
     (r) => r.id,
     (r) =>
-      `  ${r.owner.kind}:${r.owner.name} ${r.action} ${r.destinations.join(",")} ports ${r.ports.join(",")}`,
+      `  ${r.owner.kind}:${r.owner.name} ${r.action} ${r.destinations.join(",")} ports ${r.ports.join(",")}` +
+      (r.sources ? ` from ${r.sources.join(",")}` : "") +
+      (r.schedule ? ` when ${JSON.stringify(r.schedule)}` : ""),
   );
   if (diff.rulesReordered) lines.push("~ rules reordered");
   for (const [name, { before, after }] of Object.entries(diff.settings)) {
