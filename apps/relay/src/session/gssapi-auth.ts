@@ -16,7 +16,7 @@ const ABORT = encodeGssapiMessage(GssapiMessageType.Abort);
 const CLEAR_LEVEL = encodeGssapiMessage(GssapiMessageType.Protection, Buffer.from([0]));
 
 export function onGssapiMessage(session: ClientSession, message: GssapiMessage): void {
-  const gssapi = session.deps.auth.gssapi!;
+  const gssapi = session.auth.gssapi!;
   if (message.type === GssapiMessageType.Abort) {
     fail(
       session,
