@@ -72,6 +72,8 @@ const CASES: Record<string, (run: Run) => Promise<unknown>> = {
     run.control.admin.rules.update.mutate({ id: "web", patch: { priority: 10 } }),
   "qos.update": (run) => run.control.admin.qos.update.mutate({ maxConnectionsGlobal: 100 }),
   "auth.update": (run) => run.control.admin.auth.update.mutate({ methods: ["none", "userpass"] }),
+  "auth.setScope": (run) =>
+    run.control.admin.auth.setScope.mutate({ scope: "fleet", method: "userpass" }),
   "acl.updateSettings": (run) =>
     run.control.admin.acl.updateSettings.mutate({ defaultPolicy: "block" }),
   "nodes.enroll": async (run) => {

@@ -135,9 +135,11 @@ async function main(argv: string[]): Promise<void> {
       logger.warn({ sessions: interrupted.length }, "recorded sessions the last run left open");
   }
 
+  const node = { name: options.name ?? null, region: options.region ?? null };
   let policy: PolicyStore | undefined;
   if (options.mode === "fleet") {
-    policy = new PolicyStore();
+    // Compiled for this node: the snapshot's auth.scopes name nodes and regions.
+    policy = new PolicyStore(node);
     const cached = loadCachedSnapshot(stateDir!);
     if (cached.status === "ok") {
       policy.apply(cached.snapshot);
@@ -151,7 +153,6 @@ async function main(argv: string[]): Promise<void> {
     }
   }
 
-  const node = { name: options.name ?? null, region: options.region ?? null };
   const threads = workerCount(config.server.workers);
   const hub =
     threads > 1
@@ -307,6 +308,7 @@ async function startAgent(
     logger,
     softwareVersion: VERSION,
     publicAddress,
+    authProblem: () => relay.authProblem(),
     counters: () => ({
       connectionsActive: relay.connectionsActive(),
       sessionsActive: relay.sessions.size,

@@ -9,6 +9,7 @@ import {
   type MetricObjectWithValues,
   type MetricValue,
 } from "@edgesocks/telemetry";
+import { AssignedAuth } from "./auth/assigned-auth";
 import { createAuthBackends } from "./auth/auth-backends";
 import { CredentialVerifier } from "./auth/credentials";
 import { FailureBackoff } from "./auth/failure-backoff";
@@ -101,6 +102,8 @@ export interface Relay {
   activeSessions(): Promise<SessionSummary[]>;
   /** Closes session `id` wherever it runs; true when it ran in this thread. */
   terminate(id: string, reason: string): boolean;
+  /** Why this relay cannot run the auth method its policy assigns (logins refused); null: it can. */
+  authProblem(): string | null;
   /** The node's record sink (main thread): worker threads' records are added here. */
   readonly records: RecordSink;
   /** The first listener: plain SOCKS, or TLS when TLS is the only one. */
@@ -151,8 +154,18 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   }
 
   const credentials = new CredentialVerifier();
-  const auth = createAuthBackends(config.auth);
+  const assignedAuth = new AssignedAuth({
+    config: config.auth,
+    configured: createAuthBackends(config.auth),
+    logger,
+    retireAfterMs: config.server.handshake_timeout_ms * 2,
+  });
+  // Before the caches are cleared and sessions revoked: a new session must not see a policy
+  // whose method its backends do not run.
+  policy.onChange((next) => assignedAuth.follow(next.assigned), "auth method");
+  if (policy.loaded) assignedAuth.follow(policy.current.assigned);
   policy.onChange((next, previous) => {
+    const auth = assignedAuth.current;
     credentials.clear();
     auth.passwordPam?.clear();
     auth.addressPam?.clear();
@@ -217,7 +230,10 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const deps = {
     policy,
     credentials,
-    auth,
+    /** Read once per session, at its start, with the policy. */
+    get auth() {
+      return assignedAuth.current;
+    },
     backoff: new FailureBackoff(),
     resolver: new Resolver({
       metrics,
@@ -448,6 +464,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     opsAddress: () => ops?.address(),
     totals,
     connectionsActive: () => gate.active,
+    authProblem: () => assignedAuth.problem,
     activeSessions,
     terminate: (id, reason) => {
       const session = sessions.get(id);

@@ -126,6 +126,11 @@ export const HeartbeatInput = z.object({
   activeSessions: z.array(ActiveSession).max(MAX_HEARTBEAT_SESSIONS),
   /** True when activeSessions was cut to the cap. */
   activeSessionsTruncated: z.boolean(),
+  /**
+   * Why the relay cannot run the auth method of the snapshot it holds (it refuses logins);
+   * null: it can. Absent: an older relay.
+   */
+  authProblem: text({ max: 1000 }).nullable().optional(),
   /** Traffic quota use counted by this relay process (absent: older relays). */
   quota: z
     .object({
@@ -171,7 +176,13 @@ export const ConfigEvent = z.object({
 export type ConfigEvent = z.infer<typeof ConfigEvent>;
 
 export const ConfigAckInput = z.discriminatedUnion("status", [
-  z.object({ status: z.literal("applied"), version: z.int(), epoch: text({ max: 100 }) }),
+  z.object({
+    status: z.literal("applied"),
+    version: z.int(),
+    epoch: text({ max: 100 }),
+    /** As in heartbeats: the version is in force, but its auth method cannot run here. */
+    authProblem: text({ max: 1000 }).nullable().optional(),
+  }),
   z.object({
     status: z.literal("rejected"),
     version: z.int(),

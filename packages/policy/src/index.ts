@@ -17,6 +17,18 @@ export {
   parseAclToml,
   type SnapshotAclParts,
 } from "./acl-toml";
+export {
+  AuthAssignment,
+  type AuthScopeKind,
+  GROUP_SOURCES,
+  GroupSource,
+  RelayAuthScopes,
+  type ResolvedAuth,
+  resolveAuthScope,
+  ScopeName,
+  SOCKS_METHODS,
+  SocksMethod,
+} from "./auth-scope";
 export { closestKey, unknownKeyMessage } from "./did-you-mean";
 export { POLICY_ERROR_CODES, PolicyError, type PolicyErrorCode } from "./errors";
 export {

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { parseDestination } from "./acl/destination";
 import { parsePortSpec } from "./acl/ports";
+import { RelayAuthScopes } from "./auth-scope";
 import { canonicalJson } from "./canonical-json";
 import { formatIssues } from "./issues";
 import { Quota, TimeZone } from "./quota/quota";
@@ -143,6 +144,11 @@ export const PolicySnapshot = z
       methods: z.array(z.enum(["none", "userpass"])).min(1),
       /** The username unauthenticated clients are evaluated as. @default "anonymous" */
       anonymousUser: Name.default("anonymous"),
+      /**
+       * Fleet mode: the method each relay uses (fleet default, region and node overrides).
+       * Optional, not defaulted: snapshots without it keep their hash.
+       */
+      scopes: RelayAuthScopes.optional(),
     }),
     acl: z.strictObject({
       enabled: z.boolean(),

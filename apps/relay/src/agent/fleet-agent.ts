@@ -39,6 +39,11 @@ export interface FleetAgentOptions {
   logger: Logger;
   softwareVersion: string;
   publicAddress: string | null;
+  /**
+   * Why the relay cannot run the auth method its policy assigns (null: it can), reported with
+   * every ack and heartbeat so the node shows as ERROR. @default never a problem
+   */
+  authProblem?: () => string | null;
   /** Live counters for heartbeats. */
   counters: () => HeartbeatInput["counters"];
   /** @default 5000 (ms) */
@@ -259,7 +264,19 @@ export class FleetAgent {
       status: "applied",
       version: snapshot.version,
       epoch: snapshot.epoch,
+      authProblem: this.#authProblem(),
     });
+  }
+
+  /** One line the wire takes: a long keytab path or a library's message cannot fail the ack. */
+  #authProblem(): string | null {
+    const problem = this.#options.authProblem?.() ?? null;
+    if (problem === null) return null;
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are the point
+    const line = problem.replace(/[\u0000-\u001f\u007f-\u009f]/g, " ");
+    const cut = line.slice(0, 1000);
+    // Not half a surrogate pair: the wire refuses a lone surrogate.
+    return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
   }
 
   #watchCommands(): void {
@@ -353,6 +370,7 @@ export class FleetAgent {
         publicAddress,
         appliedVersion: snapshot?.version ?? null,
         epoch: snapshot?.epoch ?? null,
+        authProblem: this.#authProblem(),
         counters: counters(),
         activeSessions: active.slice(0, limit).map((s) => ({
           id: s.id,

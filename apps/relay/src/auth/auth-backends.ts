@@ -21,6 +21,11 @@ export interface AuthBackends {
   gssapi?: GssapiBackend | undefined;
   /** Log every PAM check. */
   verbose: boolean;
+  /**
+   * Fleet mode: the method the snapshot assigns cannot run on this host (why); every login is
+   * refused, with no other method offered.
+   */
+  unavailable?: string | undefined;
 }
 
 /** The SOCKS methods the policy snapshot offers for a configured socks_method. */

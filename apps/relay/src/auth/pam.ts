@@ -21,7 +21,8 @@ export interface PamSettings {
   cacheTtlMs: number;
 }
 
-const PAMTESTER = "/usr/bin/pamtester";
+/** Debian's pamtester, which every PAM check runs. */
+export const PAMTESTER = "/usr/bin/pamtester";
 
 /** `denied`: PAM said no. `error`: PAM could not answer (broken stack, timeout, full pool). */
 export type PamVerdict =

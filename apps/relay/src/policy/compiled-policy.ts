@@ -1,4 +1,10 @@
-import { type CompiledAcl, compileAcl, type PolicySnapshot } from "@edgesocks/policy";
+import {
+  type CompiledAcl,
+  compileAcl,
+  type PolicySnapshot,
+  type ResolvedAuth,
+  resolveAuthScope,
+} from "@edgesocks/policy";
 import { AuthMethod } from "@edgesocks/socks";
 import type { UserSecret } from "../auth/credentials";
 import { compileQuotas, type QuotaRule } from "../quota/quota-rules";
@@ -14,6 +20,11 @@ export interface CompiledPolicy {
   readonly snapshot: PolicySnapshot;
   readonly acl: CompiledAcl;
   readonly users: ReadonlyMap<string, PolicyUser>;
+  /**
+   * The method the snapshot's auth.scopes give this relay (fleet mode); null: none does, and the
+   * relay offers `auth.methods` with the backends of its relay.toml.
+   */
+  readonly assigned: ResolvedAuth | null;
   /** SOCKS5 methods in the server's order of preference. */
   readonly methods: readonly number[];
   readonly requiresPassword: boolean;
@@ -24,7 +35,30 @@ export interface CompiledPolicy {
   readonly quotas: ReadonlyMap<string, readonly QuotaRule[]>;
 }
 
-export function compilePolicy(snapshot: PolicySnapshot): CompiledPolicy {
+/** Which relay a snapshot is compiled for: auth.scopes name nodes and regions. */
+export interface RelayIdentity {
+  name: string | null;
+  region: string | null;
+}
+
+/** What a method assigned to this relay negotiates (RFC 1928 method, and whether SOCKS4 is out). */
+function assignedMethods(assigned: ResolvedAuth): { methods: number[]; requiresPassword: boolean } {
+  switch (assigned.method) {
+    case "none":
+    case "pam.address":
+      return { methods: [AuthMethod.None], requiresPassword: false };
+    case "userpass":
+    case "pam.username":
+      return { methods: [AuthMethod.UserPass], requiresPassword: true };
+    case "gssapi":
+      return { methods: [AuthMethod.Gssapi], requiresPassword: true };
+  }
+}
+
+export function compilePolicy(
+  snapshot: PolicySnapshot,
+  node: RelayIdentity = { name: null, region: null },
+): CompiledPolicy {
   const users = new Map<string, PolicyUser>();
   for (const user of snapshot.users) {
     users.set(user.username, {
@@ -36,17 +70,24 @@ export function compilePolicy(snapshot: PolicySnapshot): CompiledPolicy {
       maxConnections: user.maxConnections,
     });
   }
+  const assigned = resolveAuthScope(snapshot.auth.scopes, node);
   // Password first: when a client offers both, the server's preference wins.
-  const methods = [
-    ...(snapshot.auth.methods.includes("userpass") ? [AuthMethod.UserPass] : []),
-    ...(snapshot.auth.methods.includes("none") ? [AuthMethod.None] : []),
-  ];
+  const { methods, requiresPassword } = assigned
+    ? assignedMethods(assigned)
+    : {
+        methods: [
+          ...(snapshot.auth.methods.includes("userpass") ? [AuthMethod.UserPass] : []),
+          ...(snapshot.auth.methods.includes("none") ? [AuthMethod.None] : []),
+        ],
+        requiresPassword: !snapshot.auth.methods.includes("none"),
+      };
   return Object.freeze({
     snapshot,
     acl: compileAcl(snapshot),
     users,
+    assigned,
     methods,
-    requiresPassword: !snapshot.auth.methods.includes("none"),
+    requiresPassword,
     anonymousUser: snapshot.auth.anonymousUser,
     limits: new PolicyLimits(snapshot),
     quotas: compileQuotas(snapshot),

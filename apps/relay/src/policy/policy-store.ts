@@ -1,6 +1,6 @@
 import type { PolicySnapshot } from "@edgesocks/policy";
 import { RelayError } from "../errors";
-import { type CompiledPolicy, compilePolicy } from "./compiled-policy";
+import { type CompiledPolicy, compilePolicy, type RelayIdentity } from "./compiled-policy";
 
 export type PolicyListener = (next: CompiledPolicy, previous: CompiledPolicy | undefined) => void;
 
@@ -26,6 +26,12 @@ export class PolicyStore {
   #current: CompiledPolicy | undefined;
   readonly #listeners = new Map<PolicyListener, string>();
   #guard: ((next: CompiledPolicy) => string | null) | undefined;
+  readonly #node: RelayIdentity;
+
+  /** `node`: the relay this store compiles for (its auth.scopes method). @default standalone */
+  constructor(node: RelayIdentity = { name: null, region: null }) {
+    this.#node = { ...node };
+  }
 
   get current(): CompiledPolicy {
     if (!this.#current) throw new Error("no policy loaded yet");
@@ -46,7 +52,7 @@ export class PolicyStore {
   apply(snapshot: PolicySnapshot): Applied {
     let next: CompiledPolicy;
     try {
-      next = compilePolicy(snapshot);
+      next = compilePolicy(snapshot, this.#node);
     } catch (cause) {
       throw new RelayError("RELAY_E_SNAPSHOT", `does not compile: ${(cause as Error).message}`, {
         cause,

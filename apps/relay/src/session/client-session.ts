@@ -129,6 +129,8 @@ export class ClientSession implements TrafficCounters {
   buffer: Buffer | null = null;
   /** The policy the session started under: one snapshot from greeting to record. */
   readonly policy: CompiledPolicy;
+  /** The backends in force when the session started, which run the policy's method to its end. */
+  readonly auth: AuthBackends;
   /** Set when the transport already authenticated the client (mutual TLS). */
   readonly presetUser: boolean;
   /** The GSS-API security context while a method 0x01 login is under way. */
@@ -183,10 +185,11 @@ export class ClientSession implements TrafficCounters {
     this.clientAddress = proxied ? proxied.address : (client.remoteAddress ?? "");
     this.clientPort = proxied ? proxied.port : (client.remotePort ?? 0);
     this.policy = deps.policy.current;
+    this.auth = deps.auth;
     this.countryOf = deps.countryOf ? oncePerAddress(deps.countryOf) : undefined;
     this.presetUser = presetUser !== undefined;
     this.user = presetUser ?? this.policy.anonymousUser;
-    if (deps.auth.addressPam) this.state = "address";
+    if (this.auth.addressPam) this.state = "address";
     deps.registry.add(this);
     this.#pending =
       deps.handshakes?.admit(canonicalIp(this.clientAddress), this.#onPendingDrop.bind(this)) ??

@@ -19,7 +19,8 @@ export function onClientAddress(session: ClientSession): void {
 }
 
 async function checkClientAddress(session: ClientSession): Promise<void> {
-  const { backoff, auth } = session.deps;
+  const { backoff } = session.deps;
+  const { auth } = session;
   const key = `ip:${session.clientAddress}`;
   const holdMs = backoff.delayBefore(key);
   if (holdMs > 0) await new Promise((resolve) => setTimeout(resolve, holdMs).unref());
@@ -47,7 +48,7 @@ export async function verifyWithPam(
   const verdict: PamVerdict =
     session.policy.users.get(username)?.enabled === false
       ? { result: "denied", detail: "disabled in the policy" }
-      : await session.deps.auth.passwordPam!.verifyPassword(
+      : await session.auth.passwordPam!.verifyPassword(
           username,
           password,
           pamRhost(session.clientAddress),
@@ -65,7 +66,7 @@ export async function withDirectoryGroups(
   /** What a refused client is told: the RFC 1929 failure, or a request's failure code. */
   refusal: Buffer | number = encodeUserPassReply(false),
 ): Promise<boolean> {
-  const directory = session.deps.auth.groups;
+  const directory = session.auth.groups;
   if (!directory) return true;
   const lookup = await directory.lookup(session.user);
   if (session.closed) return false;
@@ -92,7 +93,7 @@ export function dispatchIdentified(
   address: SocksAddress,
   port: number,
 ): void {
-  if (!session.deps.auth.groups || !session.presetUser || session.groups !== undefined) {
+  if (!session.auth.groups || !session.presetUser || session.groups !== undefined) {
     session.dispatch(command, address, port);
     return;
   }
@@ -111,7 +112,8 @@ function report(
   verdict: PamVerdict,
   user?: string,
 ): AuthResult {
-  const { metrics, logger, auth } = session.deps;
+  const { metrics, logger } = session.deps;
+  const { auth } = session;
   const result = verdict.result === "denied" ? "failure" : verdict.result;
   metrics.auth.inc({ method, result });
   const fields = { method, client: session.clientAddress, ...(user ? { user } : {}) };

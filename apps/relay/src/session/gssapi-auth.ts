@@ -21,7 +21,7 @@ const ABORT = encodeGssapiMessage(GssapiMessageType.Abort);
 const NEC_LEVEL_BYTES = 1;
 
 export function onGssapiMessage(session: ClientSession, message: GssapiMessage): void {
-  const gssapi = session.deps.auth.gssapi!;
+  const gssapi = session.auth.gssapi!;
   if (message.type === GssapiMessageType.Abort) {
     fail(
       session,

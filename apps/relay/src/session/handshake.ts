@@ -151,10 +151,27 @@ function consume<T>(
   return true;
 }
 
+/**
+ * Fleet mode, a method the host cannot run: every client is refused, as RFC 1928 refuses a
+ * client no method suits (SOCKS4: request rejected). No other method is offered instead.
+ */
+function refuseUnavailable(session: ClientSession): boolean {
+  if (session.auth.unavailable === undefined) return false;
+  session.refuse(
+    session.protocol === "socks5"
+      ? encodeMethodSelection(AuthMethod.NoAcceptable)
+      : Reply.NotAllowed,
+    "auth_unavailable",
+    "auth_unavailable",
+  );
+  return true;
+}
+
 function onGreeting(session: ClientSession, offered: readonly number[]): void {
+  if (refuseUnavailable(session)) return;
   // A client that mutual TLS already identified needs no second credential.
   // GSS-API is the relay's own method (from its keytab), not the policy's.
-  const own = session.deps.auth.gssapi ? [AuthMethod.Gssapi] : session.policy.methods;
+  const own = session.auth.gssapi ? [AuthMethod.Gssapi] : session.policy.methods;
   const methods = session.presetUser ? [AuthMethod.None, ...own] : own;
   const method = methods.find((m) => offered.includes(m));
   if (method === undefined) {
@@ -183,7 +200,8 @@ async function verifyUserPass(
   username: string,
   password: string,
 ): Promise<void> {
-  const { credentials, backoff, metrics, auth } = session.deps;
+  const { credentials, backoff, metrics } = session.deps;
+  const { auth } = session;
   const keys = [`ip:${session.clientAddress}`, `user:${username}`];
   // An address or username that keeps failing waits before its password is
   // even checked, right or wrong: guessing right cannot skip the wait, and
@@ -222,6 +240,7 @@ function onSocks4Request(session: ClientSession, request: Socks4Request): void {
   session.command = request.command;
   session.destinationHost = request.address.host;
   session.destinationPort = request.port;
+  if (refuseUnavailable(session)) return;
   if (session.policy.requiresPassword && !session.presetUser) {
     // SOCKS4 has no password exchange; a relay that requires one never lets it through.
     session.refuse(Reply.NotAllowed, "auth_required", "auth_required");

@@ -23,7 +23,7 @@ const logger = createLogger({
     ...(data.node.name ? { node: data.node.name } : {}),
   },
 });
-const policy = new PolicyStore();
+const policy = new PolicyStore(data.node);
 if (data.snapshot) policy.apply(data.snapshot);
 
 try {

@@ -176,6 +176,7 @@ export const nodeRouter = {
               counters: input.counters,
               activeSessionsJson: JSON.stringify(input.activeSessions),
               activeSessionsTruncated: input.activeSessionsTruncated,
+              ...(input.authProblem !== undefined ? { authProblem: input.authProblem } : {}),
               ...(input.appliedVersion !== null && input.epoch !== null
                 ? { appliedVersion: input.appliedVersion, appliedEpoch: input.epoch }
                 : {}),
@@ -324,9 +325,17 @@ export const nodeRouter = {
                 rejectedVersion: null,
                 rejectedEpoch: null,
                 rejectionReason: null,
+                // An older relay does not report it: it runs the methods it always did.
+                authProblem: input.authProblem ?? null,
               })
               .where(eq(nodes.id, ctx.node.nodeId)),
           );
+          if (input.authProblem) {
+            ctx.services.logger.warn(
+              { node: ctx.node.name, version: input.version, problem: input.authProblem },
+              "node cannot run the auth method its snapshot gives it; it refuses logins",
+            );
+          }
         } else {
           await writes.run(() =>
             db

@@ -72,6 +72,18 @@ const SnapshotGroup = z.strictObject({
   quota: QuotaView.optional(),
 });
 
+const SocksMethodOut = z.enum(["none", "userpass", "pam.username", "pam.address", "gssapi"]);
+const AuthAssignmentOut = z.strictObject({
+  method: SocksMethodOut,
+  groupSource: z.enum(["policy", "nss"]),
+});
+/** auth.scopes as a snapshot holds them (the group source may be left out there). */
+const SnapshotAuthScopes = z.strictObject({
+  default: AuthAssignmentOut.partial({ groupSource: true }).optional(),
+  regions: z.record(z.string(), AuthAssignmentOut.partial({ groupSource: true })).optional(),
+  nodes: z.record(z.string(), AuthAssignmentOut.partial({ groupSource: true })).optional(),
+});
+
 /** A policy snapshot as stored and pushed (@edgesocks/policy PolicySnapshot). */
 const PolicySnapshot = z
   .strictObject({
@@ -82,6 +94,7 @@ const PolicySnapshot = z
     auth: z.strictObject({
       methods: z.array(z.enum(["none", "userpass"])),
       anonymousUser: z.string(),
+      scopes: SnapshotAuthScopes.optional(),
     }),
     acl: z.strictObject({ enabled: z.boolean(), defaultPolicy: z.enum(["allow", "block"]) }),
     users: z.array(SnapshotUser),
@@ -202,6 +215,16 @@ export const AuthSettings = z.strictObject({
   anonymousUser: z.string(),
 });
 export const AuthChangeOutput = z.strictObject({ version: Version, auth: AuthSettings });
+
+/** Which method relays use: the fleet default (null: auth.methods), region and node overrides. */
+export const AuthScopes = z
+  .strictObject({
+    default: AuthAssignmentOut.nullable(),
+    regions: z.record(z.string(), AuthAssignmentOut),
+    nodes: z.record(z.string(), AuthAssignmentOut),
+  })
+  .meta({ id: "AuthScopes" });
+export const AuthScopesChangeOutput = z.strictObject({ version: Version, scopes: AuthScopes });
 
 export const AclSettings = z.strictObject({
   enabled: z.boolean(),
@@ -379,8 +402,12 @@ export const NodeView = z
     softwareVersion: z.string().nullable(),
     publicAddress: z.string().nullable(),
     configStatus: z.enum(CONFIG_STATUSES),
-    /** Why the node rejected its last snapshot (status ERROR). */
+    /** Why the node is ERROR: it rejected its last snapshot, or cannot run its auth method. */
     rejectionReason: z.string().nullable(),
+    /** The method the newest snapshot gives this node and which scope set it; null: auth.methods. */
+    authMethod: AuthAssignmentOut.extend({ scope: z.enum(["node", "region", "fleet"]) }).nullable(),
+    /** What the relay reported it lacks to run its method (it refuses logins meanwhile). */
+    authProblem: z.string().nullable(),
     newestVersion: z.int().nullable(),
     sentVersion: z.int().nullable(),
     appliedVersion: z.int().nullable(),

@@ -28,3 +28,19 @@ describe("configStatus", () => {
     );
   });
 });
+
+describe("configStatus of a node that cannot run its auth method", () => {
+  const synced = { ...blank, sentVersion: 7, sentEpoch: "e", appliedVersion: 7, appliedEpoch: "e" };
+
+  it("is ERROR with the relay's reason, though the version is applied", () => {
+    expect(configStatus({ ...synced, authProblem: "no PAM service file" }, newest)).toEqual({
+      status: "ERROR",
+      reason: "authentication unavailable: no PAM service file",
+    });
+  });
+
+  it("is what the versions say once the relay reports no problem (or never reported one)", () => {
+    expect(configStatus({ ...synced, authProblem: null }, newest).status).toBe("SYNCED");
+    expect(configStatus(synced, newest).status).toBe("SYNCED");
+  });
+});

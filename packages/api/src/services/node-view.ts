@@ -1,4 +1,5 @@
 import type { nodes } from "@edgesocks/db/schema";
+import { resolveAuthScope } from "@edgesocks/policy";
 import type { Services } from "../context";
 import { ActiveSession } from "../wire";
 import { configStatus } from "./node-status";
@@ -37,8 +38,12 @@ export function nodeView(row: NodeRow, services: Services, nowMs = Date.now()) {
     softwareVersion: row.softwareVersion,
     publicAddress: row.publicAddress,
     configStatus: status,
-    /** Why the node rejected its last snapshot (status ERROR). */
+    /** Why the node is ERROR: it rejected its last snapshot, or cannot run its auth method. */
     rejectionReason: reason,
+    authMethod: newest
+      ? resolveAuthScope(newest.snapshot.auth.scopes, { name: row.name, region: row.region })
+      : null,
+    authProblem: row.authProblem,
     newestVersion: newest?.version ?? null,
     sentVersion: row.sentVersion,
     appliedVersion: row.appliedVersion,

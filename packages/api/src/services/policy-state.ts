@@ -3,12 +3,13 @@ import type { StoredQuota, StoredSchedule } from "@edgesocks/db/schema";
 import {
   aclRules,
   aclSettings,
+  authMethodScopes,
   authSettings,
   policyGroups,
   policyUsers,
   qosSettings,
 } from "@edgesocks/db/schema";
-import type { PolicySnapshot, PolicySnapshotInput } from "@edgesocks/policy";
+import type { AuthAssignment, PolicySnapshot, PolicySnapshotInput } from "@edgesocks/policy";
 import { asc, eq, inArray } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 
@@ -64,6 +65,19 @@ export interface AuthSettingsState {
   anonymousUser: string;
 }
 
+/** A scope's method as stored: the group source always spelled out. */
+export interface AuthAssignmentState {
+  method: AuthAssignment["method"];
+  groupSource: "policy" | "nss";
+}
+
+/** Fleet mode: which method relays use. Nothing set: every relay offers `auth.methods`. */
+export interface AuthScopesState {
+  default: AuthAssignmentState | null;
+  regions: Record<string, AuthAssignmentState>;
+  nodes: Record<string, AuthAssignmentState>;
+}
+
 export interface QosSettingsState {
   enabled: boolean;
   globalBytesPerSec: number | null;
@@ -83,6 +97,7 @@ export interface PolicyState {
   rules: RuleState[];
   acl: AclSettingsState;
   auth: AuthSettingsState;
+  authScopes: AuthScopesState;
   qos: QosSettingsState;
   /** IANA time zone of quota periods. */
   quotaTimezone: string;
@@ -112,6 +127,7 @@ export function defaultPolicyState(): PolicyState {
     rules: [],
     acl: { enabled: true, defaultPolicy: "allow" },
     auth: { methods: ["none"], anonymousUser: "anonymous" },
+    authScopes: { default: null, regions: {}, nodes: {} },
     qos: {
       enabled: false,
       globalBytesPerSec: null,
@@ -141,14 +157,25 @@ function qosOf(row: {
 
 /** Reads the whole editable policy. */
 export async function loadPolicyState(db: Db): Promise<PolicyState> {
-  const [users, groups, rules, acl, auth, qos] = await Promise.all([
+  const [users, groups, rules, acl, auth, qos, scopes] = await Promise.all([
     db.select().from(policyUsers).orderBy(asc(policyUsers.id)),
     db.select().from(policyGroups).orderBy(asc(policyGroups.id)),
     db.select().from(aclRules).orderBy(asc(aclRules.position)),
     db.select().from(aclSettings).where(eq(aclSettings.id, 1)),
     db.select().from(authSettings).where(eq(authSettings.id, 1)),
     db.select().from(qosSettings).where(eq(qosSettings.id, 1)),
+    db
+      .select()
+      .from(authMethodScopes)
+      .orderBy(asc(authMethodScopes.scope), asc(authMethodScopes.name)),
   ]);
+  const authScopes: AuthScopesState = { default: null, regions: {}, nodes: {} };
+  for (const row of scopes) {
+    const assignment = { method: row.method, groupSource: row.groupSource };
+    if (row.scope === "fleet") authScopes.default = assignment;
+    else if (row.scope === "region") authScopes.regions[row.name] = assignment;
+    else authScopes.nodes[row.name] = assignment;
+  }
   const defaults = defaultPolicyState();
   return {
     users: users.map((u) => ({
@@ -183,6 +210,7 @@ export async function loadPolicyState(db: Db): Promise<PolicyState> {
     auth: auth[0]
       ? { methods: auth[0].methods, anonymousUser: auth[0].anonymousUser }
       : defaults.auth,
+    authScopes,
     qos: qos[0]
       ? {
           enabled: qos[0].enabled,
@@ -212,6 +240,37 @@ function qosDraft(qos: QosOverride) {
   return Object.keys(parts).length === 0 ? {} : { qos: parts };
 }
 
+/** As the snapshot has it: absent when nothing is set, so such fleets' snapshots keep their hash. */
+function scopesDraft(scopes: AuthScopesState): {
+  scopes?: NonNullable<PolicySnapshot["auth"]["scopes"]>;
+} {
+  const regions = Object.keys(scopes.regions).length > 0;
+  const nodes = Object.keys(scopes.nodes).length > 0;
+  if (scopes.default === null && !regions && !nodes) return {};
+  return {
+    scopes: {
+      ...(scopes.default === null ? {} : { default: { ...scopes.default } }),
+      ...(regions ? { regions: structuredClone(scopes.regions) } : {}),
+      ...(nodes ? { nodes: structuredClone(scopes.nodes) } : {}),
+    },
+  };
+}
+
+/** A snapshot's scopes as stored (the group source spelled out). */
+function scopesOf(scopes: PolicySnapshot["auth"]["scopes"]): AuthScopesState {
+  const state = (a: AuthAssignment): AuthAssignmentState => ({
+    method: a.method,
+    groupSource: a.groupSource ?? "policy",
+  });
+  const each = (record: Record<string, AuthAssignment> | undefined) =>
+    Object.fromEntries(Object.entries(record ?? {}).map(([name, a]) => [name, state(a)]));
+  return {
+    default: scopes?.default ? state(scopes.default) : null,
+    regions: each(scopes?.regions),
+    nodes: each(scopes?.nodes),
+  };
+}
+
 /** The snapshot draft (without hash) for `state`, to seal with @edgesocks/policy. */
 export function stateToDraft(
   state: PolicyState,
@@ -219,7 +278,11 @@ export function stateToDraft(
 ): Omit<PolicySnapshotInput, "hash"> {
   return {
     ...meta,
-    auth: { methods: state.auth.methods, anonymousUser: state.auth.anonymousUser },
+    auth: {
+      methods: state.auth.methods,
+      anonymousUser: state.auth.anonymousUser,
+      ...scopesDraft(state.authScopes),
+    },
     acl: { enabled: state.acl.enabled, defaultPolicy: state.acl.defaultPolicy },
     users: state.users.map((u) => ({
       username: u.username,
@@ -301,6 +364,7 @@ export function snapshotToState(snapshot: PolicySnapshot): PolicyState {
     })),
     acl: { ...snapshot.acl },
     auth: { methods: [...snapshot.auth.methods], anonymousUser: snapshot.auth.anonymousUser },
+    authScopes: scopesOf(snapshot.auth.scopes),
     qos: {
       enabled: snapshot.qos.enabled,
       globalBytesPerSec: snapshot.qos.globalBytesPerSec ?? null,
@@ -434,6 +498,21 @@ export function policyWrites(
         .values({ id: 1, ...values })
         .onConflictDoUpdate({ target: authSettings.id, set: values }),
     );
+  }
+  if (!same(before.authScopes, after.authScopes)) {
+    // A handful of rows: replaced as a whole, in the same batch as the rest of the change.
+    writes.push(db.delete(authMethodScopes));
+    const { default: fleetDefault, regions, nodes } = after.authScopes;
+    const rows = [
+      ...(fleetDefault ? [{ scope: "fleet" as const, name: "", ...fleetDefault }] : []),
+      ...Object.entries(regions).map(([name, a]) => ({ scope: "region" as const, name, ...a })),
+      ...Object.entries(nodes).map(([name, a]) => ({ scope: "node" as const, name, ...a })),
+    ];
+    if (rows.length > 0) {
+      writes.push(
+        db.insert(authMethodScopes).values(rows.map((row) => ({ ...row, updatedAtMs: nowMs }))),
+      );
+    }
   }
   if (!same(before.qos, after.qos) || before.quotaTimezone !== after.quotaTimezone) {
     const values = {

@@ -9,6 +9,7 @@ export { type NodeCounters, nodeCommands, nodes } from "./nodes";
 export {
   aclRules,
   aclSettings,
+  authMethodScopes,
   authSettings,
   policyGroups,
   policyUsers,

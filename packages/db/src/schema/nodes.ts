@@ -40,6 +40,11 @@ export const nodes = sqliteTable("nodes", {
   rejectedVersion: integer("rejected_version"),
   rejectedEpoch: text("rejected_epoch"),
   rejectionReason: text("rejection_reason"),
+  /**
+   * Why the relay cannot run the authentication method its snapshot gives it (no PAM service
+   * file, keytab unreadable...), as it last reported; null: it can. Such a node shows as ERROR.
+   */
+  authProblem: text("auth_problem"),
   counters: text("counters", { mode: "json" }).$type<NodeCounters>(),
   /** Sessions open at the latest heartbeat (wire ActiveSession[] as JSON text). */
   activeSessionsJson: text("active_sessions_json"),

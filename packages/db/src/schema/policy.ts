@@ -1,4 +1,4 @@
-import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /** A traffic quota as stored (checked by the policy package's Quota schema on every write). */
 export interface StoredQuota {
@@ -87,6 +87,28 @@ export const authSettings = sqliteTable("auth_settings", {
   anonymousUser: text("anonymous_user").notNull(),
   updatedAtMs: integer("updated_at_ms").notNull(),
 });
+
+/**
+ * Fleet mode: the SOCKS method relays use, by scope. One `fleet` row (name "") is the default;
+ * `region` and `node` rows override it, the node's over its region's. No row for a relay: it
+ * offers auth_settings.methods.
+ */
+export const authMethodScopes = sqliteTable(
+  "auth_method_scopes",
+  {
+    scope: text("scope", { enum: ["fleet", "region", "node"] }).notNull(),
+    /** The region or node name; "" for the fleet default. */
+    name: text("name").notNull(),
+    method: text("method", {
+      enum: ["none", "userpass", "pam.username", "pam.address", "gssapi"],
+    }).notNull(),
+    groupSource: text("group_source", { enum: ["policy", "nss"] })
+      .notNull()
+      .default("policy"),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.name] })],
+);
 
 /** One row (id = 1): fleet-wide bandwidth shaping and connection limits. */
 export const qosSettings = sqliteTable("qos_settings", {
