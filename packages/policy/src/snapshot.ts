@@ -7,6 +7,7 @@ import { parseSchedule } from "./acl/schedule";
 import { canonicalJson } from "./canonical-json";
 import { formatIssues } from "./issues";
 import { Quota, TimeZone } from "./quota/quota";
+import { Route, RouteName } from "./route";
 import { text } from "./text";
 
 function utf8Length(text: string): number {
@@ -88,10 +89,16 @@ export const AclRule = z
     schedule: Schedule.optional(),
     /** Sessions this rule allowed are closed when its window ends. @default false */
     closeAtWindowEnd: z.boolean().optional(),
+    /** The snapshot's route (`routes[].name`) this rule's CONNECTs go through. @default direct */
+    route: RouteName.optional(),
   })
   .refine((rule) => !rule.closeAtWindowEnd || rule.schedule !== undefined, {
     path: ["closeAtWindowEnd"],
     message: "needs a schedule: without one the window never ends",
+  })
+  .refine((rule) => rule.route === undefined || rule.action === "allow", {
+    path: ["route"],
+    message: "only an allow rule can name a route (a block rule reaches nothing)",
   });
 export type AclRule = z.infer<typeof AclRule>;
 
@@ -181,6 +188,8 @@ export const PolicySnapshot = z
     qos: QosSettings,
     /** Time zone of quotas' calendar periods; absent: "UTC". */
     quotaTimezone: TimeZone.optional(),
+    /** Upstream proxy chains that rules name. Optional, not defaulted: older snapshots keep their hash. */
+    routes: z.array(Route).optional(),
   })
   .superRefine((snapshot, ctx) => {
     const issue = (path: PropertyKey[], message: string) =>
@@ -211,9 +220,22 @@ export const PolicySnapshot = z
       (i, first, id) =>
         issue(["rules", i, "id"], `duplicate rule id "${id}" (first at rules[${first}])`),
     );
+    const routes = firstSeen(
+      snapshot.routes ?? [],
+      (r) => r.name,
+      (i, first, name) =>
+        issue(["routes", i, "name"], `duplicate route "${name}" (first at routes[${first}])`),
+    );
     snapshot.rules.forEach((rule, i) => {
       if (rule.owner.kind === "group" && !groups.has(rule.owner.name)) {
         issue(["rules", i, "owner", "name"], `unknown group "${rule.owner.name}"`);
+      }
+      if (rule.route !== undefined && !routes.has(rule.route)) {
+        const known = [...routes.keys()];
+        issue(
+          ["rules", i, "route"],
+          `unknown route "${rule.route}" (${known.length === 0 ? "the snapshot defines no routes" : `routes: ${known.join(", ")}`})`,
+        );
       }
     });
   });

@@ -61,10 +61,15 @@ export function tomlToImport(text: string, current: PolicyExport): PolicyImport 
   if (!parsed.ok) throw new CtlError(parsed.error.split("\n").join("; "));
   // The control plane stores neither (yet): dropped, they would widen the rule to every client
   // and every hour.
-  const standaloneOnly = parsed.acl.rules.find((r) => r.sources || r.schedule);
+  if (parsed.acl.routes.length > 0) {
+    throw new CtlError(
+      `routes: upstream routes are enforced by standalone relays only; the control plane cannot store them yet`,
+    );
+  }
+  const standaloneOnly = parsed.acl.rules.find((r) => r.sources || r.schedule || r.route);
   if (standaloneOnly) {
     throw new CtlError(
-      `rule ${standaloneOnly.id}: sources and schedule are enforced by standalone relays only; the control plane cannot store them yet`,
+      `rule ${standaloneOnly.id}: sources, schedule and route are enforced by standalone relays only; the control plane cannot store them yet`,
     );
   }
   const users = new Map(current.users.map((u) => [u.username, u]));
