@@ -6,6 +6,7 @@ describe("public surface", () => {
     expect(Object.keys(socks).sort()).toEqual(
       [
         "AuthMethod",
+        "HTTP_CONNECT_MAX_HEAD_BYTES",
         "Command",
         "Reply",
         "SOCKS4_VERSION",
@@ -15,6 +16,7 @@ describe("public surface", () => {
         "addressFromHost",
         "decodeAddress",
         "decodeGreeting",
+        "decodeHttpConnectResponse",
         "decodeMethodSelection",
         "decodeProxyHeader",
         "decodeReply",
@@ -26,6 +28,7 @@ describe("public surface", () => {
         "decodeUserPassRequest",
         "encodeAddress",
         "encodeGreeting",
+        "encodeHttpConnect",
         "encodeMethodSelection",
         "encodeProxyHeaderV1",
         "encodeProxyHeaderV2",

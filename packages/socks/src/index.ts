@@ -9,6 +9,13 @@ export { AuthMethod, Command, Reply, SOCKS4_VERSION, SOCKS5_VERSION } from "./co
 export type { Decoded } from "./decoded";
 export { type SocksErrorCode, SocksProtocolError } from "./errors";
 export {
+  decodeHttpConnectResponse,
+  encodeHttpConnect,
+  HTTP_CONNECT_MAX_HEAD_BYTES,
+  type HttpConnectRequest,
+  type HttpConnectResponse,
+} from "./http-connect";
+export {
   decodeProxyHeader,
   encodeProxyHeaderV1,
   encodeProxyHeaderV2,
