@@ -1,4 +1,4 @@
-import { type CompiledAcl, compileAcl, type PolicySnapshot } from "@edgesocks/policy";
+import { type CompiledAcl, compileAcl, type PolicySnapshot, type Route } from "@edgesocks/policy";
 import { AuthMethod } from "@edgesocks/socks";
 import type { UserSecret } from "../auth/credentials";
 import { compileQuotas, type QuotaRule } from "../quota/quota-rules";
@@ -22,6 +22,8 @@ export interface CompiledPolicy {
   readonly limits: PolicyLimits;
   /** Traffic quotas per user (own and groups'); users without any are absent. */
   readonly quotas: ReadonlyMap<string, readonly QuotaRule[]>;
+  /** Upstream routes by name (rules name them; the snapshot checked every reference). */
+  readonly routes: ReadonlyMap<string, Route>;
 }
 
 export function compilePolicy(snapshot: PolicySnapshot): CompiledPolicy {
@@ -50,5 +52,6 @@ export function compilePolicy(snapshot: PolicySnapshot): CompiledPolicy {
     anonymousUser: snapshot.auth.anonymousUser,
     limits: new PolicyLimits(snapshot),
     quotas: compileQuotas(snapshot),
+    routes: new Map((snapshot.routes ?? []).map((route) => [route.name, route])),
   });
 }

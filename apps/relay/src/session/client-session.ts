@@ -20,6 +20,7 @@ import type { BoundedLabel, RelayMetrics } from "../metrics";
 import type { BindListener } from "../net/bind-listener";
 import { isIpv6Address, normalizeDestination } from "../net/destination";
 import type { Resolver } from "../net/resolver";
+import type { RouteDialer } from "../net/route-dialer";
 import type { CompiledPolicy } from "../policy/compiled-policy";
 import type { PolicyStore } from "../policy/policy-store";
 import type { SessionMeter } from "../quota/quota-guard";
@@ -61,6 +62,8 @@ export interface SessionDeps extends SessionProtection {
   auth: AuthBackends;
   backoff: FailureBackoff;
   resolver: Resolver;
+  /** CONNECTs of rules with a route go through it (and its hops' health). */
+  routes: RouteDialer;
   metrics: RelayMetrics;
   logger: Logger;
   registry: SessionRegistry;
@@ -118,6 +121,8 @@ export class ClientSession implements TrafficCounters {
   destinationAddress: string | null = null;
   destinationPort: number | null = null;
   decision: Decision | null = null;
+  /** The route taken (`name#chain`, or `name` when no chain was tried); null: direct. */
+  route: string | null = null;
   state: SessionState = "greeting";
   /** Handshake bytes not parsed yet (and early data held for the destination). */
   buffer: Buffer | null = null;
@@ -398,8 +403,9 @@ export class ClientSession implements TrafficCounters {
   }
 
   /** Refuses a destination the ACL or the egress guard turned away. */
-  refuseDestination(refusal: "acl" | "egress_guard"): void {
+  refuseDestination(refusal: "acl" | "acl_unresolved" | "egress_guard"): void {
     if (refusal === "acl") this.refuse(Reply.NotAllowed, "acl_blocked", "acl");
+    else if (refusal === "acl_unresolved") this.refuse(Reply.NotAllowed, "acl_unresolved", "acl");
     else this.refuse(Reply.NotAllowed, "egress_guard", "egress_guard");
   }
 
