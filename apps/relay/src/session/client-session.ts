@@ -511,6 +511,7 @@ export class ClientSession implements TrafficCounters {
       decision: this.decision?.action ?? null,
       ruleId: this.decision?.ruleId ?? null,
       closeReason: reason,
+      ...(this.route !== null ? { route: this.route } : {}),
     });
     deps.metrics.sessionsTotal.inc({ command: this.command ?? "none", status });
     deps.metrics.sessionDuration.observe(

@@ -290,6 +290,8 @@ export const SessionView = z
     closeReason: z.string(),
     /** Connections the record stands for: a relay folds rejected-before-request ones per minute. */
     count: z.int().min(1),
+    /** The upstream route taken (`name#chain`, or `name` when no chain was tried); null: direct. */
+    route: z.string().nullable(),
     ingestedAt: isoDate,
   })
   .meta({ id: "Session" });

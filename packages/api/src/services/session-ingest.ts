@@ -70,6 +70,7 @@ const COLUMNS = [
   "close_reason",
   "ingested_at_ms",
   "count",
+  "route",
 ] as const;
 
 /** The free-text columns: the ones a batch whose JSON needs escapes sends hex-encoded. */
@@ -82,6 +83,7 @@ const TEXT_COLUMNS = new Set<string>([
   "destination_address",
   "rule_id",
   "close_reason",
+  "route",
 ]);
 const TEXT_INDEXES = COLUMNS.flatMap((column, i) => (TEXT_COLUMNS.has(column) ? [i] : []));
 
@@ -162,6 +164,7 @@ export function sessionRow(record: SessionRecord, source: IngestSource, nowMs: n
     record.closeReason,
     nowMs,
     record.count ?? 1,
+    record.route ?? null,
   ];
 }
 
