@@ -45,7 +45,7 @@ describe("routes in the snapshot", () => {
           {
             hops: [
               { ...parent, username: "u", password: "p" },
-              { type: "socks4a", host: "parent.internal", port: 1080, userId: "relay" },
+              { type: "socks4a", host: "localhost", port: 1080, userId: "relay" },
               { type: "http", host: "::1", port: 3128, username: "u", password: "p:w" },
             ],
           },
