@@ -26,7 +26,9 @@ describe("rule editor validation", () => {
       ports: ["443", "8000-9000"],
       protocols: ["both"],
       priority: 100,
+      route: null,
     });
+    expect(ruleInputFromDraft({ ...valid, route: " via-parent " }).route).toBe("via-parent");
   });
 
   it("shows each problem at its own field", () => {
@@ -62,6 +64,7 @@ describe("rule editor validation", () => {
       ports: ["22"],
       protocols: ["tcp"],
       priority: 5,
+      route: null,
       position: 0,
     };
     const input = ruleInputFromDraft(draftFromRule(rule));

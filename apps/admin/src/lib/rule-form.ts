@@ -16,6 +16,8 @@ export interface RuleDraft {
   ports: string;
   protocol: Protocol;
   priority: string;
+  /** The upstream route's name; "" for a direct connection. */
+  route: string;
 }
 
 export type RuleField = keyof RuleDraft;
@@ -32,6 +34,7 @@ export function emptyRuleDraft(owner?: { kind: "user" | "group"; name: string })
     ports: "*",
     protocol: "both",
     priority: "100",
+    route: "",
   };
 }
 
@@ -51,6 +54,7 @@ export function draftFromRule(rule: Rule): RuleDraft {
         ? "both"
         : (rule.protocols[0] ?? "both"),
     priority: String(rule.priority),
+    route: rule.route ?? "",
   };
 }
 
@@ -112,6 +116,7 @@ export function ruleInputFromDraft(draft: RuleDraft): RuleCreateInput {
     ports: splitList(draft.ports),
     protocols: [draft.protocol],
     priority: Number(draft.priority.trim()),
+    route: draft.route.trim() === "" ? null : draft.route.trim(),
   };
 }
 

@@ -125,7 +125,7 @@ describe("edgesocksctl policy export / import", () => {
     // Dropped by the import, `sources` would turn the rule into an allow for every client.
     expect(standaloneOnly).toMatchObject({ code: 1, stdout: "" });
     expect(standaloneOnly.stderr).toContain(
-      "rule office: sources, schedule and route are enforced by standalone relays only",
+      "rule office: sources and schedule are enforced by standalone relays only",
     );
     expect(suffix).toMatchObject({ code: 2 });
     expect(suffix.stderr).toContain("pass --format");

@@ -35,6 +35,7 @@ export function policyToToml(policy: PolicyExport): string {
           ports: r.ports,
           protocols: r.protocols,
           priority: r.priority,
+          ...(r.route ? { route: r.route } : {}),
         };
       });
   const doc = {
@@ -63,13 +64,13 @@ export function tomlToImport(text: string, current: PolicyExport): PolicyImport 
   // and every hour.
   if (parsed.acl.routes.length > 0) {
     throw new CtlError(
-      `routes: upstream routes are enforced by standalone relays only; the control plane cannot store them yet`,
+      "routes: policy import does not carry [[routes]]; create them with the routes API (routes.put) first, then import rules that name them",
     );
   }
-  const standaloneOnly = parsed.acl.rules.find((r) => r.sources || r.schedule || r.route);
+  const standaloneOnly = parsed.acl.rules.find((r) => r.sources || r.schedule);
   if (standaloneOnly) {
     throw new CtlError(
-      `rule ${standaloneOnly.id}: sources, schedule and route are enforced by standalone relays only; the control plane cannot store them yet`,
+      `rule ${standaloneOnly.id}: sources and schedule are enforced by standalone relays only; the control plane cannot store them yet`,
     );
   }
   const users = new Map(current.users.map((u) => [u.username, u]));

@@ -20,6 +20,14 @@ export const RuleId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, "letters, digits, . _ : - (at most 100)");
 
+/** Route names, as @edgesocks/policy's RouteName (repeated: that module is not browser-safe). */
+export const RouteName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+    "letters, digits, . _ - (at most 64, first a letter or digit)",
+  );
+
 export const Owner = z.object({ kind: z.enum(["user", "group"]), name: Name });
 
 /** Page size for lists. @default 50 */
@@ -40,6 +48,8 @@ export const RuleFields = {
     .max(100),
   protocols: Protocols.default(["both"]),
   priority: z.int().min(-1_000_000).max(1_000_000).default(0),
+  /** The route (routes.list) this allow rule's CONNECTs go through; null: direct. */
+  route: RouteName.nullable().default(null),
 };
 
 export const Limit = z.int().min(1).max(500).default(50);

@@ -24,8 +24,34 @@ const AclRule = z
     ports: z.array(z.string()),
     protocols: Protocols,
     priority: z.int(),
+    route: z.string().optional(),
   })
   .meta({ id: "SnapshotRule" });
+
+/** An upstream route (@edgesocks/policy Route); hops as the snapshot has them. */
+const SnapshotRoute = z
+  .strictObject({
+    name: z.string(),
+    resolve: z.enum(["local", "remote"]),
+    selector: z.enum(["failover", "round", "random"]),
+    maxFails: z.int(),
+    failTimeoutSecs: z.int(),
+    chains: z.array(
+      z.strictObject({
+        hops: z.array(
+          z.strictObject({
+            type: z.enum(["socks5", "socks4a", "http"]),
+            host: z.string(),
+            port: z.int(),
+            username: z.string().optional(),
+            password: z.string().optional(),
+            userId: z.string().optional(),
+          }),
+        ),
+      }),
+    ),
+  })
+  .meta({ id: "SnapshotRoute" });
 
 const SnapshotQos = z.strictObject({
   guaranteedBytesPerSec: z.int().optional(),
@@ -87,6 +113,7 @@ const PolicySnapshot = z
       maxConnectionsPerClient: z.int().optional(),
     }),
     quotaTimezone: z.string().optional(),
+    routes: z.array(SnapshotRoute).optional(),
   })
   .meta({ id: "PolicySnapshot" });
 const Version = z.int().min(0).meta({ description: "The snapshot version the change produced." });
@@ -160,6 +187,8 @@ export const RuleView = z
     ports: z.array(z.string()),
     protocols: Protocols,
     priority: z.int(),
+    /** The route this allow rule's CONNECTs go through; null: direct. */
+    route: z.string().nullable(),
     /** Index in the rule list. */
     position: z.int(),
   })

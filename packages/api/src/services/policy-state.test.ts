@@ -36,6 +36,29 @@ describe("policy state ⇄ snapshot", () => {
       ports: ["22"],
       protocols: ["tcp"],
       priority: 5,
+      route: null,
+    });
+    state.routes.push({
+      name: "via-parent",
+      resolve: "remote",
+      selector: "round",
+      maxFails: 2,
+      failTimeoutSecs: 10,
+      chains: [
+        { hops: [{ type: "socks5", host: "127.0.0.1", port: 1081, username: "u", password: "p" }] },
+        { hops: [{ type: "http", host: "127.0.0.1", port: 3128 }] },
+      ],
+    });
+    state.rules.push({
+      id: "r2",
+      owner: { kind: "group", name: "dev" },
+      action: "allow",
+      description: null,
+      destinations: ["*"],
+      ports: ["443"],
+      protocols: ["tcp"],
+      priority: 0,
+      route: "via-parent",
     });
     state.qos.maxConnectionsGlobal = 100;
     const sealed = sealSnapshot(

@@ -1,14 +1,15 @@
 import type { Db } from "@edgesocks/db";
-import type { StoredQuota } from "@edgesocks/db/schema";
+import type { StoredQuota, StoredRoute } from "@edgesocks/db/schema";
 import {
   aclRules,
   aclSettings,
   authSettings,
   policyGroups,
+  policyRoutes,
   policyUsers,
   qosSettings,
 } from "@edgesocks/db/schema";
-import type { PolicySnapshot, PolicySnapshotInput } from "@edgesocks/policy";
+import type { PolicySnapshot, PolicySnapshotInput, RouteHop } from "@edgesocks/policy";
 import { asc, eq, inArray } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 
@@ -47,6 +48,18 @@ export interface RuleState {
   ports: string[];
   protocols: ("tcp" | "udp" | "both")[];
   priority: number;
+  /** The route this allow rule's CONNECTs go through; null: direct. */
+  route: string | null;
+}
+
+/** An upstream route, in the snapshot's shape (hops with their own credentials). */
+export interface RouteState {
+  name: string;
+  resolve: "local" | "remote";
+  selector: "failover" | "round" | "random";
+  maxFails: number;
+  failTimeoutSecs: number;
+  chains: { hops: RouteHop[] }[];
 }
 
 export interface AclSettingsState {
@@ -76,6 +89,8 @@ export interface PolicyState {
   users: UserState[];
   groups: GroupState[];
   rules: RuleState[];
+  /** Upstream routes, in order. */
+  routes: RouteState[];
   acl: AclSettingsState;
   auth: AuthSettingsState;
   qos: QosSettingsState;
@@ -105,6 +120,7 @@ export function defaultPolicyState(): PolicyState {
     ],
     groups: [],
     rules: [],
+    routes: [],
     acl: { enabled: true, defaultPolicy: "allow" },
     auth: { methods: ["none"], anonymousUser: "anonymous" },
     qos: {
@@ -136,13 +152,14 @@ function qosOf(row: {
 
 /** Reads the whole editable policy. */
 export async function loadPolicyState(db: Db): Promise<PolicyState> {
-  const [users, groups, rules, acl, auth, qos] = await Promise.all([
+  const [users, groups, rules, acl, auth, qos, routes] = await Promise.all([
     db.select().from(policyUsers).orderBy(asc(policyUsers.id)),
     db.select().from(policyGroups).orderBy(asc(policyGroups.id)),
     db.select().from(aclRules).orderBy(asc(aclRules.position)),
     db.select().from(aclSettings).where(eq(aclSettings.id, 1)),
     db.select().from(authSettings).where(eq(authSettings.id, 1)),
     db.select().from(qosSettings).where(eq(qosSettings.id, 1)),
+    db.select().from(policyRoutes).orderBy(asc(policyRoutes.position)),
   ]);
   const defaults = defaultPolicyState();
   return {
@@ -170,7 +187,9 @@ export async function loadPolicyState(db: Db): Promise<PolicyState> {
       ports: r.ports,
       protocols: r.protocols,
       priority: r.priority,
+      route: r.route,
     })),
+    routes: routes.map((r) => ({ name: r.name, ...(r.definition as Omit<RouteState, "name">) })),
     acl: acl[0] ? { enabled: acl[0].enabled, defaultPolicy: acl[0].defaultPolicy } : defaults.acl,
     auth: auth[0]
       ? { methods: auth[0].methods, anonymousUser: auth[0].anonymousUser }
@@ -239,7 +258,10 @@ export function stateToDraft(
       ports: r.ports,
       protocols: r.protocols,
       priority: r.priority,
+      ...(r.route === null ? {} : { route: r.route }),
     })),
+    // Absent without routes: snapshots of fleets that route nothing keep their content (and hash).
+    ...(state.routes.length === 0 ? {} : { routes: state.routes }),
     qos: defined(state.qos) as PolicySnapshotInput["qos"],
     // Absent when UTC: snapshots of fleets without quotas keep their content (and hash).
     ...(state.quotaTimezone === "UTC" ? {} : { quotaTimezone: state.quotaTimezone }),
@@ -283,7 +305,9 @@ export function snapshotToState(snapshot: PolicySnapshot): PolicyState {
       ports: [...r.ports],
       protocols: [...r.protocols],
       priority: r.priority,
+      route: r.route ?? null,
     })),
+    routes: (snapshot.routes ?? []).map((r) => structuredClone({ ...r }) as RouteState),
     acl: { ...snapshot.acl },
     auth: { methods: [...snapshot.auth.methods], anonymousUser: snapshot.auth.anonymousUser },
     qos: {
@@ -386,6 +410,7 @@ export function policyWrites(
     protocols: r.protocols,
     priority: r.priority,
     position: r.position,
+    route: r.route,
     updatedAtMs: nowMs,
   });
   const rules = diffByKey(positioned(before.rules), positioned(after.rules), (r) => r.id);
@@ -397,6 +422,29 @@ export function policyWrites(
   }
   for (const { item } of rules.added) {
     writes.push(db.insert(aclRules).values({ ...ruleValues(item), createdAtMs: nowMs }));
+  }
+
+  const positionedRoutes = (routes: RouteState[]) =>
+    routes.map((route, position) => ({ ...route, position }));
+  const routeValues = (r: RouteState & { position: number }) => {
+    const { name, position, ...definition } = r;
+    return { name, position, definition: definition as StoredRoute, updatedAtMs: nowMs };
+  };
+  const routes = diffByKey(
+    positionedRoutes(before.routes),
+    positionedRoutes(after.routes),
+    (r) => r.name,
+  );
+  if (routes.removed.length > 0) {
+    writes.push(db.delete(policyRoutes).where(inArray(policyRoutes.name, routes.removed)));
+  }
+  for (const { item } of routes.changed) {
+    writes.push(
+      db.update(policyRoutes).set(routeValues(item)).where(eq(policyRoutes.name, item.name)),
+    );
+  }
+  for (const { item } of routes.added) {
+    writes.push(db.insert(policyRoutes).values({ ...routeValues(item), createdAtMs: nowMs }));
   }
 
   if (!same(before.acl, after.acl)) {

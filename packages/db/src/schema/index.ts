@@ -11,9 +11,11 @@ export {
   aclSettings,
   authSettings,
   policyGroups,
+  policyRoutes,
   policyUsers,
   qosSettings,
   type StoredQuota,
+  type StoredRoute,
 } from "./policy";
 export { quotaUsage } from "./quota-usage";
 export {
