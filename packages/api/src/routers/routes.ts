@@ -13,7 +13,31 @@ import { VersionOutput } from "./outputs";
  */
 
 /** A route as the API returns it: the snapshot's Route plus its place in the list. */
-const RouteView = z.object({ position: z.int() }).passthrough().meta({ id: "Route" });
+const RouteView = z
+  .strictObject({
+    name: z.string(),
+    resolve: z.enum(["local", "remote"]),
+    selector: z.enum(["failover", "round", "random"]),
+    maxFails: z.int(),
+    failTimeoutSecs: z.int(),
+    chains: z.array(
+      z.strictObject({
+        hops: z.array(
+          z.strictObject({
+            type: z.enum(["socks5", "socks4a", "http"]),
+            host: z.string(),
+            port: z.int(),
+            username: z.string().optional(),
+            userId: z.string().optional(),
+            /** Whether the hop has a password; the password itself is never sent back. */
+            hasPassword: z.boolean().optional(),
+          }),
+        ),
+      }),
+    ),
+    position: z.int(),
+  })
+  .meta({ id: "Route" });
 
 const RouteChangeOutput = z.strictObject({ version: z.int(), route: RouteView });
 
