@@ -24,6 +24,7 @@ interface Rule {
   ports: string[];
   protocols: ("tcp" | "udp" | "both")[];
   priority: number;
+  route?: string;
 }
 
 const BENCH_USERS = ["anonymous", "bench"];
@@ -77,11 +78,16 @@ function renderRule(table: string, rule: Rule): string {
     `ports = ${list(rule.ports)}`,
     `protocols = ${list(rule.protocols)}`,
     `priority = ${rule.priority}`,
+    ...(rule.route ? [`route = "${rule.route}"`] : []),
     "",
   ].join("\n");
 }
 
-export function generateAclRules(ruleCount = 1000): AclRuleSet {
+/** `parent`: route the targets' allow rule through this SOCKS5 parent (route "parent"). */
+export function generateAclRules(
+  ruleCount = 1000,
+  parent?: { host: string; port: number },
+): AclRuleSet {
   const groups = [...BENCH_GROUPS, ...OTHER_GROUPS];
   const targetsAllow: Rule = {
     action: "allow",
@@ -90,6 +96,7 @@ export function generateAclRules(ruleCount = 1000): AclRuleSet {
     ports: [`${TARGET_PORT_BASE}-${TargetPort.source}`],
     protocols: ["tcp"],
     priority: 10,
+    ...(parent ? { route: "parent" } : {}),
   };
   const groupRuleTotal = groups.length * RULES_PER_GROUP;
   const userNames = [...BENCH_USERS];
@@ -97,6 +104,11 @@ export function generateAclRules(ruleCount = 1000): AclRuleSet {
     userNames.push(`user${String(n).padStart(3, "0")}`);
   }
   const out: string[] = ['[global]\ndefault_policy = "block"\n'];
+  if (parent) {
+    out.push(
+      `[[routes]]\nname = "parent"\nresolve = "local"\n[[routes.chains]]\nhops = [{ type = "socks5", host = "${parent.host}", port = ${parent.port} }]\n`,
+    );
+  }
   let next = 0;
   let written = 0;
   let ownBench = 0;

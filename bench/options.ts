@@ -57,6 +57,7 @@ export const SERVER_IDS = [
   "edgesocks-userpass",
   "edgesocks-tls",
   "edgesocks-tls-resumed",
+  "edgesocks-routed",
 ] as const;
 
 function positive(flag: string, text: string | undefined, fallback: number): number {

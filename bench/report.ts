@@ -65,6 +65,7 @@ const OURS: readonly ServerId[] = [
   "edgesocks-userpass",
   "edgesocks-tls",
   "edgesocks-tls-resumed",
+  "edgesocks-routed",
 ];
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US");

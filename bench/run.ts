@@ -61,6 +61,8 @@ const PLANS: Record<ServerId, Plan> = {
   "edgesocks-tls": { idle: true, rate: [50, 500], bulk: ["1-up", "1-down"], leak: false },
   // The same relay as +TLS; only the handshakes differ, so only the connection rate is measured.
   "edgesocks-tls-resumed": { idle: false, rate: [50, 500], bulk: [], leak: false },
+  // The cost of one extra hop: the relay routes every CONNECT through a microsocks parent.
+  "edgesocks-routed": { idle: false, rate: [50, 500], bulk: ["1-up", "1-down"], leak: false },
 };
 
 async function openFileHardLimit(): Promise<number> {

@@ -22,6 +22,7 @@ export const SERVER_LABELS: Record<ServerId, string> = {
   "edgesocks-userpass": "EdgeSocks +auth",
   "edgesocks-tls": "EdgeSocks +TLS",
   "edgesocks-tls-resumed": "EdgeSocks +TLS resumed",
+  "edgesocks-routed": "EdgeSocks via microsocks (one extra hop)",
 };
 
 /** A server being measured; `pid` is null for the direct baseline. */
@@ -124,7 +125,10 @@ async function startRelay(id: ServerId, context: ServerContext): Promise<Managed
           : "plain";
   const dir = join(context.workDir, id);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "acl.toml"), generateAclRules(1000).toml);
+  // edgesocks-routed: the same rules, the targets' allow rule routed through the microsocks parent.
+  const parent =
+    id === "edgesocks-routed" ? { host: PROXY_HOST, port: ProxyPort.parent } : undefined;
+  writeFileSync(join(dir, "acl.toml"), generateAclRules(1000, parent).toml);
   const configPath = join(dir, "relay.toml");
   writeFileSync(configPath, await relayConfig(variant, context.cert));
   // As deployed (deploy/bin/edgesocks-relay-launch, the bin's shebang): a 32 MiB semi-space.
@@ -194,6 +198,27 @@ export async function startServer(id: ServerId, context: ServerContext): Promise
   } else if (id === "dante") {
     port = ProxyPort.dante;
     managed = startDante(context);
+  } else if (id === "edgesocks-routed") {
+    port = ProxyPort.edgesocks;
+    const parent = startProcess({
+      name: "microsocks-parent",
+      command: PEER_PACKAGES.microsocks.binary,
+      args: ["-i", PROXY_HOST, "-p", String(ProxyPort.parent)],
+      stderr: "ignore",
+    });
+    await waitForPort(parent, PROXY_HOST, ProxyPort.parent);
+    const relay = await startRelay(id, context).catch(async (error: unknown) => {
+      await parent.stop(1000);
+      throw error;
+    });
+    // The relay's pid is the one measured; the parent's CPU and memory are not counted.
+    managed = {
+      ...relay,
+      stop: async (graceMs?: number) => {
+        await relay.stop(graceMs);
+        await parent.stop(graceMs);
+      },
+    };
   } else {
     port = ProxyPort.edgesocks;
     managed = await startRelay(id, context);

@@ -25,6 +25,8 @@ export const ProxyPort = {
   microsocks: 21080,
   dante: 21081,
   edgesocks: 21082,
+  /** The microsocks parent that `edgesocks-routed` sends every CONNECT through. */
+  parent: 21083,
 } as const;
 
 /** The relay's health and metrics server. */

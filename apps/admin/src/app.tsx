@@ -11,6 +11,7 @@ import { HistoryPage } from "./pages/history";
 import { LiveSessionsPage } from "./pages/live-sessions";
 import { NodesPage } from "./pages/nodes";
 import { OverviewPage } from "./pages/overview";
+import { RoutesPage } from "./pages/routes";
 import { RulesPage } from "./pages/rules";
 import { SettingsPage } from "./pages/settings";
 import { SignInPage } from "./pages/sign-in";
@@ -23,6 +24,7 @@ const NAV = [
   { to: "/history", label: "History" },
   { to: "/users", label: "Users & groups" },
   { to: "/rules", label: "ACL rules" },
+  { to: "/routes", label: "Upstream routes" },
   { to: "/nodes", label: "Nodes" },
   { to: "/snapshots", label: "Snapshots & audit" },
   { to: "/settings", label: "Settings" },
@@ -102,6 +104,7 @@ function Shell() {
               <Route path="/history" element={<HistoryPage />} />
               <Route path="/users" element={<UsersPage />} />
               <Route path="/rules" element={<RulesPage />} />
+              <Route path="/routes" element={<RoutesPage />} />
               <Route path="/nodes" element={<NodesPage />} />
               <Route path="/snapshots" element={<SnapshotsPage />} />
               <Route path="/settings" element={<SettingsPage />} />

@@ -199,6 +199,70 @@ describe("policy CRUD and snapshot versions", () => {
   });
 });
 
+describe("upstream routes", () => {
+  it("stores routes, compiles them and routed rules into the snapshot, and hides hop passwords", async () => {
+    const put = await control.admin.routes.put.mutate({
+      route: {
+        name: "via-parent",
+        resolve: "remote",
+        selector: "round",
+        chains: [
+          {
+            hops: [
+              { type: "socks5", host: "127.0.0.1", port: 1081, username: "u", password: "s3cret" },
+            ],
+          },
+        ],
+      },
+    });
+    expect(put.route).toMatchObject({ name: "via-parent", maxFails: 1, position: 0 });
+    expect(JSON.stringify(await control.admin.routes.list.query())).not.toContain("s3cret");
+    expect((await control.admin.routes.list.query())[0]!.chains).toEqual([
+      {
+        hops: [{ type: "socks5", host: "127.0.0.1", port: 1081, username: "u", hasPassword: true }],
+      },
+    ]);
+    await control.admin.rules.create.mutate({
+      id: "routed",
+      owner: { kind: "user", name: "anonymous" },
+      action: "allow",
+      destinations: ["*"],
+      ports: ["443"],
+      route: "via-parent",
+    });
+    const { snapshot } = await control.admin.snapshots.get.query({});
+    expect(snapshot.routes).toEqual([
+      {
+        name: "via-parent",
+        resolve: "remote",
+        selector: "round",
+        maxFails: 1,
+        failTimeoutSecs: 30,
+        chains: [
+          {
+            hops: [
+              { type: "socks5", host: "127.0.0.1", port: 1081, username: "u", password: "s3cret" },
+            ],
+          },
+        ],
+      },
+    ]);
+    expect(snapshot.rules.find((r) => r.id === "routed")?.route).toBe("via-parent");
+    expect((await control.admin.rules.get.query({ id: "routed" })).route).toBe("via-parent");
+
+    // A route a rule names cannot go; a rule cannot name a route that does not exist.
+    const inUse = await failure(control.admin.routes.delete.mutate({ name: "via-parent" }));
+    expect(inUse.message).toMatch(/unknown route "via-parent"/);
+    const unknown = await failure(
+      control.admin.rules.update.mutate({ id: "routed", patch: { route: "nowhere" } }),
+    );
+    expect(unknown.message).toMatch(/unknown route "nowhere"/);
+    await control.admin.rules.delete.mutate({ id: "routed" });
+    await control.admin.routes.delete.mutate({ name: "via-parent" });
+    expect("routes" in (await control.admin.snapshots.get.query({})).snapshot).toBe(false);
+  });
+});
+
 describe("acl.test", () => {
   it("decides with the relays' engine and lists the rules considered", async () => {
     const allowed = await control.admin.acl.test.query({

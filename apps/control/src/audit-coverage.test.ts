@@ -60,6 +60,20 @@ const CASES: Record<string, (run: Run) => Promise<unknown>> = {
   "quotas.setTimezone": (run) =>
     run.control.admin.quotas.setTimezone.mutate({ timeZone: "Europe/Berlin" }),
   "quotas.reset": (run) => run.control.admin.quotas.reset.mutate({ kind: "user", name: "bob" }),
+  "routes.put": (run) =>
+    run.control.admin.routes.put.mutate({
+      route: {
+        name: "via-parent",
+        resolve: "remote",
+        chains: [
+          {
+            hops: [
+              { type: "socks5", host: "127.0.0.1", port: 1081, username: "u", password: PASSWORD },
+            ],
+          },
+        ],
+      },
+    }),
   "rules.create": (run) =>
     run.control.admin.rules.create.mutate({
       id: "web",
@@ -92,6 +106,7 @@ const CASES: Record<string, (run: Run) => Promise<unknown>> = {
   "sessions.terminate": (run) =>
     run.control.admin.sessions.terminate.mutate({ id: randomUUID(), node: "relay-a" }),
   "rules.delete": (run) => run.control.admin.rules.delete.mutate({ id: "web" }),
+  "routes.delete": (run) => run.control.admin.routes.delete.mutate({ name: "via-parent" }),
   "users.delete": (run) => run.control.admin.users.delete.mutate({ username: "bob" }),
   "groups.delete": (run) => run.control.admin.groups.delete.mutate({ name: "devs" }),
   "policy.import": (run) =>

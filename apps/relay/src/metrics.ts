@@ -179,6 +179,18 @@ export function createRelayMetrics(registry: Registry = createRegistry()) {
       labelNames: ["reply"] as const,
       registers: r,
     }),
+    routeConnections: new Counter({
+      name: "edgesocks_relay_route_connections_total",
+      help: "CONNECTs through an upstream route, by route and result (ok, destination_failed, failed: every chain failed at a hop, unavailable: every chain skipped as down)",
+      labelNames: ["route", "result"] as const,
+      registers: r,
+    }),
+    routeHopFailures: new Counter({
+      name: "edgesocks_relay_route_hop_failures_total",
+      help: "Upstream hops that failed (connect, handshake, auth, or could not reach the next hop), by route and hop",
+      labelNames: ["route", "hop"] as const,
+      registers: r,
+    }),
     udpDatagrams: new Counter({
       name: "edgesocks_relay_udp_datagrams_total",
       help: "UDP datagrams relayed in (from clients), out (to clients) or dropped, with the drop reason",

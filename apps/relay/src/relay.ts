@@ -18,6 +18,7 @@ import { openCountryDatabase } from "./geoip/open-country-database";
 import { type ConnectionGate, LocalConnectionGate } from "./limits/connection-gate";
 import { BoundedLabel, createRelayMetrics, type RelayMetrics } from "./metrics";
 import { Resolver } from "./net/resolver";
+import { RouteDialer } from "./net/route-dialer";
 import { type OpsServer, startOpsServer } from "./ops/ops-server";
 import { PolicyStore } from "./policy/policy-store";
 import { StandalonePolicySource } from "./policy/standalone-source";
@@ -227,6 +228,13 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const { shared, peers } = options;
   const shard = shared?.shard ?? 0;
   const protection = createProtection({ config, policy, metrics, logger, shared });
+  const resolver = new Resolver({
+    metrics,
+    ttlMs: config.dns.cache_ttl_secs * 1000,
+    maxEntries: config.dns.cache_max_entries,
+    timeoutMs: config.dns.timeout_ms,
+    hosts: config.dns.hosts,
+  });
   const deps = {
     policy,
     credentials,
@@ -235,13 +243,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       return assignedAuth.current;
     },
     backoff: new FailureBackoff(),
-    resolver: new Resolver({
-      metrics,
-      ttlMs: config.dns.cache_ttl_secs * 1000,
-      maxEntries: config.dns.cache_max_entries,
-      timeoutMs: config.dns.timeout_ms,
-      hosts: config.dns.hosts,
-    }),
+    resolver,
+    routes: new RouteDialer({ resolver, egress: protection.session.egress, metrics }),
     metrics,
     logger,
     registry: sessions,

@@ -8,6 +8,7 @@ import { nodesRouter } from "./routers/nodes";
 import { policyRouter } from "./routers/policy";
 import { qosRouter } from "./routers/qos";
 import { quotasRouter } from "./routers/quotas";
+import { routesRouter } from "./routers/routes";
 import { rulesRouter } from "./routers/rules";
 import { sessionsRouter } from "./routers/sessions";
 import { snapshotsRouter } from "./routers/snapshots";
@@ -26,6 +27,7 @@ export const appRouter = router({
   users: usersRouter,
   groups: groupsRouter,
   rules: rulesRouter,
+  routes: routesRouter,
   qos: qosRouter,
   quotas: quotasRouter,
   auth: authRouter,

@@ -25,6 +25,7 @@ export const SESSION_RECORD_TEXT_MAX = {
   destinationAddress: 64,
   ruleId: 255,
   closeReason: 255,
+  route: 100,
 } as const;
 const max = SESSION_RECORD_TEXT_MAX;
 
@@ -64,6 +65,11 @@ export const SessionRecord = z.object({
    * before their SOCKS request into one record per reason, client address and minute.
    */
   count: z.int().min(1).optional(),
+  /**
+   * The upstream route the session went through, `name#chain` (chain: 0-based index of the
+   * route's chain that carried it), or `name` when no chain was tried. Absent: direct.
+   */
+  route: text({ max: max.route }).nullable().optional(),
 });
 export type SessionRecord = z.infer<typeof SessionRecord>;
 

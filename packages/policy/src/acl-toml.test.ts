@@ -197,7 +197,13 @@ name = "devs"
   });
 
   it("defaults default_policy to block and everything else to empty", () => {
-    expect(load("").acl).toEqual({ defaultPolicy: "block", users: [], groups: [], rules: [] });
+    expect(load("").acl).toEqual({
+      defaultPolicy: "block",
+      routes: [],
+      users: [],
+      groups: [],
+      rules: [],
+    });
   });
 
   it("skips, with a warning, rules RustSocks would never match", () => {
@@ -284,5 +290,86 @@ name = "developers"
       { username: "carol", passwordHash: "$argon2id$x", groups: [] },
       { username: "anonymous", groups: [] },
     ]);
+  });
+});
+
+describe("parseAclToml: [[routes]]", () => {
+  const routes = `
+[[routes]]
+name = "via-parent"
+resolve = "remote"
+selector = "round"
+max_fails = 3
+fail_timeout_secs = 10
+[[routes.chains]]
+hops = [{ type = "socks5", host = "127.0.0.1", port = 1081, username = "u", password = "p" }]
+[[routes.chains]]
+[[routes.chains.hops]]
+type = "socks4a"
+host = "127.0.0.1"
+port = 1082
+user_id = "relay"
+
+[[users]]
+username = "alice"
+[[users.rules]]
+action = "allow"
+destinations = ["*"]
+ports = ["*"]
+route = "via-parent"
+`;
+
+  it("loads routes into the snapshot's shape and a rule's route", () => {
+    const { acl } = load(routes);
+    expect(acl.routes).toEqual([
+      {
+        name: "via-parent",
+        resolve: "remote",
+        selector: "round",
+        maxFails: 3,
+        failTimeoutSecs: 10,
+        chains: [
+          {
+            hops: [{ type: "socks5", host: "127.0.0.1", port: 1081, username: "u", password: "p" }],
+          },
+          { hops: [{ type: "socks4a", host: "127.0.0.1", port: 1082, userId: "relay" }] },
+        ],
+      },
+    ]);
+    expect(acl.rules[0]!.route).toBe("via-parent");
+    const sealed = sealSnapshot({
+      version: 1,
+      epoch: "t",
+      createdAt: "2025-01-01T00:00:00Z",
+      auth: { methods: ["none"] },
+      qos: { enabled: false },
+      ...aclTomlToSnapshotParts(acl),
+    });
+    expect(sealed.ok).toBe(true);
+  });
+
+  it("adds no routes key when the file defines none", () => {
+    expect("routes" in aclTomlToSnapshotParts(load("").acl)).toBe(false);
+  });
+
+  it("refuses an unknown route key, naming it in acl.toml's spelling", () => {
+    expect(errorOf(routes.replace("max_fails = 3", "max_fail = 3"))).toBe(
+      'routes[0].max_fail: unknown key "max_fail" (did you mean "max_fails"?)',
+    );
+    expect(errorOf(routes.replace('user_id = "relay"', 'user_id = "relay"\npasword = "x"'))).toBe(
+      'routes[0].chains[1].hops[0].pasword: unknown key "pasword" (did you mean "password"?)',
+    );
+    expect(errorOf(routes.replace("max_fails = 3", "max_fails = 0"))).toBe(
+      "routes[0].max_fails: Too small: expected number to be >=1",
+    );
+  });
+
+  it("refuses a rule naming a route that is not defined, or a block rule with a route", () => {
+    expect(errorOf(routes.replace('route = "via-parent"', 'route = "nowhere"'))).toBe(
+      'users[0] (alice).rules[0].route: unknown route "nowhere" (routes: via-parent)',
+    );
+    expect(errorOf(routes.replace('action = "allow"', 'action = "block"'))).toBe(
+      "users[0] (alice).rules[0].route: only an allow rule can name a route (a block rule reaches nothing)",
+    );
   });
 });

@@ -6,6 +6,7 @@ import { parsePortSpec } from "./acl/ports";
 import { parseSchedule } from "./acl/schedule";
 import { unknownKeyMessage } from "./did-you-mean";
 import { formatIssues } from "./issues";
+import { Route, type RouteInput } from "./route";
 import type { AclRule, PolicyGroup, PolicyUser } from "./snapshot";
 import { text } from "./text";
 
@@ -20,6 +21,9 @@ import { text } from "./text";
  * EdgeSocks adds optional rule keys: `id` (the rule's id in decisions, logs and session records;
  * `user:alice#0` style when absent), which `edgesocksctl policy export` writes; `sources` (client
  * IPs, CIDRs or `country:XX`); `schedule = { days, times, timezone }` and `close_at_window_end`.
+ * `route` (an allow rule's CONNECTs go through the `[[routes]]` entry of that name). Top-level
+ * `[[routes]]` (name, resolve, selector, max_fails, fail_timeout_secs, [[routes.chains]] with
+ * [[routes.chains.hops]] type, host, port, username, password, user_id) define the routes.
  * RustSocks ignores unknown keys; here they are errors (with the closest known key), because an
  * ignored `destination = [...]` drops a block rule without a word.
  */
@@ -45,6 +49,7 @@ const Rule = z.looseObject({
     })
     .optional(),
   close_at_window_end: z.boolean().default(false),
+  route: z.string().optional(),
 });
 
 const User = z.looseObject({
@@ -62,10 +67,11 @@ const AclFile = z.looseObject({
   global: z.looseObject({ default_policy: z.enum(["allow", "block"]).default("block") }).optional(),
   users: z.array(User).default([]),
   groups: z.array(Group).default([]),
+  routes: z.array(z.looseObject({})).default([]),
 });
 
 const KNOWN_KEYS = {
-  file: ["global", "users", "groups"],
+  file: ["global", "users", "groups", "routes"],
   global: ["default_policy"],
   user: ["username", "groups", "rules"],
   group: ["name", "rules"],
@@ -80,8 +86,29 @@ const KNOWN_KEYS = {
     "sources",
     "schedule",
     "close_at_window_end",
+    "route",
   ],
+  route: ["name", "resolve", "selector", "max_fails", "fail_timeout_secs", "chains"],
+  chain: ["hops"],
+  hop: ["type", "host", "port", "username", "password", "user_id"],
 } as const;
+
+/** acl.toml's snake_case route keys and the snapshot's camelCase ones. */
+const ROUTE_KEYS: Record<string, string> = {
+  max_fails: "maxFails",
+  fail_timeout_secs: "failTimeoutSecs",
+  user_id: "userId",
+};
+const TOML_KEYS = Object.fromEntries(Object.entries(ROUTE_KEYS).map(([k, v]) => [v, k]));
+
+function camelRoute(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(camelRoute);
+  const record = asRecord(value);
+  if (!record) return value;
+  return Object.fromEntries(
+    Object.entries(record).map(([key, member]) => [ROUTE_KEYS[key] ?? key, camelRoute(member)]),
+  );
+}
 
 export interface AclTomlUser {
   username: string;
@@ -94,6 +121,8 @@ export interface AclToml {
   users: AclTomlUser[];
   groups: { name: string }[];
   rules: AclRule[];
+  /** `[[routes]]`, in the snapshot's shape. */
+  routes: RouteInput[];
 }
 
 export type ParseAclTomlResult =
@@ -150,6 +179,22 @@ function unknownKeys(doc: Raw, report: (path: PropertyKey[], message: string) =>
           check(rule, KNOWN_KEYS.rule, [section, i, "rules", j]);
         });
       }
+    });
+  }
+  const routes = doc.routes;
+  if (Array.isArray(routes)) {
+    routes.forEach((route, i) => {
+      check(route, KNOWN_KEYS.route, ["routes", i]);
+      const chains = asRecord(route)?.chains;
+      if (!Array.isArray(chains)) return;
+      chains.forEach((chain, j) => {
+        check(chain, KNOWN_KEYS.chain, ["routes", i, "chains", j]);
+        const hops = asRecord(chain)?.hops;
+        if (!Array.isArray(hops)) return;
+        hops.forEach((hop, k) => {
+          check(hop, KNOWN_KEYS.hop, ["routes", i, "chains", j, "hops", k]);
+        });
+      });
     });
   }
 }
@@ -217,6 +262,27 @@ export function parseAclToml(text: string): ParseAclTomlResult {
     });
   });
 
+  const routes: RouteInput[] = [];
+  const routeNames = new Map<string, number>();
+  file.routes.forEach((raw, i) => {
+    const parsedRoute = Route.safeParse(camelRoute(raw));
+    // A broken route still has its name, so the rules naming it are not reported as well.
+    if (typeof raw.name === "string" && !routeNames.has(raw.name)) routeNames.set(raw.name, i);
+    if (!parsedRoute.success) {
+      errors.push(
+        formatIssues(parsedRoute.error.issues, (path) =>
+          show(["routes", i, ...path.map((key) => TOML_KEYS[String(key)] ?? key)]),
+        ),
+      );
+      return;
+    }
+    const route = camelRoute(raw) as RouteInput;
+    const first = routeNames.get(route.name);
+    if (first !== i)
+      fail(["routes", i, "name"], `duplicate route "${route.name}" (first at routes[${first}])`);
+    routes.push(route);
+  });
+
   const rules: AclRule[] = [];
   const ruleIds = new Map<string, string>();
   const convert = (
@@ -241,6 +307,20 @@ export function parseAclToml(text: string): ParseAclTomlResult {
       if (rule.schedule) {
         const result = parseSchedule(rule.schedule);
         if (!result.ok) fail([...at, "schedule", ...result.path], result.error);
+      }
+      if (rule.route !== undefined) {
+        if (rule.action !== "allow") {
+          fail(
+            [...at, "route"],
+            "only an allow rule can name a route (a block rule reaches nothing)",
+          );
+        } else if (!routeNames.has(rule.route)) {
+          const known = [...routeNames.keys()];
+          fail(
+            [...at, "route"],
+            `unknown route "${rule.route}" (${known.length === 0 ? "define it with [[routes]]" : `routes: ${known.join(", ")}`})`,
+          );
+        }
       }
       if (rule.close_at_window_end && !rule.schedule) {
         fail([...at, "close_at_window_end"], "needs a schedule: without one the window never ends");
@@ -270,6 +350,7 @@ export function parseAclToml(text: string): ParseAclTomlResult {
         ...(rule.sources ? { sources: rule.sources } : {}),
         ...(rule.schedule ? { schedule: rule.schedule } : {}),
         ...(rule.close_at_window_end ? { closeAtWindowEnd: true } : {}),
+        ...(rule.route !== undefined ? { route: rule.route } : {}),
       });
     });
   };
@@ -288,6 +369,7 @@ export function parseAclToml(text: string): ParseAclTomlResult {
       users: file.users.map((u) => ({ username: u.username, groups: [...new Set(u.groups)] })),
       groups: file.groups.map((g) => ({ name: g.name })),
       rules,
+      routes,
     },
     warnings,
   };
@@ -302,6 +384,8 @@ export interface SnapshotAclParts {
   users: z.input<typeof PolicyUser>[];
   groups: z.input<typeof PolicyGroup>[];
   rules: AclRule[];
+  /** Absent when acl.toml defines none, so a snapshot without routes keeps its hash. */
+  routes?: RouteInput[];
 }
 
 /**
@@ -348,5 +432,6 @@ export function aclTomlToSnapshotParts(
     users: [...users.values()],
     groups,
     rules: acl.rules,
+    ...(acl.routes.length > 0 ? { routes: acl.routes } : {}),
   };
 }

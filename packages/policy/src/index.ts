@@ -8,6 +8,7 @@ export {
 export { evaluate, explain } from "./acl/evaluate";
 export { CompiledSchedule, parseSchedule, type ScheduleSpec } from "./acl/schedule";
 export type { AclAction, AclRequest, Decision, Explanation } from "./acl/types";
+export { unresolvedAddressBlock } from "./acl/unresolved";
 export {
   type AclToml,
   type AclTomlUser,
@@ -47,6 +48,15 @@ export {
   startOfLocalDay,
   TimeZone,
 } from "./quota/index";
+export {
+  MAX_ROUTE_CHAINS,
+  MAX_ROUTE_HOPS,
+  Route,
+  RouteChain,
+  RouteHop,
+  type RouteInput,
+  RouteName,
+} from "./route";
 export {
   AclRule,
   PolicySnapshot,

@@ -6,6 +6,7 @@ import { RelayAuthScopes } from "./auth-scope";
 import { canonicalJson } from "./canonical-json";
 import { formatIssues } from "./issues";
 import { Quota, TimeZone } from "./quota/quota";
+import { Route, RouteName } from "./route";
 import { CLOSE_NEEDS_SCHEDULE, Schedule, SourcePattern } from "./rule-schema";
 import { text } from "./text";
 
@@ -61,10 +62,16 @@ export const AclRule = z
     schedule: Schedule.optional(),
     /** Sessions this rule allowed are closed when its window ends. @default false */
     closeAtWindowEnd: z.boolean().optional(),
+    /** The snapshot's route (`routes[].name`) this rule's CONNECTs go through. @default direct */
+    route: RouteName.optional(),
   })
   .refine((rule) => !rule.closeAtWindowEnd || rule.schedule !== undefined, {
     path: ["closeAtWindowEnd"],
     message: CLOSE_NEEDS_SCHEDULE,
+  })
+  .refine((rule) => rule.route === undefined || rule.action === "allow", {
+    path: ["route"],
+    message: "only an allow rule can name a route (a block rule reaches nothing)",
   });
 export type AclRule = z.infer<typeof AclRule>;
 export { Schedule, SourcePattern };
@@ -160,6 +167,8 @@ export const PolicySnapshot = z
     qos: QosSettings,
     /** Time zone of quotas' calendar periods; absent: "UTC". */
     quotaTimezone: TimeZone.optional(),
+    /** Upstream proxy chains that rules name. Optional, not defaulted: older snapshots keep their hash. */
+    routes: z.array(Route).optional(),
   })
   .superRefine((snapshot, ctx) => {
     const issue = (path: PropertyKey[], message: string) =>
@@ -190,9 +199,22 @@ export const PolicySnapshot = z
       (i, first, id) =>
         issue(["rules", i, "id"], `duplicate rule id "${id}" (first at rules[${first}])`),
     );
+    const routes = firstSeen(
+      snapshot.routes ?? [],
+      (r) => r.name,
+      (i, first, name) =>
+        issue(["routes", i, "name"], `duplicate route "${name}" (first at routes[${first}])`),
+    );
     snapshot.rules.forEach((rule, i) => {
       if (rule.owner.kind === "group" && !groups.has(rule.owner.name)) {
         issue(["rules", i, "owner", "name"], `unknown group "${rule.owner.name}"`);
+      }
+      if (rule.route !== undefined && !routes.has(rule.route)) {
+        const known = [...routes.keys()];
+        issue(
+          ["rules", i, "route"],
+          `unknown route "${rule.route}" (${known.length === 0 ? "the snapshot defines no routes" : `routes: ${known.join(", ")}`})`,
+        );
       }
     });
   });

@@ -20,6 +20,7 @@ export const SOCKS_ERROR_CODES = [
   "SOCKS_E_CONTROL_CHARACTER",
   "SOCKS_E_BAD_PROXY_HEADER",
   "SOCKS_E_BAD_GSSAPI_MESSAGE",
+  "SOCKS_E_BAD_HTTP_RESPONSE",
 ] as const;
 
 export type SocksErrorCode = (typeof SOCKS_ERROR_CODES)[number];

@@ -6,6 +6,7 @@ describe("public surface", () => {
     expect(Object.keys(socks).sort()).toEqual(
       [
         "AuthMethod",
+        "HTTP_CONNECT_MAX_HEAD_BYTES",
         "Command",
         "GSSAPI_VERSION",
         "GssapiMessageType",
@@ -19,6 +20,7 @@ describe("public surface", () => {
         "addressFromHost",
         "decodeAddress",
         "decodeGreeting",
+        "decodeHttpConnectResponse",
         "decodeMethodSelection",
         "decodeProxyHeader",
         "decodeReply",
@@ -30,6 +32,7 @@ describe("public surface", () => {
         "decodeUserPassRequest",
         "encodeAddress",
         "encodeGreeting",
+        "encodeHttpConnect",
         "encodeMethodSelection",
         "encodeProxyHeaderV1",
         "encodeProxyHeaderV2",

@@ -16,6 +16,13 @@ export {
   GssapiMessageType,
 } from "./gssapi";
 export {
+  decodeHttpConnectResponse,
+  encodeHttpConnect,
+  HTTP_CONNECT_MAX_HEAD_BYTES,
+  type HttpConnectRequest,
+  type HttpConnectResponse,
+} from "./http-connect";
+export {
   decodeProxyHeader,
   encodeProxyHeaderV1,
   encodeProxyHeaderV2,

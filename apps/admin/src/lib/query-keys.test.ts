@@ -13,6 +13,7 @@ describe("query keys", () => {
       keys.groups.list(),
       keys.nodes.list(),
       keys.qos.get(),
+      keys.routes.list(),
       keys.rules.list(),
       keys.sessions.active.list(),
       keys.sessions.active.count(),

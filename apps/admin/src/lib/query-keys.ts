@@ -17,6 +17,7 @@ export const keys = {
   nodes: { list: () => ["nodes.list"] as const },
   qos: { get: () => ["qos.get"] as const },
   quotas: { usage: () => ["quotas.usage"] as const },
+  routes: { list: () => ["routes.list"] as const },
   rules: { list: () => ["rules.list"] as const },
   sessions: {
     active: {

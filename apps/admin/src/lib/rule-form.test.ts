@@ -29,7 +29,9 @@ describe("rule editor validation", () => {
       sources: null,
       schedule: null,
       closeAtWindowEnd: false,
+      route: null,
     });
+    expect(ruleInputFromDraft({ ...valid, route: " via-parent " }).route).toBe("via-parent");
   });
 
   it("turns sources and a window into the rule's conditions", () => {
@@ -109,6 +111,7 @@ describe("rule editor validation", () => {
       sources: ["127.0.0.2"],
       schedule: { days: ["fri-mon"], times: ["22:00-06:00"] },
       closeAtWindowEnd: true,
+      route: null,
       position: 0,
     };
     const input = ruleInputFromDraft(draftFromRule(rule));

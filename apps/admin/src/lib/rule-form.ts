@@ -33,6 +33,8 @@ export interface RuleDraft {
   /** IANA time zone; empty: UTC. */
   timezone: string;
   closeAtWindowEnd: boolean;
+  /** The upstream route's name; "" for a direct connection. */
+  route: string;
 }
 
 export type RuleField = keyof RuleDraft;
@@ -54,6 +56,7 @@ export function emptyRuleDraft(owner?: { kind: "user" | "group"; name: string })
     times: "",
     timezone: "",
     closeAtWindowEnd: false,
+    route: "",
   };
 }
 
@@ -78,6 +81,7 @@ export function draftFromRule(rule: Rule): RuleDraft {
     times: (rule.schedule?.times ?? []).join(", "),
     timezone: rule.schedule?.timezone ?? "",
     closeAtWindowEnd: rule.closeAtWindowEnd,
+    route: rule.route ?? "",
   };
 }
 
@@ -199,6 +203,7 @@ export function ruleInputFromDraft(draft: RuleDraft): RuleCreateInput {
     sources: sources.length === 0 ? null : sources,
     schedule: scheduleFromDraft(draft),
     closeAtWindowEnd: draft.closeAtWindowEnd,
+    route: draft.route.trim() === "" ? null : draft.route.trim(),
   };
 }
 

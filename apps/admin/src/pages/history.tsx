@@ -56,6 +56,7 @@ const CSV_COLUMNS: CsvColumn<SessionRecord>[] = [
   { header: "rule_id", value: (s) => s.ruleId },
   { header: "close_reason", value: (s) => s.closeReason },
   { header: "count", value: (s) => s.count },
+  { header: "route", value: (s) => s.route },
 ];
 
 const SORTABLE: { field: SortField; label: string; numeric?: boolean }[] = [
@@ -473,6 +474,8 @@ function SessionDialog({ id, onClose }: { id: string | null; onClose: () => void
                 </>
               ) : null}
             </dd>
+            <dt>Route</dt>
+            <dd>{s.route ? <code>{s.route}</code> : "direct"}</dd>
             <dt>Node</dt>
             <dd>
               {s.node ?? "–"} ({s.region ?? "no region"})

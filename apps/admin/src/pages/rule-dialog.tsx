@@ -322,6 +322,18 @@ function RuleForm({
           ) : null}
         </div>
         <div className="form-row">
+          <Field label="Route" hint="Upstream route (Routes page); empty: connect directly">
+            {(c) => (
+              <Input
+                {...c}
+                name="route"
+                value={draft.route}
+                onChange={(e) => update({ route: e.target.value })}
+              />
+            )}
+          </Field>
+        </div>
+        <div className="form-row">
           <Field label="Description" error={errors.description}>
             {(c) => (
               <Input

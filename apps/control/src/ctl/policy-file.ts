@@ -39,6 +39,7 @@ export function policyToToml(policy: PolicyExport): string {
           ...(r.sources === null ? {} : { sources: r.sources }),
           ...(r.schedule === null ? {} : { schedule: r.schedule }),
           ...(r.closeAtWindowEnd ? { close_at_window_end: true } : {}),
+          ...(r.route ? { route: r.route } : {}),
         };
       });
   const doc = {
@@ -68,6 +69,11 @@ ${warning}${stringify(doc)}\n`;
 export function tomlToImport(text: string, current: PolicyExport): PolicyImport {
   const parsed = parseAclToml(text);
   if (!parsed.ok) throw new CtlError(parsed.error.split("\n").join("; "));
+  if (parsed.acl.routes.length > 0) {
+    throw new CtlError(
+      "routes: policy import does not carry [[routes]]; create them with the routes API (routes.put) first, then import rules that name them",
+    );
+  }
   const users = new Map(current.users.map((u) => [u.username, u]));
   const groups = new Map(current.groups.map((g) => [g.name, g]));
   return {

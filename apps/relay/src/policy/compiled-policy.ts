@@ -3,6 +3,7 @@ import {
   compileAcl,
   type PolicySnapshot,
   type ResolvedAuth,
+  type Route,
   resolveAuthScope,
 } from "@edgesocks/policy";
 import { AuthMethod } from "@edgesocks/socks";
@@ -33,6 +34,8 @@ export interface CompiledPolicy {
   readonly limits: PolicyLimits;
   /** Traffic quotas per user (own and groups'); users without any are absent. */
   readonly quotas: ReadonlyMap<string, readonly QuotaRule[]>;
+  /** Upstream routes by name (rules name them; the snapshot checked every reference). */
+  readonly routes: ReadonlyMap<string, Route>;
 }
 
 /** Which relay a snapshot is compiled for: auth.scopes name nodes and regions. */
@@ -91,5 +94,6 @@ export function compilePolicy(
     anonymousUser: snapshot.auth.anonymousUser,
     limits: new PolicyLimits(snapshot),
     quotas: compileQuotas(snapshot),
+    routes: new Map((snapshot.routes ?? []).map((route) => [route.name, route])),
   });
 }

@@ -99,7 +99,7 @@ export class StandalonePolicySource {
 
   #build(): PolicySnapshot {
     const { config, aclPath, logger } = this.options;
-    let acl: AclToml = { defaultPolicy: "allow", users: [], groups: [], rules: [] };
+    let acl: AclToml = { defaultPolicy: "allow", users: [], groups: [], rules: [], routes: [] };
     if (config.acl.enabled && aclPath) {
       let text: string;
       try {

@@ -21,6 +21,7 @@ import type { BoundedLabel, RelayMetrics } from "../metrics";
 import type { BindListener } from "../net/bind-listener";
 import { isIpv6Address, normalizeDestination } from "../net/destination";
 import type { Resolver } from "../net/resolver";
+import type { RouteDialer } from "../net/route-dialer";
 import type { CompiledPolicy } from "../policy/compiled-policy";
 import type { PolicyStore } from "../policy/policy-store";
 import type { SessionMeter } from "../quota/quota-guard";
@@ -63,6 +64,8 @@ export interface SessionDeps extends SessionProtection {
   auth: AuthBackends;
   backoff: FailureBackoff;
   resolver: Resolver;
+  /** CONNECTs of rules with a route go through it (and its hops' health). */
+  routes: RouteDialer;
   metrics: RelayMetrics;
   logger: Logger;
   registry: SessionRegistry;
@@ -124,6 +127,8 @@ export class ClientSession implements TrafficCounters {
   decision: Decision | null = null;
   /** The GeoIP lookup, once per address for this session; unset: no database loaded. */
   readonly countryOf: CountryLookup | undefined;
+  /** The route taken (`name#chain`, or `name` when no chain was tried); null: direct. */
+  route: string | null = null;
   state: SessionState = "greeting";
   /** Handshake bytes not parsed yet (and early data held for the destination). */
   buffer: Buffer | null = null;
@@ -473,8 +478,9 @@ export class ClientSession implements TrafficCounters {
   }
 
   /** Refuses a destination the ACL or the egress guard turned away. */
-  refuseDestination(refusal: "acl" | "egress_guard"): void {
+  refuseDestination(refusal: "acl" | "acl_unresolved" | "egress_guard"): void {
     if (refusal === "acl") this.refuse(Reply.NotAllowed, "acl_blocked", "acl");
+    else if (refusal === "acl_unresolved") this.refuse(Reply.NotAllowed, "acl_unresolved", "acl");
     else this.refuse(Reply.NotAllowed, "egress_guard", "egress_guard");
   }
 
@@ -590,6 +596,7 @@ export class ClientSession implements TrafficCounters {
       ruleId: this.decision?.ruleId ?? null,
       closeReason: reason,
       ...this.#countries(),
+      ...(this.route !== null ? { route: this.route } : {}),
     });
     deps.metrics.sessionsTotal.inc({ command: this.command ?? "none", status });
     deps.metrics.sessionDuration.observe(

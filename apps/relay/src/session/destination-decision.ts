@@ -1,4 +1,9 @@
-import { type CountryLookup, type Decision, evaluate } from "@edgesocks/policy";
+import {
+  type CountryLookup,
+  type Decision,
+  evaluate,
+  unresolvedAddressBlock,
+} from "@edgesocks/policy";
 import type { BoundedLabel, RelayMetrics } from "../metrics";
 import { type Destination, isIpv6Address, normalizeDestination } from "../net/destination";
 import type { EgressGuard } from "../net/egress-guard";
@@ -38,8 +43,12 @@ export interface DecidingSession {
 
 /** What a TCP command may reach: the allowed addresses, or why not. */
 export type Reachable =
-  | { ok: true; addresses: ResolvedAddress[] }
-  | { ok: false; refusal: "acl" | "egress_guard" }
+  /**
+   * `unresolved`: the deciding rule's route resolves remotely, so the name was decided by name
+   * alone and never resolved here (`addresses` is empty).
+   */
+  | { ok: true; addresses: ResolvedAddress[]; unresolved?: true }
+  | { ok: false; refusal: "acl" | "acl_unresolved" | "egress_guard" }
   | { ok: false; refusal: "dns_failed"; code: string };
 
 /**
@@ -155,6 +164,10 @@ export async function reachable(
     settle(session, byName);
     return { ok: false, refusal: "acl" };
   }
+  const routeName = byName.rule?.route;
+  if (routeName !== undefined && session.policy.routes.get(routeName)?.resolve === "remote") {
+    return decidedByName(session, destination, port, byName);
+  }
   const resolved = await session.deps.resolver.resolve(destination.host);
   if (session.closed) return null;
   if (!resolved.ok) return { ok: false, refusal: "dns_failed", code: resolved.code };
@@ -190,4 +203,32 @@ export async function reachable(
   }
   settle(session, allowed!, allowedAddress);
   return { ok: true, addresses };
+}
+
+/**
+ * A name allowed by a rule whose route resolves remotely: the relay never learns its address, so
+ * a block rule on addresses that could apply refuses it (fail closed; see unresolvedAddressBlock).
+ */
+function decidedByName(
+  session: DecidingSession,
+  destination: Destination,
+  port: number,
+  byName: Decision,
+): Reachable {
+  const blocked = unresolvedAddressBlock(session.policy.acl, {
+    user: session.user,
+    host: destination.host,
+    port,
+    protocol: "tcp",
+    groups: session.groups,
+    client: session.clientAddress,
+    now: Date.now(),
+    countryOf: session.deps.countryOf,
+  });
+  if (blocked !== null) {
+    settle(session, blocked);
+    return { ok: false, refusal: "acl_unresolved" };
+  }
+  settle(session, byName);
+  return { ok: true, addresses: [], unresolved: true };
 }

@@ -37,6 +37,7 @@ export function withValidText(record: SessionRecord): SessionRecord {
     destinationAddress: nullable(record.destinationAddress, m.destinationAddress),
     ruleId: nullable(record.ruleId, m.ruleId),
     closeReason: validText(record.closeReason, m.closeReason),
+    ...(record.route != null ? { route: validText(record.route, m.route) } : {}),
   };
 }
 

@@ -21,6 +21,14 @@ export const RuleId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, "letters, digits, . _ : - (at most 100)");
 
+/** Route names, as @edgesocks/policy's RouteName (repeated: that module is not browser-safe). */
+export const RouteName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+    "letters, digits, . _ - (at most 64, first a letter or digit)",
+  );
+
 export const Owner = z.object({ kind: z.enum(["user", "group"]), name: Name });
 
 /**
@@ -49,6 +57,8 @@ export const RulePatchFields = {
   schedule: Schedule.nullable(),
   /** Close the sessions this rule allowed when its window ends (needs a schedule). */
   closeAtWindowEnd: z.boolean(),
+  /** The route (routes.list) this allow rule's CONNECTs go through; null: direct. */
+  route: RouteName.nullable(),
 };
 
 /** A rule's fields, as created and imported: one definition, so the paths cannot drift. */
@@ -60,6 +70,7 @@ export const RuleFields = {
   sources: RulePatchFields.sources.default(null),
   schedule: RulePatchFields.schedule.default(null),
   closeAtWindowEnd: RulePatchFields.closeAtWindowEnd.default(false),
+  route: RulePatchFields.route.default(null),
 };
 
 /** Page size for lists. @default 50 */

@@ -36,8 +36,34 @@ const AclRule = z
     sources: z.array(z.string()).optional(),
     schedule: ScheduleView.optional(),
     closeAtWindowEnd: z.boolean().optional(),
+    route: z.string().optional(),
   })
   .meta({ id: "SnapshotRule" });
+
+/** An upstream route (@edgesocks/policy Route); hops as the snapshot has them. */
+const SnapshotRoute = z
+  .strictObject({
+    name: z.string(),
+    resolve: z.enum(["local", "remote"]),
+    selector: z.enum(["failover", "round", "random"]),
+    maxFails: z.int(),
+    failTimeoutSecs: z.int(),
+    chains: z.array(
+      z.strictObject({
+        hops: z.array(
+          z.strictObject({
+            type: z.enum(["socks5", "socks4a", "http"]),
+            host: z.string(),
+            port: z.int(),
+            username: z.string().optional(),
+            password: z.string().optional(),
+            userId: z.string().optional(),
+          }),
+        ),
+      }),
+    ),
+  })
+  .meta({ id: "SnapshotRoute" });
 
 const SnapshotQos = z.strictObject({
   guaranteedBytesPerSec: z.int().optional(),
@@ -112,6 +138,7 @@ const PolicySnapshot = z
       maxConnectionsPerClient: z.int().optional(),
     }),
     quotaTimezone: z.string().optional(),
+    routes: z.array(SnapshotRoute).optional(),
   })
   .meta({ id: "PolicySnapshot" });
 const Version = z.int().min(0).meta({ description: "The snapshot version the change produced." });
@@ -191,6 +218,8 @@ export const RuleView = z
     schedule: ScheduleView.nullable(),
     /** Sessions the rule allowed are closed when its window ends. */
     closeAtWindowEnd: z.boolean(),
+    /** The route this allow rule's CONNECTs go through; null: direct. */
+    route: z.string().nullable(),
     /** Index in the rule list. */
     position: z.int(),
   })
@@ -336,6 +365,8 @@ export const SessionView = z
     closeReason: z.string(),
     /** Connections the record stands for: a relay folds rejected-before-request ones per minute. */
     count: z.int().min(1),
+    /** The upstream route taken (`name#chain`, or `name` when no chain was tried); null: direct. */
+    route: z.string().nullable(),
     ingestedAt: isoDate,
   })
   .meta({ id: "Session" });

@@ -28,7 +28,7 @@ async function load(ctx: Context, version: number): Promise<PublishedSnapshot> {
   return rowToPublished(row);
 }
 
-/** Viewers see snapshots without password hashes. */
+/** Viewers see snapshots without password hashes or upstream hops' passwords. */
 function forReader(snapshot: PolicySnapshot, admin: Principal & { kind: "admin" }): PolicySnapshot {
   if (admin.role === "admin") return snapshot;
   return {
@@ -36,6 +36,20 @@ function forReader(snapshot: PolicySnapshot, admin: Principal & { kind: "admin" 
     users: snapshot.users.map((u) =>
       u.passwordHash === undefined ? u : { ...u, passwordHash: "$argon2id$redacted" },
     ),
+    ...(snapshot.routes
+      ? {
+          routes: snapshot.routes.map((route) => ({
+            ...route,
+            chains: route.chains.map((chain) => ({
+              hops: chain.hops.map((hop) =>
+                "password" in hop && hop.password !== undefined
+                  ? { ...hop, password: "redacted" }
+                  : hop,
+              ),
+            })),
+          })),
+        }
+      : {}),
   };
 }
 

@@ -39,6 +39,7 @@ describe("policy state ⇄ snapshot", () => {
       sources: null,
       schedule: null,
       closeAtWindowEnd: false,
+      route: null,
     });
     state.rules.push({
       id: "office-hours",
@@ -52,6 +53,32 @@ describe("policy state ⇄ snapshot", () => {
       sources: ["127.0.0.2/32", "country:DE"],
       schedule: { days: ["mon-fri"], times: ["09:00-17:30"], timezone: "Europe/Berlin" },
       closeAtWindowEnd: true,
+      route: null,
+    });
+    state.routes.push({
+      name: "via-parent",
+      resolve: "remote",
+      selector: "round",
+      maxFails: 2,
+      failTimeoutSecs: 10,
+      chains: [
+        { hops: [{ type: "socks5", host: "127.0.0.1", port: 1081, username: "u", password: "p" }] },
+        { hops: [{ type: "http", host: "127.0.0.1", port: 3128 }] },
+      ],
+    });
+    state.rules.push({
+      id: "r2",
+      owner: { kind: "group", name: "dev" },
+      action: "allow",
+      description: null,
+      destinations: ["*"],
+      ports: ["443"],
+      protocols: ["tcp"],
+      priority: 0,
+      sources: null,
+      schedule: null,
+      closeAtWindowEnd: false,
+      route: "via-parent",
     });
     state.qos.maxConnectionsGlobal = 100;
     const sealed = sealSnapshot(
@@ -80,6 +107,7 @@ describe("policy state ⇄ snapshot", () => {
       sources: null,
       schedule: null,
       closeAtWindowEnd: false,
+      route: null,
     });
     const draft = stateToDraft(state, {
       version: 1,

@@ -1,15 +1,21 @@
 import type { Db } from "@edgesocks/db";
-import type { StoredQuota, StoredSchedule } from "@edgesocks/db/schema";
+import type { StoredQuota, StoredRoute, StoredSchedule } from "@edgesocks/db/schema";
 import {
   aclRules,
   aclSettings,
   authMethodScopes,
   authSettings,
   policyGroups,
+  policyRoutes,
   policyUsers,
   qosSettings,
 } from "@edgesocks/db/schema";
-import type { AuthAssignment, PolicySnapshot, PolicySnapshotInput } from "@edgesocks/policy";
+import type {
+  AuthAssignment,
+  PolicySnapshot,
+  PolicySnapshotInput,
+  RouteHop,
+} from "@edgesocks/policy";
 import { asc, eq, inArray } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 
@@ -53,6 +59,18 @@ export interface RuleState {
   /** When the rule applies; null: always. */
   schedule: StoredSchedule | null;
   closeAtWindowEnd: boolean;
+  /** The route this allow rule's CONNECTs go through; null: direct. */
+  route: string | null;
+}
+
+/** An upstream route, in the snapshot's shape (hops with their own credentials). */
+export interface RouteState {
+  name: string;
+  resolve: "local" | "remote";
+  selector: "failover" | "round" | "random";
+  maxFails: number;
+  failTimeoutSecs: number;
+  chains: { hops: RouteHop[] }[];
 }
 
 export interface AclSettingsState {
@@ -95,6 +113,8 @@ export interface PolicyState {
   users: UserState[];
   groups: GroupState[];
   rules: RuleState[];
+  /** Upstream routes, in order. */
+  routes: RouteState[];
   acl: AclSettingsState;
   auth: AuthSettingsState;
   authScopes: AuthScopesState;
@@ -125,6 +145,7 @@ export function defaultPolicyState(): PolicyState {
     ],
     groups: [],
     rules: [],
+    routes: [],
     acl: { enabled: true, defaultPolicy: "allow" },
     auth: { methods: ["none"], anonymousUser: "anonymous" },
     authScopes: { default: null, regions: {}, nodes: {} },
@@ -157,7 +178,7 @@ function qosOf(row: {
 
 /** Reads the whole editable policy. */
 export async function loadPolicyState(db: Db): Promise<PolicyState> {
-  const [users, groups, rules, acl, auth, qos, scopes] = await Promise.all([
+  const [users, groups, rules, acl, auth, qos, scopes, routes] = await Promise.all([
     db.select().from(policyUsers).orderBy(asc(policyUsers.id)),
     db.select().from(policyGroups).orderBy(asc(policyGroups.id)),
     db.select().from(aclRules).orderBy(asc(aclRules.position)),
@@ -168,6 +189,7 @@ export async function loadPolicyState(db: Db): Promise<PolicyState> {
       .select()
       .from(authMethodScopes)
       .orderBy(asc(authMethodScopes.scope), asc(authMethodScopes.name)),
+    db.select().from(policyRoutes).orderBy(asc(policyRoutes.position)),
   ]);
   const authScopes: AuthScopesState = { default: null, regions: {}, nodes: {} };
   for (const row of scopes) {
@@ -205,7 +227,9 @@ export async function loadPolicyState(db: Db): Promise<PolicyState> {
       sources: r.sources,
       schedule: r.schedule,
       closeAtWindowEnd: r.closeAtWindowEnd,
+      route: r.route,
     })),
+    routes: routes.map((r) => ({ name: r.name, ...(r.definition as Omit<RouteState, "name">) })),
     acl: acl[0] ? { enabled: acl[0].enabled, defaultPolicy: acl[0].defaultPolicy } : defaults.acl,
     auth: auth[0]
       ? { methods: auth[0].methods, anonymousUser: auth[0].anonymousUser }
@@ -314,7 +338,10 @@ export function stateToDraft(
       ...(r.sources === null ? {} : { sources: r.sources }),
       ...(r.schedule === null ? {} : { schedule: r.schedule }),
       ...(r.closeAtWindowEnd ? { closeAtWindowEnd: true } : {}),
+      ...(r.route === null ? {} : { route: r.route }),
     })),
+    // Absent without routes: snapshots of fleets that route nothing keep their content (and hash).
+    ...(state.routes.length === 0 ? {} : { routes: state.routes }),
     qos: defined(state.qos) as PolicySnapshotInput["qos"],
     // Absent when UTC: snapshots of fleets without quotas keep their content (and hash).
     ...(state.quotaTimezone === "UTC" ? {} : { quotaTimezone: state.quotaTimezone }),
@@ -361,7 +388,9 @@ export function snapshotToState(snapshot: PolicySnapshot): PolicyState {
       sources: r.sources ? [...r.sources] : null,
       schedule: r.schedule ? structuredClone(r.schedule) : null,
       closeAtWindowEnd: r.closeAtWindowEnd ?? false,
+      route: r.route ?? null,
     })),
+    routes: (snapshot.routes ?? []).map((r) => structuredClone({ ...r }) as RouteState),
     acl: { ...snapshot.acl },
     auth: { methods: [...snapshot.auth.methods], anonymousUser: snapshot.auth.anonymousUser },
     authScopes: scopesOf(snapshot.auth.scopes),
@@ -468,6 +497,7 @@ export function policyWrites(
     schedule: r.schedule,
     closeAtWindowEnd: r.closeAtWindowEnd,
     position: r.position,
+    route: r.route,
     updatedAtMs: nowMs,
   });
   const rules = diffByKey(positioned(before.rules), positioned(after.rules), (r) => r.id);
@@ -479,6 +509,29 @@ export function policyWrites(
   }
   for (const { item } of rules.added) {
     writes.push(db.insert(aclRules).values({ ...ruleValues(item), createdAtMs: nowMs }));
+  }
+
+  const positionedRoutes = (routes: RouteState[]) =>
+    routes.map((route, position) => ({ ...route, position }));
+  const routeValues = (r: RouteState & { position: number }) => {
+    const { name, position, ...definition } = r;
+    return { name, position, definition: definition as StoredRoute, updatedAtMs: nowMs };
+  };
+  const routes = diffByKey(
+    positionedRoutes(before.routes),
+    positionedRoutes(after.routes),
+    (r) => r.name,
+  );
+  if (routes.removed.length > 0) {
+    writes.push(db.delete(policyRoutes).where(inArray(policyRoutes.name, routes.removed)));
+  }
+  for (const { item } of routes.changed) {
+    writes.push(
+      db.update(policyRoutes).set(routeValues(item)).where(eq(policyRoutes.name, item.name)),
+    );
+  }
+  for (const { item } of routes.added) {
+    writes.push(db.insert(policyRoutes).values({ ...routeValues(item), createdAtMs: nowMs }));
   }
 
   if (!same(before.acl, after.acl)) {

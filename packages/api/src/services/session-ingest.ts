@@ -72,6 +72,7 @@ const COLUMNS = [
   "count",
   "destination_country",
   "client_country",
+  "route",
 ] as const;
 
 /** The free-text columns: the ones a batch whose JSON needs escapes sends hex-encoded. */
@@ -84,6 +85,7 @@ const TEXT_COLUMNS = new Set<string>([
   "destination_address",
   "rule_id",
   "close_reason",
+  "route",
 ]);
 const TEXT_INDEXES = COLUMNS.flatMap((column, i) => (TEXT_COLUMNS.has(column) ? [i] : []));
 
@@ -167,6 +169,7 @@ export function sessionRow(record: SessionRecord, source: IngestSource, nowMs: n
     // Two capitals (the wire schema's CountryCode): never an escape, so not a text column here.
     record.destinationCountry ?? null,
     record.clientCountry ?? null,
+    record.route ?? null,
   ];
 }
 

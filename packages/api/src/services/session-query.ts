@@ -155,6 +155,8 @@ export function sessionView(row: SessionRow) {
     closeReason: row.closeReason,
     /** Connections this row stands for (rejected-before-request ones are folded per minute). */
     count: row.count,
+    /** The upstream route taken (`name#chain`); null: direct. */
+    route: row.route,
     ingestedAt: new Date(row.ingestedAtMs).toISOString(),
   };
 }

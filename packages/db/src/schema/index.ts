@@ -12,9 +12,11 @@ export {
   authMethodScopes,
   authSettings,
   policyGroups,
+  policyRoutes,
   policyUsers,
   qosSettings,
   type StoredQuota,
+  type StoredRoute,
   type StoredSchedule,
 } from "./policy";
 export { quotaUsage } from "./quota-usage";

@@ -68,6 +68,28 @@ export const aclRules = sqliteTable("acl_rules", {
   closeAtWindowEnd: integer("close_at_window_end", { mode: "boolean" }).notNull().default(false),
   /** Order in the snapshot: breaks ties between rules of equal action and priority. */
   position: integer("position").notNull(),
+  /** The `policy_routes` name this allow rule's CONNECTs go through; null: direct. */
+  route: text("route"),
+  createdAtMs: integer("created_at_ms").notNull(),
+  updatedAtMs: integer("updated_at_ms").notNull(),
+});
+
+/** An upstream route as stored: the snapshot's Route without its name (checked on every write). */
+export interface StoredRoute {
+  resolve: "local" | "remote";
+  selector: "failover" | "round" | "random";
+  maxFails: number;
+  failTimeoutSecs: number;
+  chains: { hops: Record<string, unknown>[] }[];
+}
+
+/** Upstream proxy routes that rules name (the snapshot's `routes`). */
+export const policyRoutes = sqliteTable("policy_routes", {
+  name: text("name").primaryKey(),
+  /** Everything but the name, as JSON (hops with their own credentials). */
+  definition: text("definition", { mode: "json" }).$type<StoredRoute>().notNull(),
+  /** Order in the snapshot. */
+  position: integer("position").notNull(),
   createdAtMs: integer("created_at_ms").notNull(),
   updatedAtMs: integer("updated_at_ms").notNull(),
 });

@@ -47,6 +47,8 @@ export const sessions = sqliteTable(
     /** Connections the row stands for: relays fold rejected-before-request ones per minute. */
     count: integer("count").notNull().default(1),
     ingestedAtMs: integer("ingested_at_ms").notNull(),
+    /** The upstream route taken (`name#chain`); null: direct. */
+    route: text("route"),
   },
   // Every index slows ingest, so only filters that can be rare get one: node, region, status and
   // decision have few values and ride the started_at index (a page of 50 is found quickly).

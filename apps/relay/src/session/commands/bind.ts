@@ -28,6 +28,15 @@ export async function runBind(
       if (verdict.refusal !== "dns_failed") return session.refuseDestination(verdict.refusal);
       return session.refuse(Reply.HostUnreachable, `dns_failed:${verdict.code}`, null, "failed");
     }
+    // Through a route the peer would connect to the last hop, not here: never listen directly.
+    if (session.decision?.rule?.route !== undefined) {
+      session.route = session.decision.rule.route;
+      return session.refuse(
+        Reply.CommandNotSupported,
+        "route_bind_unsupported",
+        "route_unsupported",
+      );
+    }
     expected = new Set(verdict.addresses.map((a) => a.address));
   } else if (normalized.reason !== "unspecified") {
     return session.refuse(Reply.HostUnreachable, `bad_destination:${normalized.reason}`, null);
@@ -47,7 +56,9 @@ export async function runBind(
       const address = session.canonical(peer.address);
       if (egressRefuses(session, address, peer.port, "address")) return false;
       if (expected) return expected.has(address);
-      return decide(session, ipDestination(address), address, peer.port).action === "allow";
+      const decision = decide(session, ipDestination(address), address, peer.port);
+      // A routed rule never lets a peer in directly.
+      return decision.action === "allow" && decision.rule?.route === undefined;
     },
     onRefused: () => metrics.bindRefusedPeers.inc(),
   });

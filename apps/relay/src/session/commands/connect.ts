@@ -1,14 +1,15 @@
-import { Reply, type SocksAddress } from "@edgesocks/socks";
+import { addressFromHost, Reply, type SocksAddress } from "@edgesocks/socks";
 import { normalizeRequestAddress } from "../../net/destination";
 import type { ResolvedAddress } from "../../net/resolver";
 import { connectUpstream, type UpstreamResult } from "../../net/upstream";
 import type { ClientSession } from "../client-session";
-import { reachable } from "../destination-decision";
+import { type Reachable, reachable } from "../destination-decision";
 
 /**
  * CONNECT: decide the destination, reach it, reply with the address the relay
- * connected from, relay. How the destination is reached is `reach()`: today a
- * pooled connection or a direct one; upstream routing plugs in there.
+ * connected from, relay. How the destination is reached is `reach()` (a pooled
+ * connection or a direct one) or, when the deciding rule names a route, the
+ * route's chain of upstream proxies (`runRouted()`).
  */
 export async function runConnect(
   session: ClientSession,
@@ -34,6 +35,9 @@ export async function runConnect(
     metrics.upstreamErrors.inc({ reply: String(Reply.HostUnreachable) });
     return session.refuse(Reply.HostUnreachable, `dns_failed:${verdict.code}`, null, "failed");
   }
+  const routeName = session.decision?.rule?.route;
+  if (routeName !== undefined)
+    return runRouted(session, routeName, destination.host, verdict, port);
   const result = await reach(session, destination.host, verdict.addresses, port);
   if (session.closed) {
     if (result.ok) result.socket.destroy();
@@ -64,4 +68,50 @@ async function reach(
   if (result.ok && !session.closed)
     metrics.upstreamConnectDuration.observe(result.connectMs / 1000);
   return result;
+}
+
+/**
+ * CONNECT through the deciding rule's route: the last hop is asked for the name itself
+ * (resolve = "remote") or for the first address the ACL allowed (resolve = "local").
+ */
+async function runRouted(
+  session: ClientSession,
+  routeName: string,
+  host: string,
+  verdict: Reachable & { ok: true },
+  port: number,
+): Promise<void> {
+  const { routes, metrics, timeouts, logger } = session.deps;
+  // The snapshot refuses a rule naming a route it does not define.
+  const route = session.policy.routes.get(routeName)!;
+  session.route = route.name;
+  const address = verdict.unresolved ? undefined : verdict.addresses[0]!.address;
+  const target = {
+    address: address === undefined ? { type: "domain" as const, host } : addressFromHost(address),
+    port,
+  };
+  const result = await routes.dial(route, target, {
+    timeoutMs: timeouts.connectMs,
+    closed: () => session.closed,
+  });
+  if (session.closed) {
+    if (result.ok) result.socket.destroy();
+    return;
+  }
+  if (result.chain !== null) session.route = `${route.name}#${result.chain}`;
+  if (!result.ok) {
+    if (result.failures.length > 0) {
+      logger.warn(
+        { session: session.id, route: route.name, failures: result.failures.map((f) => f.message) },
+        "upstream route failed",
+      );
+    }
+    metrics.upstreamErrors.inc({ reply: String(result.reply) });
+    session.refuse(result.reply, result.reason, null, "failed");
+    return;
+  }
+  session.destinationAddress = address ?? null;
+  session.upstream = result.socket;
+  session.writeSuccess(result.socket.localAddress ?? "0.0.0.0", result.socket.localPort ?? 0);
+  session.startRelay(result.socket);
 }

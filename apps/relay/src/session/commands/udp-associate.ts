@@ -75,10 +75,30 @@ class SessionDatagramPolicy implements DatagramPolicy {
     session.destinationPort = port;
     const destination =
       name === address ? ipDestination(address) : { kind: "domain" as const, host: name };
-    return decide(session, destination, address, port, "udp");
+    const decision = decide(session, destination, address, port, "udp");
+    if (decision.rule?.route === undefined) return decision;
+    // Routes carry TCP only: a datagram a routed rule allows is dropped, never sent directly.
+    return routedUdp(decision);
   }
 
   egressRefuses(address: string, port: number): boolean {
     return egressRefuses(this.session, address, port);
   }
+}
+
+const routedRefusals = new WeakMap<Decision, Decision>();
+
+/** The block a routed rule's datagrams get, one per rule (it names the rule). */
+function routedUdp(decision: Decision): Decision {
+  let refusal = routedRefusals.get(decision);
+  if (refusal === undefined) {
+    refusal = Object.freeze({
+      action: "block" as const,
+      ruleId: decision.ruleId,
+      rule: decision.rule,
+      reason: `${decision.reason}: its route carries no UDP`,
+    });
+    routedRefusals.set(decision, refusal);
+  }
+  return refusal;
 }

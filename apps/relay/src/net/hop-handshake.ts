@@ -1,0 +1,160 @@
+import type { RouteHop } from "@edgesocks/policy";
+import {
+  AuthMethod,
+  decodeHttpConnectResponse,
+  decodeMethodSelection,
+  decodeReply,
+  decodeSocks4Reply,
+  decodeUserPassReply,
+  encodeGreeting,
+  encodeHttpConnect,
+  encodeRequest,
+  encodeSocks4Request,
+  encodeUserPassRequest,
+  Reply,
+  Socks4Reply,
+  type SocksAddress,
+} from "@edgesocks/socks";
+import type { HandshakeIo, ReadResult } from "./handshake-io";
+
+/** Where a hop is asked to connect: the next hop, or the destination after the last hop. */
+export interface HopTarget {
+  address: SocksAddress;
+  port: number;
+}
+
+/**
+ * What went wrong at one hop. `auth`, `protocol` and `closed` are this hop's own failure;
+ * `refused` means the hop answered that it could not reach the target (carrying the SOCKS5
+ * reply to give the client when the target was the destination).
+ */
+export type HopOutcome =
+  | { ok: true }
+  | { ok: false; kind: "auth" | "protocol" | "closed"; detail: string }
+  | { ok: false; kind: "refused"; reply: number; detail: string };
+
+/** Runs one hop's handshake on a connection to it, asking it to connect on to `target`. */
+export function negotiateHop(
+  io: HandshakeIo,
+  hop: RouteHop,
+  target: HopTarget,
+): Promise<HopOutcome> {
+  switch (hop.type) {
+    case "socks5":
+      return socks5(io, hop, target);
+    case "socks4a":
+      return socks4a(io, hop, target);
+    case "http":
+      return httpConnect(io, hop, target);
+  }
+}
+
+function lost(result: ReadResult<unknown> & { ok: false }): HopOutcome {
+  if (result.kind === "protocol") return { ok: false, kind: "protocol", detail: result.message };
+  return { ok: false, kind: "closed", detail: result.kind === "error" ? result.code : "closed" };
+}
+
+async function socks5(
+  io: HandshakeIo,
+  hop: Extract<RouteHop, { type: "socks5" }>,
+  target: HopTarget,
+): Promise<HopOutcome> {
+  const credentials = hop.username !== undefined && hop.password !== undefined;
+  // Only the method this hop is configured for: a hop with credentials must not be let in
+  // without them, as that would hide a parent that stopped checking.
+  io.send(encodeGreeting({ methods: [credentials ? AuthMethod.UserPass : AuthMethod.None] }));
+  const selection = await io.read(decodeMethodSelection);
+  if (!selection.ok) return lost(selection);
+  const method = selection.value.method;
+  if (credentials && method === AuthMethod.UserPass) {
+    io.send(encodeUserPassRequest({ username: hop.username!, password: hop.password! }));
+    const answer = await io.read(decodeUserPassReply);
+    if (!answer.ok) return lost(answer);
+    if (!answer.value.ok) return { ok: false, kind: "auth", detail: "username/password refused" };
+  } else if (method !== AuthMethod.None || credentials) {
+    return {
+      ok: false,
+      kind: "auth",
+      detail: `method 0x${method.toString(16).padStart(2, "0")} selected (offered ${credentials ? "username/password" : "none"})`,
+    };
+  }
+  io.send(encodeRequest({ command: "connect", address: target.address, port: target.port }));
+  const reply = await io.read(decodeReply);
+  if (!reply.ok) return lost(reply);
+  const code = reply.value.reply;
+  if (code === Reply.Succeeded) return { ok: true };
+  return {
+    ok: false,
+    kind: "refused",
+    reply: code >= 1 && code <= 8 ? code : Reply.GeneralFailure,
+    detail: `reply 0x${code.toString(16).padStart(2, "0")}`,
+  };
+}
+
+async function socks4a(
+  io: HandshakeIo,
+  hop: Extract<RouteHop, { type: "socks4a" }>,
+  target: HopTarget,
+): Promise<HopOutcome> {
+  if (target.address.type === "ipv6") {
+    return {
+      ok: false,
+      kind: "refused",
+      reply: Reply.AddressTypeNotSupported,
+      detail: "SOCKS4a cannot carry IPv6",
+    };
+  }
+  io.send(
+    encodeSocks4Request({
+      command: "connect",
+      port: target.port,
+      address: target.address,
+      userId: hop.userId ?? "",
+    }),
+  );
+  const reply = await io.read(decodeSocks4Reply);
+  if (!reply.ok) return lost(reply);
+  const code = reply.value.reply;
+  if (code === Socks4Reply.Granted) return { ok: true };
+  if (code === Socks4Reply.NoIdentd || code === Socks4Reply.IdentMismatch) {
+    return { ok: false, kind: "auth", detail: `identd reply 0x${code.toString(16)}` };
+  }
+  return {
+    ok: false,
+    kind: "refused",
+    reply: Reply.GeneralFailure,
+    detail: `reply 0x${code.toString(16)}`,
+  };
+}
+
+/** An HTTP proxy's refusal as the SOCKS5 reply closest to it. */
+function replyForStatus(status: number): number {
+  if (status === 403) return Reply.NotAllowed;
+  if (status === 502) return Reply.HostUnreachable;
+  if (status === 504) return Reply.TtlExpired;
+  return Reply.GeneralFailure;
+}
+
+async function httpConnect(
+  io: HandshakeIo,
+  hop: Extract<RouteHop, { type: "http" }>,
+  target: HopTarget,
+): Promise<HopOutcome> {
+  io.send(
+    encodeHttpConnect({
+      host: target.address.host,
+      port: target.port,
+      credentials:
+        hop.username !== undefined && hop.password !== undefined
+          ? { username: hop.username, password: hop.password }
+          : undefined,
+    }),
+  );
+  const response = await io.read(decodeHttpConnectResponse);
+  if (!response.ok) return lost(response);
+  const { status, reason } = response.value;
+  if (status >= 200 && status < 300) return { ok: true };
+  const detail = `HTTP ${status}${reason ? ` ${reason}` : ""}`;
+  if (status === 407) return { ok: false, kind: "auth", detail };
+  return { ok: false, kind: "refused", reply: replyForStatus(status), detail };
+}
