@@ -55,8 +55,8 @@ export {
   RouteChain,
   RouteHop,
   type RouteInput,
-  RouteName,
 } from "./route";
+export { RouteName } from "./rule-schema";
 export {
   AclRule,
   PolicySnapshot,

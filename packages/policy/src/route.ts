@@ -1,6 +1,7 @@
 import { Buffer } from "node:buffer";
 import { ipFamily } from "@edgesocks/socks/address";
 import { z } from "zod";
+import { RouteName } from "./rule-schema";
 import { text } from "./text";
 
 /*
@@ -14,14 +15,6 @@ import { text } from "./text";
 export const MAX_ROUTE_HOPS = 8;
 /** Alternative chains in one route at most. */
 export const MAX_ROUTE_CHAINS = 16;
-
-/** Route names are labels in metrics and session records: short and plain. */
-export const RouteName = z
-  .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
-    "letters, digits, . _ - (at most 64, first a letter or digit)",
-  );
 
 const HOSTNAME =
   /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$/;

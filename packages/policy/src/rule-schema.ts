@@ -38,3 +38,11 @@ export type Schedule = z.infer<typeof Schedule>;
 
 /** The problem with a rule's `closeAtWindowEnd` without a `schedule`. */
 export const CLOSE_NEEDS_SCHEDULE = "needs a schedule: without one the window never ends";
+
+/** Route names are labels in metrics and session records: short and plain. */
+export const RouteName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+    "letters, digits, . _ - (at most 64, first a letter or digit)",
+  );

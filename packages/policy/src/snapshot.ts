@@ -6,8 +6,8 @@ import { RelayAuthScopes } from "./auth-scope";
 import { canonicalJson } from "./canonical-json";
 import { formatIssues } from "./issues";
 import { Quota, TimeZone } from "./quota/quota";
-import { Route, RouteName } from "./route";
-import { CLOSE_NEEDS_SCHEDULE, Schedule, SourcePattern } from "./rule-schema";
+import { Route } from "./route";
+import { CLOSE_NEEDS_SCHEDULE, RouteName, Schedule, SourcePattern } from "./rule-schema";
 import { text } from "./text";
 
 function utf8Length(text: string): number {

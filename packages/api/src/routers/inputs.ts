@@ -1,8 +1,10 @@
 // Browser-safe (the admin app's forms validate with these, @edgesocks/api/inputs): zod,
 // @edgesocks/policy/text and @edgesocks/policy/rule-schema only.
-import { Schedule, SourcePattern } from "@edgesocks/policy/rule-schema";
+import { RouteName, Schedule, SourcePattern } from "@edgesocks/policy/rule-schema";
 import { text } from "@edgesocks/policy/text";
 import { z } from "zod";
+
+export { RouteName };
 
 /** A user, group or node name as the admin API accepts it. */
 export const Name = text({ max: 255 }).trim().min(1);
@@ -20,14 +22,6 @@ export const Protocols = z.array(z.enum(["tcp", "udp", "both"])).min(1);
 export const RuleId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, "letters, digits, . _ : - (at most 100)");
-
-/** Route names, as @edgesocks/policy's RouteName (repeated: that module is not browser-safe). */
-export const RouteName = z
-  .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
-    "letters, digits, . _ - (at most 64, first a letter or digit)",
-  );
 
 export const Owner = z.object({ kind: z.enum(["user", "group"]), name: Name });
 
