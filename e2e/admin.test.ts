@@ -415,6 +415,70 @@ describe("admin app", () => {
     expect((await api.nodes.list.query()).map((n) => n.name)).toEqual([NODE]);
   }, 60_000);
 
+  it("sets a region's auth method in Settings; the relay that cannot run it is ERROR on the Nodes page", async () => {
+    await go("/settings");
+    const form = page.getByRole("form", { name: "Set an auth method" });
+    const scopes = page.getByRole("table", { name: "Auth method scopes" });
+    await scopes.locator('tr[data-scope="fleet"]').waitFor();
+    // The API's own refusal, at the field: no node is in that region.
+    await form.getByLabel("Scope").selectOption("region");
+    await form.getByLabel("Region or node name").fill("nowhere");
+    await form.getByRole("button", { name: "Set auth method" }).click();
+    await form
+      .locator(".field-error")
+      .filter({ hasText: `no node is in region "nowhere" (regions: "${REGION}")` })
+      .waitFor();
+
+    // pam.username for the relay's region: its host has no such PAM service (relay.toml's default).
+    await form.getByLabel("Region or node name").fill(REGION);
+    await form.getByLabel("Method").selectOption("pam.username");
+    await form.getByRole("button", { name: "Set auth method" }).click();
+    await page.getByText("Auth method saved").waitFor();
+    const listed = scopes.locator(`tr[data-scope="region:${REGION}"]`);
+    await listed.filter({ hasText: "pam.username" }).waitFor();
+    expect(await form.locator(".field-error").count()).toBe(0);
+    expect(await api.auth.scopes.query()).toEqual({
+      default: null,
+      regions: { [REGION]: { method: "pam.username", groupSource: "policy" } },
+      nodes: {},
+    });
+    await screenshot(page, "settings-auth-scopes");
+
+    const view = await waitFor(
+      `${NODE} ERROR for its auth method`,
+      async () => {
+        const got = await api.nodes.get.query({ name: NODE });
+        return got.authProblem ? got : undefined;
+      },
+      20_000,
+      200,
+    );
+    expect(view.configStatus).toBe("ERROR");
+    expect(view.authMethod).toEqual({
+      method: "pam.username",
+      groupSource: "policy",
+      scope: "region",
+    });
+    expect(view.rejectionReason).toMatch(/^authentication unavailable: pam\.username: /);
+    await go("/nodes");
+    const row = page.locator(`tr[data-node="${NODE}"]`);
+    await row.filter({ hasText: "ERROR" }).filter({ hasText: view.rejectionReason! }).waitFor();
+    expect(await row.getByTestId("node-auth").textContent()).toBe("pam.usernameregion");
+    await screenshot(page, "nodes-auth-error");
+
+    // Removing the override gives the relay the policy's methods again: SYNCED.
+    await go("/settings");
+    await listed.getByRole("button", { name: "Remove" }).click();
+    await page.getByText(`Removed the region ${REGION} override`).waitFor();
+    await listed.waitFor({ state: "detached" });
+    expect((await api.auth.scopes.query()).regions).toEqual({});
+    await expectNodeApplied(await newestVersion());
+    expect((await api.nodes.get.query({ name: NODE })).authProblem).toBeNull();
+    expect(
+      await page.locator(`tr[data-node="${NODE}"]`).getByTestId("node-auth").textContent(),
+    ).toBe("policy methods");
+  }, 60_000);
+
   it("a viewer token sees everything with every write control disabled", async () => {
     const viewer = await api.admins.create.mutate({ name: "auditor", role: "viewer" });
     await expect(
@@ -442,6 +506,13 @@ describe("admin app", () => {
     for (const name of ["Re-enroll", "Disable", "Remove"]) {
       expect(await nodeRow.getByRole("button", { name }).isDisabled()).toBe(true);
     }
+    await go("/settings");
+    await page.getByRole("table", { name: "Auth method scopes" }).waitFor();
+    const scopeForm = page.getByRole("form", { name: "Set an auth method" });
+    expect(await scopeForm.getByLabel("Method").isDisabled()).toBe(true);
+    expect(await scopeForm.getByRole("button", { name: "Set auth method" }).isDisabled()).toBe(
+      true,
+    );
     await go("/snapshots");
     await page.locator("tr[data-version]").first().waitFor();
     const rollbacks = page.getByRole("button", { name: "Roll back" });

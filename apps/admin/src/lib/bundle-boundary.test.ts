@@ -12,6 +12,7 @@ const ROOT = join(SRC, "..", "..", "..");
  */
 const BROWSER_SAFE: Record<string, string> = {
   "@edgesocks/api/inputs": "packages/api/src/routers/inputs.ts",
+  "@edgesocks/policy/auth-scope": "packages/policy/src/auth-scope.ts",
   "@edgesocks/policy/rule-schema": "packages/policy/src/rule-schema.ts",
   "@edgesocks/policy/text": "packages/policy/src/text.ts",
   "@edgesocks/policy/validate": "packages/policy/src/validate.ts",

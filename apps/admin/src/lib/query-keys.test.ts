@@ -10,6 +10,7 @@ describe("query keys", () => {
       keys.admins.list(),
       keys.audit.list("", ""),
       keys.auth.get(),
+      keys.auth.scopes(),
       keys.groups.list(),
       keys.nodes.list(),
       keys.qos.get(),

@@ -12,7 +12,7 @@ export const keys = {
   },
   admins: { list: () => ["admins.list"] as const },
   audit: { list: (actor: string, action: string) => ["audit.list", actor, action] as const },
-  auth: { get: () => ["auth.get"] as const },
+  auth: { get: () => ["auth.get"] as const, scopes: () => ["auth.scopes"] as const },
   groups: { list: () => ["groups.list"] as const },
   nodes: { list: () => ["nodes.list"] as const },
   qos: { get: () => ["qos.get"] as const },

@@ -102,6 +102,7 @@ export function NodesPage() {
                     <th scope="col">Node</th>
                     <th scope="col">Health</th>
                     <th scope="col">Config</th>
+                    <th scope="col">Auth</th>
                     <th scope="col">Version</th>
                     <th scope="col">Last seen</th>
                     <th scope="col" className="num">
@@ -156,6 +157,19 @@ export function NodesPage() {
                               {n.rejectionReason}
                             </div>
                           ) : null}
+                        </td>
+                        <td data-testid="node-auth">
+                          {n.authMethod ? (
+                            <>
+                              {n.authMethod.method}
+                              <div className="cell-sub">
+                                {n.authMethod.scope}
+                                {n.authMethod.groupSource === "nss" ? " · groups from NSS" : ""}
+                              </div>
+                            </>
+                          ) : (
+                            <span className="cell-sub">policy methods</span>
+                          )}
                         </td>
                         <td className="nowrap" data-testid="node-version">
                           {n.appliedVersion ?? "–"} / {n.newestVersion ?? "–"}

@@ -14,6 +14,7 @@ import { formatDateTime } from "../lib/format";
 import { limitError, parseLimit } from "../lib/principal-form";
 import { keys } from "../lib/query-keys";
 import { parseByteSize } from "../lib/session-filters";
+import { AuthScopesCard } from "./auth-scopes-card";
 
 export function SettingsPage() {
   return (
@@ -26,6 +27,7 @@ export function SettingsPage() {
         <AuthCard />
         <QosCard />
       </div>
+      <AuthScopesCard />
       <AdminsCard />
     </div>
   );
