@@ -10,6 +10,7 @@ import { createTRPCClient, httpLink } from "@trpc/client";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  ABSENT_PAM_SERVICE,
   ADMIN_DIST,
   type AdminApi,
   adminApi,
@@ -429,7 +430,7 @@ describe("admin app", () => {
       .filter({ hasText: `no node is in region "nowhere" (regions: "${REGION}")` })
       .waitFor();
 
-    // pam.username for the relay's region: its host has no such PAM service (relay.toml's default).
+    // pam.username for the relay's region: its relay.toml names a PAM service no host has.
     await form.getByLabel("Region or node name").fill(REGION);
     await form.getByLabel("Method").selectOption("pam.username");
     await form.getByRole("button", { name: "Set auth method" }).click();
@@ -459,7 +460,11 @@ describe("admin app", () => {
       groupSource: "policy",
       scope: "region",
     });
-    expect(view.rejectionReason).toMatch(/^authentication unavailable: pam\.username: /);
+    expect(view.rejectionReason).toMatch(
+      new RegExp(
+        `^authentication unavailable: pam\\.username: PAM service "${ABSENT_PAM_SERVICE}"`,
+      ),
+    );
     await go("/nodes");
     const row = page.locator(`tr[data-node="${NODE}"]`);
     await row.filter({ hasText: "ERROR" }).filter({ hasText: view.rejectionReason! }).waitFor();

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
@@ -72,6 +72,12 @@ export interface Relay {
   process: ManagedProcess;
 }
 
+/**
+ * A PAM service no host has: the admin relay's `pam.username` is unavailable on any machine, so
+ * the Nodes page's ERROR state does not depend on what /etc/pam.d holds.
+ */
+export const ABSENT_PAM_SERVICE = "edgesocks-admin-e2e-absent";
+
 /** edgesocks-relay in fleet mode on a free loopback port, enrolled with `token`. */
 export async function startAdminRelay(options: {
   dir: string;
@@ -84,11 +90,15 @@ export async function startAdminRelay(options: {
   const opsPort = await freePort();
   const stateDir = join(options.dir, `relay-${options.name}`);
   mkdirSync(stateDir, { recursive: true });
+  const configPath = join(stateDir, "relay.toml");
+  writeFileSync(configPath, `[auth.pam]\nusername_service = "${ABSENT_PAM_SERVICE}"\n`);
   const proc = startProcess({
     name: `admin-e2e-relay-${options.name}`,
     command: process.execPath,
     args: [
       RELAY_BIN,
+      "--config",
+      configPath,
       "--control-url",
       `ws://127.0.0.1:${options.controlPort}/trpc`,
       "--node-token",
