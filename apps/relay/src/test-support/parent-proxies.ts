@@ -85,6 +85,7 @@ export function startMicrosocks(
 /**
  * Dante's danted (SOCKS5) with a config of its own. Dante binds its `external:` address
  * before it connects out, so that is 127.0.0.2, which loopback routes like any 127/8 address.
+ * It allows CONNECT, BIND (listening on 127.0.0.2) and UDP ASSOCIATE from 127.0.0.0/8.
  */
 export function startDante(): Promise<ParentProxy> {
   return startParent(
@@ -101,7 +102,12 @@ user.unprivileged: nobody
 client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
 socks pass {
   from: 127.0.0.0/8 to: 0.0.0.0/0
-  command: connect
+  command: connect bind udpassociate
+  log: connect
+}
+socks pass {
+  from: 0.0.0.0/0 to: 127.0.0.0/8
+  command: bindreply udpreply
   log: connect
 }
 `,
