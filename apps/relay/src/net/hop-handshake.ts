@@ -54,7 +54,7 @@ export function negotiateHop(
 ): Promise<HopOutcome> {
   switch (hop.type) {
     case "socks5":
-      return socks5(io, hop, target, command);
+      return negotiateSocks5(io, hop, target, command);
     case "socks4a":
       return socks4a(io, hop, target, command);
     case "http":
@@ -114,11 +114,12 @@ function lost(result: ReadResult<unknown> & { ok: false }): HopOutcome {
   return { ok: false, kind: "closed", detail: result.kind === "error" ? result.code : "closed" };
 }
 
-async function socks5(
+/** A SOCKS5 hop's greeting, credentials and request (UDP ASSOCIATE too: only SOCKS5 has it). */
+export async function negotiateSocks5(
   io: HandshakeIo,
   hop: Extract<RouteHop, { type: "socks5" }>,
   target: HopTarget,
-  command: HopCommand,
+  command: HopCommand | "udp-associate",
 ): Promise<HopOutcome> {
   const credentials = hop.username !== undefined && hop.password !== undefined;
   // Only the method this hop is configured for: a hop with credentials must not be let in

@@ -218,7 +218,7 @@ export class RouteDialer {
     });
     const started = performance.now();
     const first = hops[0]!;
-    const addresses = await this.#firstHopAddresses(first);
+    const addresses = await this.hopAddresses(first);
     if (!addresses.ok) return fail(0, addresses.kind, addresses.detail, addresses.kind === "dns");
     const remainingMs = () => Math.max(1, timeoutMs - (performance.now() - started));
     const connected = await connectUpstream(addresses.addresses, {
@@ -264,8 +264,8 @@ export class RouteDialer {
     }
   }
 
-  /** The first hop's addresses the egress guard lets the relay connect to. */
-  async #firstHopAddresses(
+  /** A first hop's addresses the egress guard lets the relay connect to. */
+  async hopAddresses(
     hop: RouteHop,
   ): Promise<
     | { ok: true; addresses: ResolvedAddress[] }

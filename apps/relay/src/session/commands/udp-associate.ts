@@ -1,9 +1,9 @@
-import type { Decision } from "@edgesocks/policy";
 import { Reply, type SocksAddress } from "@edgesocks/socks";
 import { normalizeRequestAddress } from "../../net/destination";
 import type { ClientSession } from "../client-session";
 import { decide, egressRefuses, ipDestination } from "../destination-decision";
-import { type DatagramPolicy, UdpAssociation } from "../udp-association";
+import { SessionRoutedDatagrams, udpHop } from "../routed-udp";
+import { type DatagramPolicy, type DatagramVerdict, UdpAssociation } from "../udp-association";
 
 /**
  * UDP ASSOCIATE: opens the association's UDP socket on the address the client
@@ -30,6 +30,7 @@ export async function runUdpAssociate(
     idleTimeoutMs: commands.udp.idleTimeoutMs,
     maxDatagramBytes: commands.udp.maxDatagramBytes,
     policy: new SessionDatagramPolicy(session),
+    routed: new SessionRoutedDatagrams(session),
     resolver,
     metrics,
     counters: session,
@@ -68,7 +69,7 @@ export async function runUdpAssociate(
 class SessionDatagramPolicy implements DatagramPolicy {
   constructor(readonly session: ClientSession) {}
 
-  decide(name: string, address: string, port: number): Decision {
+  decide(name: string, address: string, port: number): DatagramVerdict {
     const { session } = this;
     session.destinationHost = name;
     session.destinationAddress = address;
@@ -76,29 +77,19 @@ class SessionDatagramPolicy implements DatagramPolicy {
     const destination =
       name === address ? ipDestination(address) : { kind: "domain" as const, host: name };
     const decision = decide(session, destination, address, port, "udp");
-    if (decision.rule?.route === undefined) return decision;
-    // Routes carry TCP only: a datagram a routed rule allows is dropped, never sent directly.
-    return routedUdp(decision);
+    if (decision.action !== "allow") return { action: "drop", reason: "acl" };
+    const routeName = decision.rule?.route;
+    if (routeName === undefined) return { action: "direct" };
+    // UDP crosses one SOCKS5 parent only; never sent directly instead.
+    const route = session.policy.routes.get(routeName);
+    if (!route || udpHop(route) === null) {
+      session.route = routeName;
+      return { action: "drop", reason: "route_udp_unsupported" };
+    }
+    return { action: "route", route: routeName };
   }
 
   egressRefuses(address: string, port: number): boolean {
     return egressRefuses(this.session, address, port);
   }
-}
-
-const routedRefusals = new WeakMap<Decision, Decision>();
-
-/** The block a routed rule's datagrams get, one per rule (it names the rule). */
-function routedUdp(decision: Decision): Decision {
-  let refusal = routedRefusals.get(decision);
-  if (refusal === undefined) {
-    refusal = Object.freeze({
-      action: "block" as const,
-      ruleId: decision.ruleId,
-      rule: decision.rule,
-      reason: `${decision.reason}: its route carries no UDP`,
-    });
-    routedRefusals.set(decision, refusal);
-  }
-  return refusal;
 }
