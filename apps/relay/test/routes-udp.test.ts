@@ -123,6 +123,68 @@ describe("UDP ASSOCIATE through upstream routes", () => {
     expect(record).toMatchObject({ command: "udp", route: "r#0", packetsUp: 2, packetsDown: 2 });
   });
 
+  it("sends a name to the parent unresolved (resolve = remote)", async () => {
+    using echo = await startUdpEcho();
+    await using dante = await startDante();
+    await using relay = await startTestRelay(config, routedAcl([[{ port: dante.port }]]));
+    const { control, port } = await associate(relay);
+    const client = await udpClient();
+    try {
+      const to = {
+        frag: 0,
+        address: { type: "domain" as const, host: "localhost" },
+        port: echo.port,
+      };
+      client.send(encodeUdpDatagram(to, Buffer.from("by name")), port, "127.0.0.1");
+      const reply = await client.next();
+      const header = decodeUdpHeader(reply);
+      if (header.status !== "ok") throw new Error("bad header");
+      expect(header.value.port).toBe(echo.port);
+      expect(reply.subarray(header.length).toString()).toBe("by name from 127.0.0.2");
+      // The relay never asked its resolver: Dante resolved the name.
+      const { values } = await relay.relay.metrics.dnsDuration.get();
+      expect(values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0).toBe(0);
+    } finally {
+      client.close();
+      control.destroy();
+    }
+    const [record] = await relay.waitForRecords(1);
+    expect(record).toMatchObject({ destinationHost: "localhost", destinationAddress: null });
+  });
+
+  it("opens a new association with the parent after the parent closed the last one", async () => {
+    using echo = await startUdpEcho();
+    await using dante = await startDante({ udpIdleSecs: 1 });
+    await using relay = await startTestRelay(config, routedAcl([[{ port: dante.port }]]));
+    const { control, port } = await associate(relay);
+    const client = await udpClient();
+    const opened = async () =>
+      (await relay.relay.metrics.routeConnections.get()).values.find(
+        (v) => v.labels.result === "ok",
+      )?.value ?? 0;
+    try {
+      const to = {
+        frag: 0,
+        address: { type: "ipv4" as const, host: "127.0.0.1" },
+        port: echo.port,
+      };
+      client.send(encodeUdpDatagram(to, Buffer.from("before")), port, "127.0.0.1");
+      await client.next();
+      expect(await opened()).toBe(1);
+      // Dante ends the idle association; the relay's association with the client lives on.
+      await new Promise((r) => setTimeout(r, 2500));
+      client.send(encodeUdpDatagram(to, Buffer.from("after")), port, "127.0.0.1");
+      const reply = await client.next();
+      const header = decodeUdpHeader(reply);
+      if (header.status !== "ok") throw new Error("bad header");
+      expect(reply.subarray(header.length).toString()).toBe("after from 127.0.0.2");
+      expect(await opened()).toBe(2);
+    } finally {
+      client.close();
+      control.destroy();
+    }
+  });
+
   it("drops a routed datagram whose route has two hops, counting route_udp_unsupported", async () => {
     using echo = await startUdpEcho();
     await using dante = await startDante();

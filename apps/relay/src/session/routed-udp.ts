@@ -39,7 +39,7 @@ export class SessionRoutedDatagrams implements RoutedDatagrams {
       return;
     }
     const target =
-      route.resolve === "remote" && options.host !== options.address
+      options.address === "" || (route.resolve === "remote" && options.host !== options.address)
         ? { type: "domain" as const, host: options.host }
         : addressFromHost(options.address);
     const forward = (parent: ParentUdp) => parent.send(target, options.port, options.payload);

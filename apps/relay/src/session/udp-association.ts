@@ -58,6 +58,11 @@ export interface RoutedDatagrams {
 export interface DatagramPolicy {
   /** The ACL (and route) for one destination. */
   decide(host: string, address: string, port: number): DatagramVerdict;
+  /**
+   * A name decided before DNS: a route resolving remotely sends it on unresolved (or drops it);
+   * null: resolve it here and decide by its address.
+   */
+  decideByName(host: string, port: number): DatagramVerdict | null;
   /** Refused by the egress guard whatever the ACL says (dropped as "egress_guard"). */
   egressRefuses(address: string, port: number): boolean;
 }
@@ -194,6 +199,12 @@ export class UdpAssociation {
       this.#send(destination.host, destination.address, port, payload);
       return;
     }
+    const byName = this.#decideByName(destination.host, port);
+    if (byName !== null) {
+      if (byName.action === "drop") return this.#drop(byName.reason);
+      if (byName.action === "route")
+        return this.#route(byName.route, destination.host, "", port, payload);
+    }
     this.#options.resolver.resolve(destination.host).then((resolved) => {
       if (this.#closed) return;
       if (!resolved.ok || !resolved.addresses[0]) return this.#drop("dns_failed");
@@ -202,6 +213,33 @@ export class UdpAssociation {
       const mapped = normalizeDestination(pick.address);
       if (!mapped.ok || mapped.destination.kind !== "ip") return this.#drop("bad_destination");
       this.#send(destination.host, mapped.destination.address, port, payload);
+    });
+  }
+
+  /** A name's verdict before DNS, cached like the others (under an empty address). */
+  #decideByName(host: string, port: number): DatagramVerdict | null {
+    const key = `${host}||${port}`;
+    if (this.#decisions.has(key)) return this.#decisions.get(key)!;
+    const verdict = this.#options.policy.decideByName(host, port);
+    if (verdict === null) return null;
+    if (this.#decisions.size >= MAX_CACHED_DECISIONS) this.#decisions.clear();
+    this.#decisions.set(key, verdict);
+    return verdict;
+  }
+
+  /** `address` "": the name goes to the parent unresolved. */
+  #route(route: string, host: string, address: string, port: number, payload: Buffer): void {
+    const { counters, routed } = this.#options;
+    if (!routed) return this.#drop("route_udp_unsupported");
+    counters.bytesUp += payload.length;
+    counters.packetsUp += 1;
+    routed.send({
+      route,
+      host,
+      address,
+      port,
+      payload,
+      deliver: (from, fromPort, reply) => this.#deliver(addressFromHost(from), fromPort, reply),
     });
   }
 
@@ -215,21 +253,8 @@ export class UdpAssociation {
     }
     if (verdict.action === "drop") return this.#drop(verdict.reason);
     if (this.#options.policy.egressRefuses(address, port)) return this.#drop("egress_guard");
-    const { counters, routed } = this.#options;
-    if (verdict.action === "route") {
-      if (!routed) return this.#drop("route_udp_unsupported");
-      counters.bytesUp += payload.length;
-      counters.packetsUp += 1;
-      routed.send({
-        route: verdict.route,
-        host,
-        address,
-        port,
-        payload,
-        deliver: (from, fromPort, reply) => this.#deliver(addressFromHost(from), fromPort, reply),
-      });
-      return;
-    }
+    const { counters } = this.#options;
+    if (verdict.action === "route") return this.#route(verdict.route, host, address, port, payload);
     if (isIPv6(address) !== isIPv6(this.#options.bindAddress)) return this.#drop("family_mismatch");
     counters.bytesUp += payload.length;
     counters.packetsUp += 1;

@@ -1,7 +1,13 @@
 import { Reply, type SocksAddress } from "@edgesocks/socks";
 import { normalizeRequestAddress } from "../../net/destination";
 import type { ClientSession } from "../client-session";
-import { decide, egressRefuses, ipDestination } from "../destination-decision";
+import {
+  decide,
+  decidedByName,
+  egressRefuses,
+  evaluateDestination,
+  ipDestination,
+} from "../destination-decision";
 import { SessionRoutedDatagrams, udpHop } from "../routed-udp";
 import { type DatagramPolicy, type DatagramVerdict, UdpAssociation } from "../udp-association";
 
@@ -83,6 +89,27 @@ class SessionDatagramPolicy implements DatagramPolicy {
     // UDP crosses one SOCKS5 parent only; never sent directly instead.
     const route = session.policy.routes.get(routeName);
     if (!route || udpHop(route) === null) {
+      session.route = routeName;
+      return { action: "drop", reason: "route_udp_unsupported" };
+    }
+    return { action: "route", route: routeName };
+  }
+
+  decideByName(name: string, port: number): DatagramVerdict | null {
+    const { session } = this;
+    const destination = { kind: "domain" as const, host: name };
+    const byName = evaluateDestination(session, destination, undefined, port, "udp");
+    const routeName = byName.action === "allow" ? byName.rule?.route : undefined;
+    if (routeName === undefined) return null;
+    const route = session.policy.routes.get(routeName);
+    if (route?.resolve !== "remote") return null;
+    session.destinationHost = name;
+    session.destinationAddress = null;
+    session.destinationPort = port;
+    // Never resolved here: a block rule on addresses that could apply drops it (fail closed).
+    const decided = decidedByName(session, destination, port, byName, "udp");
+    if (!decided.ok) return { action: "drop", reason: "acl" };
+    if (udpHop(route) === null) {
       session.route = routeName;
       return { action: "drop", reason: "route_udp_unsupported" };
     }
