@@ -258,6 +258,30 @@ ports = ["22"]
     }
   });
 
+  it("BINDs with SOCKS4a to a socks4a last hop (Dante), the client speaking SOCKS4", async () => {
+    await using dante = await startDante();
+    await using relay = await startTestRelay(
+      `${config}\n[bind]\nenabled = true\ntimeout_ms = 5000\n`,
+      routedAcl([[{ type: "socks4a", host: "127.0.0.1", port: dante.port }]]),
+    );
+    using client = await RawClient.open(relay.port);
+    client.write([4, 2, 0, 0, 127, 0, 0, 3, 0]);
+    const first = await client.read(8);
+    expect(first[1]).toBe(0x5a);
+    // Dante listens on its external address, not on the relay's.
+    expect([...first.subarray(4, 8)].join(".")).toBe("127.0.0.2");
+    const peer = await connectTo("127.0.0.2", first.readUInt16BE(2), "127.0.0.3");
+    const second = await client.read(8);
+    expect(second[1]).toBe(0x5a);
+    expect([...second.subarray(4, 8)]).toEqual([127, 0, 0, 3]);
+    peer.write("v4 peer");
+    expect((await client.read(7)).toString()).toBe("v4 peer");
+    peer.destroy();
+    client.destroy();
+    const [record] = await relay.waitForRecords(1);
+    expect(record).toMatchObject({ protocol: "socks4", command: "bind", route: "r#0" });
+  });
+
   it("fails BIND over from a dead chain to Dante, counting the dead hop", async () => {
     await using dante = await startDante();
     const dead = await closedPort();
