@@ -36,14 +36,14 @@ route = "r"
 }
 
 /** Answers each datagram with its payload and the address it came from. */
-async function startUdpEcho() {
+async function startUdpEcho(host = "127.0.0.1") {
   const socket = createSocket("udp4");
   const seen: string[] = [];
   socket.on("message", (message, from) => {
     seen.push(from.address);
     socket.send(Buffer.from(`${message} from ${from.address}`), from.port, from.address);
   });
-  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => socket.bind(0, host, resolve));
   return { port: socket.address().port, seen, [Symbol.dispose]: () => socket.close() };
 }
 
@@ -179,6 +179,35 @@ describe("UDP ASSOCIATE through upstream routes", () => {
       if (header.status !== "ok") throw new Error("bad header");
       expect(reply.subarray(header.length).toString()).toBe("after from 127.0.0.2");
       expect(await opened()).toBe(2);
+    } finally {
+      client.close();
+      control.destroy();
+    }
+  });
+
+  it("checks the parent's address with the egress guard: refused, the datagram is dropped", async () => {
+    using echo = await startUdpEcho("127.0.0.4");
+    await using dante = await startDante();
+    await using relay = await startTestRelay(
+      `${config}\n[egress]\nblocked_networks = ["127.0.0.1/32"]\n`,
+      routedAcl([[{ port: dante.port }]]),
+    );
+    const { control, port } = await associate(relay);
+    const client = await udpClient();
+    try {
+      const to = {
+        frag: 0,
+        address: { type: "ipv4" as const, host: "127.0.0.4" },
+        port: echo.port,
+      };
+      client.send(encodeUdpDatagram(to, Buffer.from("guarded")), port, "127.0.0.1");
+      await expect(client.next(500)).rejects.toThrow("no datagram");
+      expect(await dropped(relay, "route_failed")).toBe(1);
+      const { values } = await relay.relay.metrics.routeHopFailures.get();
+      expect(values.map((v) => [v.labels, v.value])).toEqual([
+        [{ route: "r", hop: `socks5://127.0.0.1:${dante.port}` }, 1],
+      ]);
+      expect(echo.seen).toEqual([]);
     } finally {
       client.close();
       control.destroy();
