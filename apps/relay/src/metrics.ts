@@ -181,7 +181,7 @@ export function createRelayMetrics(registry: Registry = createRegistry()) {
     }),
     routeConnections: new Counter({
       name: "edgesocks_relay_route_connections_total",
-      help: "CONNECTs through an upstream route, by route and result (ok, destination_failed, failed: every chain failed at a hop, unavailable: every chain skipped as down)",
+      help: "CONNECTs and BINDs through an upstream route, and UDP associations with its parent, by route and result (ok, destination_failed, failed: every chain failed at a hop, unavailable: every chain skipped as down)",
       labelNames: ["route", "result"] as const,
       registers: r,
     }),

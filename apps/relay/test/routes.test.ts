@@ -1,3 +1,4 @@
+import { connect, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
 import type { RelayMetrics } from "../src/metrics";
 import { startDante, startMicrosocks, startTinyproxy } from "../src/test-support/parent-proxies";
@@ -224,11 +225,92 @@ ports = ["22"]
     expect(parent.requests).toEqual([]);
   });
 
-  it("refuses BIND on a routed rule rather than listening directly", async () => {
+  it("BINDs through Dante: its bound address and its peer are our replies, then data flows", async () => {
+    await using dante = await startDante();
+    // The first hop is microsocks, so the chain's earlier hop is a CONNECT tunnel.
+    await using micro = await startMicrosocks();
+    for (const hops of [[socks5(dante.port)], [socks5(micro.port), socks5(dante.port)]]) {
+      await using relay = await startTestRelay(
+        `${config}\n[bind]\nenabled = true\ntimeout_ms = 5000\n`,
+        routedAcl([hops]),
+      );
+      using client = await RawClient.open(relay.port);
+      client.write([5, 1, 0]);
+      expect([...(await client.read(2))]).toEqual([5, 0]);
+      client.write([5, 2, 0, 1, 127, 0, 0, 3, 0, 0]);
+      const first = await client.read(10);
+      // Dante listens on its external address, not on the relay's.
+      expect([...first.subarray(0, 8)]).toEqual([5, 0, 0, 1, 127, 0, 0, 2]);
+      const peer = await connectTo("127.0.0.2", first.readUInt16BE(8), "127.0.0.3");
+      const second = await client.read(10);
+      expect([...second.subarray(0, 8)]).toEqual([5, 0, 0, 1, 127, 0, 0, 3]);
+      expect(second.readUInt16BE(8)).toBe(peer.localPort);
+      peer.write("from peer");
+      expect((await client.read(9)).toString()).toBe("from peer");
+      const got = new Promise<string>((resolve) => peer.once("data", (c) => resolve(`${c}`)));
+      client.write("from client");
+      expect(await got).toBe("from client");
+      peer.destroy();
+      client.destroy();
+      const [record] = await relay.waitForRecords(1);
+      expect(record).toMatchObject({ command: "bind", route: "r#0", ruleId: "via-r" });
+      expect(await counter(relay.relay.metrics, "routeConnections")).toEqual({ "r|ok": 1 });
+    }
+  });
+
+  it("BINDs with SOCKS4a to a socks4a last hop (Dante), the client speaking SOCKS4", async () => {
+    await using dante = await startDante();
+    await using relay = await startTestRelay(
+      `${config}\n[bind]\nenabled = true\ntimeout_ms = 5000\n`,
+      routedAcl([[{ type: "socks4a", host: "127.0.0.1", port: dante.port }]]),
+    );
+    using client = await RawClient.open(relay.port);
+    client.write([4, 2, 0, 0, 127, 0, 0, 3, 0]);
+    const first = await client.read(8);
+    expect(first[1]).toBe(0x5a);
+    // Dante listens on its external address, not on the relay's.
+    expect([...first.subarray(4, 8)].join(".")).toBe("127.0.0.2");
+    const peer = await connectTo("127.0.0.2", first.readUInt16BE(2), "127.0.0.3");
+    const second = await client.read(8);
+    expect(second[1]).toBe(0x5a);
+    expect([...second.subarray(4, 8)]).toEqual([127, 0, 0, 3]);
+    peer.write("v4 peer");
+    expect((await client.read(7)).toString()).toBe("v4 peer");
+    peer.destroy();
+    client.destroy();
+    const [record] = await relay.waitForRecords(1);
+    expect(record).toMatchObject({ protocol: "socks4", command: "bind", route: "r#0" });
+  });
+
+  it("fails BIND over from a dead chain to Dante, counting the dead hop", async () => {
+    await using dante = await startDante();
+    const dead = await closedPort();
+    await using relay = await startTestRelay(
+      `${config}\n[bind]\nenabled = true\n`,
+      routedAcl([[socks5(dead)], [socks5(dante.port)]]),
+    );
+    using client = await RawClient.open(relay.port);
+    client.write([5, 1, 0]);
+    await client.read(2);
+    client.write([5, 2, 0, 1, 127, 0, 0, 1, 0, 0]);
+    const first = await client.read(10);
+    expect([...first.subarray(0, 8)]).toEqual([5, 0, 0, 1, 127, 0, 0, 2]);
+    expect(await counter(relay.relay.metrics, "routeHopFailures")).toEqual({
+      [`r|socks5://127.0.0.1:${dead}`]: 1,
+    });
+    const peer = await connectTo("127.0.0.2", first.readUInt16BE(8), "127.0.0.1");
+    expect([...(await client.read(10)).subarray(0, 8)]).toEqual([5, 0, 0, 1, 127, 0, 0, 1]);
+    peer.destroy();
+    client.destroy();
+    const [record] = await relay.waitForRecords(1);
+    expect(record).toMatchObject({ route: "r#1", status: "closed" });
+  });
+
+  it("refuses BIND with 0x07 when the route's last hop is HTTP", async () => {
     const port = await closedPort();
     await using relay = await startTestRelay(
       `${config}\n[bind]\nenabled = true\n`,
-      routedAcl([[socks5(port)]]),
+      routedAcl([[{ type: "http", host: "127.0.0.1", port }]]),
     );
     const client = await RawClient.open(relay.port);
     client.write([5, 1, 0]);
@@ -236,6 +318,16 @@ ports = ["22"]
     client.write([5, 2, 0, 1, 127, 0, 0, 1, 0, 80]);
     expect((await client.read(10))[1]).toBe(7);
     const [record] = await relay.waitForRecords(1);
-    expect(record).toMatchObject({ closeReason: "route_bind_unsupported", route: "r" });
+    expect(record).toMatchObject({
+      closeReason: "route_bind_unsupported:http_last_hop",
+      route: "r",
+    });
   });
 });
+
+function connectTo(host: string, port: number, localAddress: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, localAddress }, () => resolve(socket));
+    socket.once("error", reject);
+  });
+}

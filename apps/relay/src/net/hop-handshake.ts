@@ -23,30 +23,90 @@ export interface HopTarget {
   port: number;
 }
 
+/** What the last hop is asked to do: CONNECT to the target, or BIND for a peer from it. */
+export type HopCommand = "connect" | "bind";
+
+/** A hop's successful reply: the address it connected from, or (BIND) listens on. */
+export interface HopBound {
+  host: string;
+  port: number;
+}
+
 /**
  * What went wrong at one hop. `auth`, `protocol` and `closed` are this hop's own failure;
  * `refused` means the hop answered that it could not reach the target (carrying the SOCKS5
  * reply to give the client when the target was the destination).
  */
 export type HopOutcome =
-  | { ok: true }
+  | { ok: true; bound: HopBound }
   | { ok: false; kind: "auth" | "protocol" | "closed"; detail: string }
   | { ok: false; kind: "refused"; reply: number; detail: string };
 
-/** Runs one hop's handshake on a connection to it, asking it to connect on to `target`. */
+/**
+ * Runs one hop's handshake on a connection to it, asking it to connect on to `target` (or, with
+ * `command` "bind", to listen for a peer from it: the outcome is then its first reply).
+ */
 export function negotiateHop(
   io: HandshakeIo,
   hop: RouteHop,
   target: HopTarget,
+  command: HopCommand = "connect",
 ): Promise<HopOutcome> {
   switch (hop.type) {
     case "socks5":
-      return socks5(io, hop, target);
+      return negotiateSocks5(io, hop, target, command);
     case "socks4a":
-      return socks4a(io, hop, target);
+      return socks4a(io, hop, target, command);
     case "http":
+      if (command === "bind") {
+        return Promise.resolve({
+          ok: false,
+          kind: "refused",
+          reply: Reply.CommandNotSupported,
+          detail: "HTTP CONNECT cannot BIND",
+        });
+      }
       return httpConnect(io, hop, target);
   }
+}
+
+/** A SOCKS5 BIND's second reply: the peer that connected to the hop. */
+export async function readSocks5Reply(io: HandshakeIo): Promise<HopOutcome> {
+  const reply = await io.read(decodeReply);
+  if (!reply.ok) return lost(reply);
+  return socks5Outcome(reply.value.reply, reply.value.address.host, reply.value.port);
+}
+
+/** A SOCKS4 BIND's second reply: the peer that connected to the hop. */
+export async function readSocks4Reply(io: HandshakeIo): Promise<HopOutcome> {
+  const reply = await io.read(decodeSocks4Reply);
+  if (!reply.ok) return lost(reply);
+  return socks4Outcome(reply.value);
+}
+
+function socks5Outcome(code: number, host: string, port: number): HopOutcome {
+  if (code === Reply.Succeeded) return { ok: true, bound: { host, port } };
+  return {
+    ok: false,
+    kind: "refused",
+    reply: code >= 1 && code <= 8 ? code : Reply.GeneralFailure,
+    detail: `reply 0x${code.toString(16).padStart(2, "0")}`,
+  };
+}
+
+function socks4Outcome(reply: { reply: number; host: string; port: number }): HopOutcome {
+  const code = reply.reply;
+  if (code === Socks4Reply.Granted)
+    return { ok: true, bound: { host: reply.host, port: reply.port } };
+  if (code === Socks4Reply.NoIdentd || code === Socks4Reply.IdentMismatch) {
+    return { ok: false, kind: "auth", detail: `identd reply 0x${code.toString(16)}` };
+  }
+  return {
+    ok: false,
+    kind: "refused",
+    reply: Reply.GeneralFailure,
+    detail: `reply 0x${code.toString(16)}`,
+  };
 }
 
 function lost(result: ReadResult<unknown> & { ok: false }): HopOutcome {
@@ -54,10 +114,12 @@ function lost(result: ReadResult<unknown> & { ok: false }): HopOutcome {
   return { ok: false, kind: "closed", detail: result.kind === "error" ? result.code : "closed" };
 }
 
-async function socks5(
+/** A SOCKS5 hop's greeting, credentials and request (UDP ASSOCIATE too: only SOCKS5 has it). */
+export async function negotiateSocks5(
   io: HandshakeIo,
   hop: Extract<RouteHop, { type: "socks5" }>,
   target: HopTarget,
+  command: HopCommand | "udp-associate",
 ): Promise<HopOutcome> {
   const credentials = hop.username !== undefined && hop.password !== undefined;
   // Only the method this hop is configured for: a hop with credentials must not be let in
@@ -78,23 +140,15 @@ async function socks5(
       detail: `method 0x${method.toString(16).padStart(2, "0")} selected (offered ${credentials ? "username/password" : "none"})`,
     };
   }
-  io.send(encodeRequest({ command: "connect", address: target.address, port: target.port }));
-  const reply = await io.read(decodeReply);
-  if (!reply.ok) return lost(reply);
-  const code = reply.value.reply;
-  if (code === Reply.Succeeded) return { ok: true };
-  return {
-    ok: false,
-    kind: "refused",
-    reply: code >= 1 && code <= 8 ? code : Reply.GeneralFailure,
-    detail: `reply 0x${code.toString(16).padStart(2, "0")}`,
-  };
+  io.send(encodeRequest({ command, address: target.address, port: target.port }));
+  return readSocks5Reply(io);
 }
 
 async function socks4a(
   io: HandshakeIo,
   hop: Extract<RouteHop, { type: "socks4a" }>,
   target: HopTarget,
+  command: HopCommand,
 ): Promise<HopOutcome> {
   if (target.address.type === "ipv6") {
     return {
@@ -106,25 +160,13 @@ async function socks4a(
   }
   io.send(
     encodeSocks4Request({
-      command: "connect",
+      command,
       port: target.port,
       address: target.address,
       userId: hop.userId ?? "",
     }),
   );
-  const reply = await io.read(decodeSocks4Reply);
-  if (!reply.ok) return lost(reply);
-  const code = reply.value.reply;
-  if (code === Socks4Reply.Granted) return { ok: true };
-  if (code === Socks4Reply.NoIdentd || code === Socks4Reply.IdentMismatch) {
-    return { ok: false, kind: "auth", detail: `identd reply 0x${code.toString(16)}` };
-  }
-  return {
-    ok: false,
-    kind: "refused",
-    reply: Reply.GeneralFailure,
-    detail: `reply 0x${code.toString(16)}`,
-  };
+  return readSocks4Reply(io);
 }
 
 /** An HTTP proxy's refusal as the SOCKS5 reply closest to it. */
@@ -153,7 +195,8 @@ async function httpConnect(
   const response = await io.read(decodeHttpConnectResponse);
   if (!response.ok) return lost(response);
   const { status, reason } = response.value;
-  if (status >= 200 && status < 300) return { ok: true };
+  // An HTTP proxy does not say where it connected from.
+  if (status >= 200 && status < 300) return { ok: true, bound: { host: "0.0.0.0", port: 0 } };
   const detail = `HTTP ${status}${reason ? ` ${reason}` : ""}`;
   if (status === 407) return { ok: false, kind: "auth", detail };
   return { ok: false, kind: "refused", reply: replyForStatus(status), detail };

@@ -5,7 +5,7 @@ import { ipFamily } from "@edgesocks/socks/address";
 import { BoundedLabel, type RelayMetrics } from "../metrics";
 import type { EgressGuard } from "./egress-guard";
 import { HandshakeIo } from "./handshake-io";
-import { type HopTarget, negotiateHop } from "./hop-handshake";
+import { type HopBound, type HopCommand, type HopTarget, negotiateHop } from "./hop-handshake";
 import type { ResolvedAddress, Resolver } from "./resolver";
 import { RouteHealth } from "./route-health";
 import { connectUpstream } from "./upstream";
@@ -38,7 +38,13 @@ export class RouteHopError extends Error {
 }
 
 export type RouteDialResult =
-  | { ok: true; socket: Socket; chain: number }
+  | {
+      ok: true;
+      socket: Socket;
+      chain: number;
+      /** The last hop's reply: where it connected from, or (BIND) where it listens. */
+      bound: HopBound;
+    }
   | {
       ok: false;
       /** The SOCKS5 reply for the client. */
@@ -52,7 +58,7 @@ export type RouteDialResult =
     };
 
 type ChainResult =
-  | { ok: true; socket: Socket }
+  | { ok: true; socket: Socket; bound: HopBound }
   | { ok: false; failure: RouteHopError; countsAgainstHop: boolean }
   | { ok: false; failure: null; reply: number; detail: string };
 
@@ -72,8 +78,13 @@ function hopTarget(hop: RouteHop): HopTarget {
   return { address: addressFromHost(hop.host), port: hop.port };
 }
 
+/** Whether a chain's last hop can BIND (HTTP CONNECT cannot). */
+export function chainCanBind(hops: readonly RouteHop[]): boolean {
+  return hops[hops.length - 1]!.type !== "http";
+}
+
 /**
- * CONNECTs through a route: picks chains in the route's selector order, skips chains with a
+ * CONNECTs (or BINDs) through a route: picks chains in the route's selector order, skips chains with a
  * hop marked down, and for each chain connects to its first hop (the egress guard checks that
  * address) and negotiates hop after hop until the last one connects to the destination, all
  * within one connect budget per chain. A hop failure counts against that hop's health and
@@ -95,13 +106,20 @@ export class RouteDialer {
   async dial(
     route: Route,
     target: HopTarget,
-    options: { timeoutMs: number; closed: () => boolean },
+    options: {
+      timeoutMs: number;
+      closed: () => boolean;
+      /** What the last hop is asked for; earlier hops always CONNECT. @default "connect" */
+      command?: HopCommand;
+    },
   ): Promise<RouteDialResult> {
+    const command = options.command ?? "connect";
     const { metrics } = this.#options;
     const label = this.#routeLabel.of(route.name);
     const nowMs = performance.now();
     const order = this.#order(route).filter(
       (chain) =>
+        (command !== "bind" || chainCanBind(route.chains[chain]!.hops)) &&
         !route.chains[chain]!.hops.some((_, hop) =>
           this.health.isDown(healthKey(route, chain, hop), nowMs),
         ),
@@ -119,7 +137,7 @@ export class RouteDialer {
     }
     let last: RouteDialResult | null = null;
     for (const chain of order) {
-      const result = await this.#dialChain(route, chain, target, options.timeoutMs);
+      const result = await this.#dialChain(route, chain, target, options.timeoutMs, command);
       if (result.ok) {
         if (options.closed()) {
           result.socket.destroy();
@@ -129,7 +147,7 @@ export class RouteDialer {
           }
         }
         metrics.routeConnections.inc({ route: label, result: "ok" });
-        return { ok: true, socket: result.socket, chain };
+        return { ok: true, socket: result.socket, chain, bound: result.bound };
       }
       if (result.failure === null) {
         // The destination, not the chain: every hop did its part.
@@ -185,6 +203,7 @@ export class RouteDialer {
     chain: number,
     target: HopTarget,
     timeoutMs: number,
+    command: HopCommand,
   ): Promise<ChainResult> {
     const hops = route.chains[chain]!.hops;
     const fail = (
@@ -199,7 +218,7 @@ export class RouteDialer {
     });
     const started = performance.now();
     const first = hops[0]!;
-    const addresses = await this.#firstHopAddresses(first);
+    const addresses = await this.hopAddresses(first);
     if (!addresses.ok) return fail(0, addresses.kind, addresses.detail, addresses.kind === "dns");
     const remainingMs = () => Math.max(1, timeoutMs - (performance.now() - started));
     const connected = await connectUpstream(addresses.addresses, {
@@ -217,6 +236,7 @@ export class RouteDialer {
     }, remainingMs());
     const io = new HandshakeIo(socket);
     let handedOver = false;
+    let bound: HopBound = { host: "0.0.0.0", port: 0 };
     try {
       for (let hop = 0; hop < hops.length; hop++) {
         const lastHop = hop === hops.length - 1;
@@ -224,24 +244,28 @@ export class RouteDialer {
           io,
           hops[hop]!,
           lastHop ? target : hopTarget(hops[hop + 1]!),
+          lastHop ? command : "connect",
         );
         if (timedOut) return fail(hop, "timeout", `no answer within ${timeoutMs} ms`);
-        if (outcome.ok) continue;
+        if (outcome.ok) {
+          bound = outcome.bound;
+          continue;
+        }
         if (outcome.kind !== "refused") return fail(hop, outcome.kind, outcome.detail);
         if (!lastHop)
           return fail(hop + 1, "unreachable", `hop ${hop + 1} answered ${outcome.detail}`);
         return { ok: false, failure: null, reply: outcome.reply, detail: outcome.detail };
       }
       handedOver = true;
-      return { ok: true, socket: io.release() };
+      return { ok: true, socket: io.release(), bound };
     } finally {
       clearTimeout(budget);
       if (!handedOver) socket.destroy();
     }
   }
 
-  /** The first hop's addresses the egress guard lets the relay connect to. */
-  async #firstHopAddresses(
+  /** A first hop's addresses the egress guard lets the relay connect to. */
+  async hopAddresses(
     hop: RouteHop,
   ): Promise<
     | { ok: true; addresses: ResolvedAddress[] }

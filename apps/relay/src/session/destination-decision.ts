@@ -209,17 +209,18 @@ export async function reachable(
  * A name allowed by a rule whose route resolves remotely: the relay never learns its address, so
  * a block rule on addresses that could apply refuses it (fail closed; see unresolvedAddressBlock).
  */
-function decidedByName(
+export function decidedByName(
   session: DecidingSession,
   destination: Destination,
   port: number,
   byName: Decision,
+  protocol: "tcp" | "udp" = "tcp",
 ): Reachable {
   const blocked = unresolvedAddressBlock(session.policy.acl, {
     user: session.user,
     host: destination.host,
     port,
-    protocol: "tcp",
+    protocol,
     groups: session.groups,
     client: session.clientAddress,
     now: Date.now(),

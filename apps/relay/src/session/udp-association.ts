@@ -1,7 +1,11 @@
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from "node:dgram";
 import { isIPv6 } from "node:net";
-import type { Decision } from "@edgesocks/policy";
-import { addressFromHost, decodeUdpHeader, encodeUdpHeader } from "@edgesocks/socks";
+import {
+  addressFromHost,
+  decodeUdpHeader,
+  encodeUdpHeader,
+  type SocksAddress,
+} from "@edgesocks/socks";
 import type { RelayMetrics } from "../metrics";
 import { normalizeDestination } from "../net/destination";
 import type { Resolver } from "../net/resolver";
@@ -26,12 +30,39 @@ export interface UdpAssociationOptions {
   onEnd: (reason: string) => void;
   /** Largest datagram the relay forwards. @default 65507 */
   maxDatagramBytes?: number;
+  /** Where datagrams of routed rules go; unset: they are dropped ("route_udp_unsupported"). */
+  routed?: RoutedDatagrams | undefined;
+}
+
+/** What happens to datagrams for one destination: sent directly, through a route, or dropped. */
+export type DatagramVerdict =
+  | { action: "direct" }
+  | { action: "route"; route: string }
+  | { action: "drop"; reason: string };
+
+/** Sends a routed datagram on (through the route's parent) and delivers the replies. */
+export interface RoutedDatagrams {
+  send(options: {
+    route: string;
+    host: string;
+    address: string;
+    port: number;
+    payload: Buffer;
+    /** Hands a parent's reply to the client, with the source the parent named. */
+    deliver: (address: string, port: number, payload: Buffer) => void;
+  }): void;
+  close(): void;
 }
 
 /** Where a datagram may go: the session's destination decision (session/destination-decision.ts). */
 export interface DatagramPolicy {
-  /** The ACL for one destination. */
-  decide(host: string, address: string, port: number): Decision;
+  /** The ACL (and route) for one destination. */
+  decide(host: string, address: string, port: number): DatagramVerdict;
+  /**
+   * A name decided before DNS: a route resolving remotely sends it on unresolved (or drops it);
+   * null: resolve it here and decide by its address.
+   */
+  decideByName(host: string, port: number): DatagramVerdict | null;
   /** Refused by the egress guard whatever the ACL says (dropped as "egress_guard"). */
   egressRefuses(address: string, port: number): boolean;
 }
@@ -47,7 +78,7 @@ const MAX_CACHED_DECISIONS = 1024;
 export class UdpAssociation {
   readonly #socket: UdpSocket;
   readonly #options: UdpAssociationOptions;
-  readonly #decisions = new Map<string, boolean>();
+  readonly #decisions = new Map<string, DatagramVerdict>();
   readonly #contacted = new Set<string>();
   #clientPort: number;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -99,6 +130,7 @@ export class UdpAssociation {
     this.#closed = true;
     clearTimeout(this.#idleTimer);
     this.#socket.close();
+    this.#options.routed?.close();
   }
 
   #end(reason: string): void {
@@ -134,16 +166,18 @@ export class UdpAssociation {
       );
       return;
     }
+    this.#deliver(addressFromHost(fromAddress), from.port, message);
+  }
+
+  /** A reply to the client, wrapped with the source it came from. */
+  #deliver(source: SocksAddress, port: number, message: Buffer): void {
+    if (this.#closed || this.#clientPort === 0) return;
     this.#touch();
     const { counters, metrics } = this.#options;
     counters.bytesDown += message.length;
     counters.packetsDown += 1;
     metrics.udpDatagrams.inc({ direction: "out", reason: "" });
-    const header = encodeUdpHeader({
-      frag: 0,
-      address: addressFromHost(fromAddress),
-      port: from.port,
-    });
+    const header = encodeUdpHeader({ frag: 0, address: source, port });
     this.#socket.send([header, message], this.#clientPort, this.#options.clientAddress);
   }
 
@@ -165,6 +199,12 @@ export class UdpAssociation {
       this.#send(destination.host, destination.address, port, payload);
       return;
     }
+    const byName = this.#decideByName(destination.host, port);
+    if (byName !== null) {
+      if (byName.action === "drop") return this.#drop(byName.reason);
+      if (byName.action === "route")
+        return this.#route(byName.route, destination.host, "", port, payload);
+    }
     this.#options.resolver.resolve(destination.host).then((resolved) => {
       if (this.#closed) return;
       if (!resolved.ok || !resolved.addresses[0]) return this.#drop("dns_failed");
@@ -176,18 +216,46 @@ export class UdpAssociation {
     });
   }
 
+  /** A name's verdict before DNS, cached like the others (under an empty address). */
+  #decideByName(host: string, port: number): DatagramVerdict | null {
+    const key = `${host}||${port}`;
+    if (this.#decisions.has(key)) return this.#decisions.get(key)!;
+    const verdict = this.#options.policy.decideByName(host, port);
+    if (verdict === null) return null;
+    if (this.#decisions.size >= MAX_CACHED_DECISIONS) this.#decisions.clear();
+    this.#decisions.set(key, verdict);
+    return verdict;
+  }
+
+  /** `address` "": the name goes to the parent unresolved. */
+  #route(route: string, host: string, address: string, port: number, payload: Buffer): void {
+    const { counters, routed } = this.#options;
+    if (!routed) return this.#drop("route_udp_unsupported");
+    counters.bytesUp += payload.length;
+    counters.packetsUp += 1;
+    routed.send({
+      route,
+      host,
+      address,
+      port,
+      payload,
+      deliver: (from, fromPort, reply) => this.#deliver(addressFromHost(from), fromPort, reply),
+    });
+  }
+
   #send(host: string, address: string, port: number, payload: Buffer): void {
     const key = `${host}|${address}|${port}`;
-    let allowed = this.#decisions.get(key);
-    if (allowed === undefined) {
-      allowed = this.#options.policy.decide(host, address, port).action === "allow";
+    let verdict = this.#decisions.get(key);
+    if (verdict === undefined) {
+      verdict = this.#options.policy.decide(host, address, port);
       if (this.#decisions.size >= MAX_CACHED_DECISIONS) this.#decisions.clear();
-      this.#decisions.set(key, allowed);
+      this.#decisions.set(key, verdict);
     }
-    if (!allowed) return this.#drop("acl");
+    if (verdict.action === "drop") return this.#drop(verdict.reason);
     if (this.#options.policy.egressRefuses(address, port)) return this.#drop("egress_guard");
-    if (isIPv6(address) !== isIPv6(this.#options.bindAddress)) return this.#drop("family_mismatch");
     const { counters } = this.#options;
+    if (verdict.action === "route") return this.#route(verdict.route, host, address, port, payload);
+    if (isIPv6(address) !== isIPv6(this.#options.bindAddress)) return this.#drop("family_mismatch");
     counters.bytesUp += payload.length;
     counters.packetsUp += 1;
     if (this.#contacted.size < MAX_CACHED_DECISIONS) this.#contacted.add(`${address}|${port}`);

@@ -85,8 +85,10 @@ export function startMicrosocks(
 /**
  * Dante's danted (SOCKS5) with a config of its own. Dante binds its `external:` address
  * before it connects out, so that is 127.0.0.2, which loopback routes like any 127/8 address.
+ * It allows CONNECT, BIND (listening on 127.0.0.2) and UDP ASSOCIATE from 127.0.0.0/8;
+ * `udpIdleSecs`: it ends a UDP association (its control connection) idle that long.
  */
-export function startDante(): Promise<ParentProxy> {
+export function startDante(options: { udpIdleSecs?: number } = {}): Promise<ParentProxy> {
   return startParent(
     DANTED,
     (_port, dir) => ["-f", join(dir, "danted.conf"), "-p", join(dir, "danted.pid")],
@@ -96,12 +98,18 @@ internal: 127.0.0.1 port = ${port}
 external: 127.0.0.2
 socksmethod: none
 clientmethod: none
+${options.udpIdleSecs ? `timeout.io.udp: ${options.udpIdleSecs}` : ""}
 user.privileged: root
 user.unprivileged: nobody
 client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
 socks pass {
   from: 127.0.0.0/8 to: 0.0.0.0/0
-  command: connect
+  command: connect bind udpassociate
+  log: connect
+}
+socks pass {
+  from: 0.0.0.0/0 to: 127.0.0.0/8
+  command: bindreply udpreply
   log: connect
 }
 `,

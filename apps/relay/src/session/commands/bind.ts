@@ -1,8 +1,9 @@
-import { Reply, type SocksAddress } from "@edgesocks/socks";
+import { addressFromHost, Reply, type SocksAddress } from "@edgesocks/socks";
 import { BindListener } from "../../net/bind-listener";
 import { normalizeRequestAddress } from "../../net/destination";
 import type { ClientSession } from "../client-session";
 import { decide, egressRefuses, ipDestination, reachable } from "../destination-decision";
+import { runRoutedBind } from "./routed-bind";
 
 /**
  * BIND: listens for the one peer the client named (e.g. an FTP server's data
@@ -28,14 +29,14 @@ export async function runBind(
       if (verdict.refusal !== "dns_failed") return session.refuseDestination(verdict.refusal);
       return session.refuse(Reply.HostUnreachable, `dns_failed:${verdict.code}`, null, "failed");
     }
-    // Through a route the peer would connect to the last hop, not here: never listen directly.
-    if (session.decision?.rule?.route !== undefined) {
-      session.route = session.decision.rule.route;
-      return session.refuse(
-        Reply.CommandNotSupported,
-        "route_bind_unsupported",
-        "route_unsupported",
-      );
+    // Through a route the peer connects to the last hop, never to us: the parent's BIND.
+    const routeName = session.decision?.rule?.route;
+    if (routeName !== undefined) {
+      const address =
+        verdict.unresolved || destination.kind === "ip"
+          ? requested
+          : addressFromHost(verdict.addresses[0]!.address);
+      return runRoutedBind(session, routeName, { address, port });
     }
     expected = new Set(verdict.addresses.map((a) => a.address));
   } else if (normalized.reason !== "unspecified") {

@@ -1,9 +1,15 @@
-import type { Decision } from "@edgesocks/policy";
 import { Reply, type SocksAddress } from "@edgesocks/socks";
 import { normalizeRequestAddress } from "../../net/destination";
 import type { ClientSession } from "../client-session";
-import { decide, egressRefuses, ipDestination } from "../destination-decision";
-import { type DatagramPolicy, UdpAssociation } from "../udp-association";
+import {
+  decide,
+  decidedByName,
+  egressRefuses,
+  evaluateDestination,
+  ipDestination,
+} from "../destination-decision";
+import { SessionRoutedDatagrams, udpHop } from "../routed-udp";
+import { type DatagramPolicy, type DatagramVerdict, UdpAssociation } from "../udp-association";
 
 /**
  * UDP ASSOCIATE: opens the association's UDP socket on the address the client
@@ -30,6 +36,7 @@ export async function runUdpAssociate(
     idleTimeoutMs: commands.udp.idleTimeoutMs,
     maxDatagramBytes: commands.udp.maxDatagramBytes,
     policy: new SessionDatagramPolicy(session),
+    routed: new SessionRoutedDatagrams(session),
     resolver,
     metrics,
     counters: session,
@@ -68,7 +75,7 @@ export async function runUdpAssociate(
 class SessionDatagramPolicy implements DatagramPolicy {
   constructor(readonly session: ClientSession) {}
 
-  decide(name: string, address: string, port: number): Decision {
+  decide(name: string, address: string, port: number): DatagramVerdict {
     const { session } = this;
     session.destinationHost = name;
     session.destinationAddress = address;
@@ -76,29 +83,40 @@ class SessionDatagramPolicy implements DatagramPolicy {
     const destination =
       name === address ? ipDestination(address) : { kind: "domain" as const, host: name };
     const decision = decide(session, destination, address, port, "udp");
-    if (decision.rule?.route === undefined) return decision;
-    // Routes carry TCP only: a datagram a routed rule allows is dropped, never sent directly.
-    return routedUdp(decision);
+    if (decision.action !== "allow") return { action: "drop", reason: "acl" };
+    const routeName = decision.rule?.route;
+    if (routeName === undefined) return { action: "direct" };
+    // UDP crosses one SOCKS5 parent only; never sent directly instead.
+    const route = session.policy.routes.get(routeName);
+    if (!route || udpHop(route) === null) {
+      session.route = routeName;
+      return { action: "drop", reason: "route_udp_unsupported" };
+    }
+    return { action: "route", route: routeName };
+  }
+
+  decideByName(name: string, port: number): DatagramVerdict | null {
+    const { session } = this;
+    const destination = { kind: "domain" as const, host: name };
+    const byName = evaluateDestination(session, destination, undefined, port, "udp");
+    const routeName = byName.action === "allow" ? byName.rule?.route : undefined;
+    if (routeName === undefined) return null;
+    const route = session.policy.routes.get(routeName);
+    if (route?.resolve !== "remote") return null;
+    session.destinationHost = name;
+    session.destinationAddress = null;
+    session.destinationPort = port;
+    // Never resolved here: a block rule on addresses that could apply drops it (fail closed).
+    const decided = decidedByName(session, destination, port, byName, "udp");
+    if (!decided.ok) return { action: "drop", reason: "acl" };
+    if (udpHop(route) === null) {
+      session.route = routeName;
+      return { action: "drop", reason: "route_udp_unsupported" };
+    }
+    return { action: "route", route: routeName };
   }
 
   egressRefuses(address: string, port: number): boolean {
     return egressRefuses(this.session, address, port);
   }
-}
-
-const routedRefusals = new WeakMap<Decision, Decision>();
-
-/** The block a routed rule's datagrams get, one per rule (it names the rule). */
-function routedUdp(decision: Decision): Decision {
-  let refusal = routedRefusals.get(decision);
-  if (refusal === undefined) {
-    refusal = Object.freeze({
-      action: "block" as const,
-      ruleId: decision.ruleId,
-      rule: decision.rule,
-      reason: `${decision.reason}: its route carries no UDP`,
-    });
-    routedRefusals.set(decision, refusal);
-  }
-  return refusal;
 }
