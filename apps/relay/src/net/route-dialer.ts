@@ -103,6 +103,11 @@ export class RouteDialer {
     this.#options = options;
   }
 
+  /** The metric labels of `route` and one of its hops, bounded as the dialer's own are. */
+  labels(routeName: string, hop: RouteHop): { route: string; hop: string } {
+    return { route: this.#routeLabel.of(routeName), hop: this.#hopLabel.of(hopName(hop)) };
+  }
+
   async dial(
     route: Route,
     target: HopTarget,

@@ -1,7 +1,6 @@
 import type { Route } from "@edgesocks/policy";
 import { addressFromHost } from "@edgesocks/socks";
 import { ParentUdp, type Socks5Hop } from "../net/parent-udp";
-import { hopName } from "../net/route-dialer";
 import type { ClientSession } from "./client-session";
 import type { RoutedDatagrams } from "./udp-association";
 
@@ -74,10 +73,11 @@ export class SessionRoutedDatagrams implements RoutedDatagrams {
     const forget = () => {
       if (this.#entries.get(route.name) === entry) this.#entries.delete(route.name);
     };
+    const labels = routes.labels(route.name, hop);
     const fail = (kind: string, detail: string) => {
       forget();
-      metrics.routeConnections.inc({ route: route.name, result: "failed" });
-      metrics.routeHopFailures.inc({ route: route.name, hop: hopName(hop) });
+      metrics.routeConnections.inc({ route: labels.route, result: "failed" });
+      metrics.routeHopFailures.inc(labels);
       metrics.udpDatagrams.inc(
         { direction: "dropped", reason: "route_failed" },
         entry.pending.length,
@@ -103,7 +103,7 @@ export class SessionRoutedDatagrams implements RoutedDatagrams {
       return;
     }
     if (!opened.ok) return fail(opened.kind, opened.detail);
-    metrics.routeConnections.inc({ route: route.name, result: "ok" });
+    metrics.routeConnections.inc({ route: labels.route, result: "ok" });
     entry.parent = opened.parent;
     for (const send of entry.pending) send();
     entry.pending = [];
