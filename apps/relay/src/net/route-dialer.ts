@@ -6,6 +6,7 @@ import { BoundedLabel, type RelayMetrics } from "../metrics";
 import type { EgressGuard } from "./egress-guard";
 import { HandshakeIo } from "./handshake-io";
 import { type HopTarget, negotiateHop } from "./hop-handshake";
+import { type HeaderEndpoint, outboundProxyHeader } from "./outbound-proxy-header";
 import type { ResolvedAddress, Resolver } from "./resolver";
 import { RouteHealth } from "./route-health";
 import { connectUpstream } from "./upstream";
@@ -95,7 +96,12 @@ export class RouteDialer {
   async dial(
     route: Route,
     target: HopTarget,
-    options: { timeoutMs: number; closed: () => boolean },
+    options: {
+      timeoutMs: number;
+      closed: () => boolean;
+      /** The SOCKS client (after an inbound PROXY header): a chain's PROXY header names it. */
+      client: HeaderEndpoint;
+    },
   ): Promise<RouteDialResult> {
     const { metrics } = this.#options;
     const label = this.#routeLabel.of(route.name);
@@ -119,7 +125,7 @@ export class RouteDialer {
     }
     let last: RouteDialResult | null = null;
     for (const chain of order) {
-      const result = await this.#dialChain(route, chain, target, options.timeoutMs);
+      const result = await this.#dialChain(route, chain, target, options);
       if (result.ok) {
         if (options.closed()) {
           result.socket.destroy();
@@ -184,9 +190,9 @@ export class RouteDialer {
     route: Route,
     chain: number,
     target: HopTarget,
-    timeoutMs: number,
+    { timeoutMs, client }: { timeoutMs: number; client: HeaderEndpoint },
   ): Promise<ChainResult> {
-    const hops = route.chains[chain]!.hops;
+    const { hops, proxyProtocol } = route.chains[chain]!;
     const fail = (
       hop: number,
       kind: HopFailureKind,
@@ -218,6 +224,11 @@ export class RouteDialer {
     const io = new HandshakeIo(socket);
     let handedOver = false;
     try {
+      if (proxyProtocol !== undefined) {
+        // Ahead of any handshake byte: the hop reads the header before its own protocol.
+        const hop = { address: connected.address.address, port: first.port };
+        socket.write(outboundProxyHeader(proxyProtocol, client, hop));
+      }
       for (let hop = 0; hop < hops.length; hop++) {
         const lastHop = hop === hops.length - 1;
         const outcome = await negotiateHop(
