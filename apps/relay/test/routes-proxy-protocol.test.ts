@@ -1,3 +1,5 @@
+import { type AddressInfo, connect, createServer, type Server } from "node:net";
+import { encodeProxyHeaderV2 } from "@edgesocks/socks";
 import { describe, expect, it } from "vitest";
 import { startHaproxy, startMicrosocks } from "../src/test-support/parent-proxies";
 import { curlVia } from "../src/test-support/run";
@@ -39,6 +41,33 @@ function fetchFrom(relay: TestRelay, from: string, url: string) {
   return curlVia("--socks5-hostname", relay.proxy, url, ["--interface", from]);
 }
 
+/**
+ * A balancer in front of the relay: prepends a v2 header naming `claimed` as the client, then
+ * pipes. The relay sees the balancer (127.0.0.1) as peer and `claimed` as the client.
+ */
+async function startBalancer(relayPort: number, claimed: string) {
+  const server: Server = createServer((client) => {
+    const upstream = connect(relayPort, "127.0.0.1");
+    upstream.write(
+      encodeProxyHeaderV2({
+        version: 2,
+        command: "proxy",
+        family: 4,
+        source: claimed,
+        sourcePort: 41000,
+        destination: "127.0.0.1",
+        destinationPort: relayPort,
+      }),
+    );
+    client.pipe(upstream).pipe(client);
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  return { port: (server.address() as AddressInfo).port, [Symbol.asyncDispose]: close };
+}
+
 describe("a route's PROXY header to its first hop (HAProxy with accept-proxy)", () => {
   it("carries the SOCKS client's address: HAProxy logs it and lets only 127.0.0.5 through", async () => {
     await using target = await startHttpTarget("via haproxy");
@@ -76,5 +105,27 @@ describe("a route's PROXY header to its first hop (HAProxy with accept-proxy)", 
     const result = await fetchFrom(relay, "127.0.0.5", `http://127.0.0.1:${target.port}/`);
     expect(result.code).not.toBe(0);
     expect(haproxy.output()).not.toMatch(/pp-client 127\.0\.0\.5/);
+  });
+
+  it("names the client an inbound PROXY header named, not the balancer", async () => {
+    await using target = await startHttpTarget("via both balancers");
+    await using micro = await startMicrosocks();
+    await using haproxy = await startHaproxy({ backendPort: micro.port, allowSource: "127.0.0.5" });
+    const inbound = `${config}
+[server]
+proxy_protocol = "v2"
+proxy_protocol_trusted = ["127.0.0.1/32"]
+`;
+    await using relay = await startTestRelay(inbound, acl(haproxy.port, 'proxy_protocol = "v2"'));
+    const port = Number(relay.proxy.split(":")[1]);
+    await using balancer = await startBalancer(port, "127.0.0.5");
+    const result = await curlVia(
+      "--socks5-hostname",
+      `127.0.0.1:${balancer.port}`,
+      `http://127.0.0.1:${target.port}/`,
+      ["--interface", "127.0.0.1"],
+    );
+    expect(result).toMatchObject({ code: 0, stdout: "via both balancers" });
+    expect(haproxy.output()).toMatch(/pp-client 127\.0\.0\.5:41000/);
   });
 });
