@@ -261,6 +261,30 @@ describe("upstream routes", () => {
     await control.admin.routes.delete.mutate({ name: "via-parent" });
     expect("routes" in (await control.admin.snapshots.get.query({})).snapshot).toBe(false);
   });
+
+  it("keeps a chain's proxyProtocol through put, list and the snapshot, and refuses v3", async () => {
+    const hop = { type: "socks5" as const, host: "127.0.0.1", port: 1081 };
+    await control.admin.routes.put.mutate({
+      route: { name: "via-pp", resolve: "remote", chains: [{ proxyProtocol: "v2", hops: [hop] }] },
+    });
+    expect((await control.admin.routes.list.query())[0]!.chains).toEqual([
+      { proxyProtocol: "v2", hops: [hop] },
+    ]);
+    const { snapshot } = await control.admin.snapshots.get.query({});
+    expect(snapshot.routes?.[0]?.chains).toEqual([{ proxyProtocol: "v2", hops: [hop] }]);
+    const bad = await failure(
+      control.admin.routes.put.mutate({
+        route: {
+          name: "via-pp",
+          resolve: "remote",
+          // biome-ignore lint/suspicious/noExplicitAny: a value the schema refuses
+          chains: [{ proxyProtocol: "v3" as any, hops: [hop] }],
+        },
+      }),
+    );
+    expect(bad.message).toMatch(/must be "v1" or "v2"/);
+    await control.admin.routes.delete.mutate({ name: "via-pp" });
+  });
 });
 
 describe("acl.test", () => {

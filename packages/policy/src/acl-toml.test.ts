@@ -364,6 +364,17 @@ route = "via-parent"
     );
   });
 
+  it("reads proxy_protocol on a chain and refuses an unknown version", () => {
+    const withHeader = routes.replace(
+      "[[routes.chains]]\nhops",
+      '[[routes.chains]]\nproxy_protocol = "v2"\nhops',
+    );
+    expect(load(withHeader).acl.routes[0]!.chains[0]!.proxyProtocol).toBe("v2");
+    expect(errorOf(withHeader.replace('"v2"', '"v9"'))).toBe(
+      'routes[0].chains[0].proxy_protocol: must be "v1" or "v2" (PROXY protocol version for the first hop)',
+    );
+  });
+
   it("refuses a rule naming a route that is not defined, or a block rule with a route", () => {
     expect(errorOf(routes.replace('route = "via-parent"', 'route = "nowhere"'))).toBe(
       'users[0] (alice).rules[0].route: unknown route "nowhere" (routes: via-parent)',

@@ -23,7 +23,8 @@ import { text } from "./text";
  * IPs, CIDRs or `country:XX`); `schedule = { days, times, timezone }` and `close_at_window_end`.
  * `route` (an allow rule's CONNECTs go through the `[[routes]]` entry of that name). Top-level
  * `[[routes]]` (name, resolve, selector, max_fails, fail_timeout_secs, [[routes.chains]] with
- * [[routes.chains.hops]] type, host, port, username, password, user_id) define the routes.
+ * proxy_protocol and [[routes.chains.hops]] type, host, port, username, password, user_id) define
+ * the routes.
  * RustSocks ignores unknown keys; here they are errors (with the closest known key), because an
  * ignored `destination = [...]` drops a block rule without a word.
  */
@@ -89,7 +90,7 @@ const KNOWN_KEYS = {
     "route",
   ],
   route: ["name", "resolve", "selector", "max_fails", "fail_timeout_secs", "chains"],
-  chain: ["hops"],
+  chain: ["proxy_protocol", "hops"],
   hop: ["type", "host", "port", "username", "password", "user_id"],
 } as const;
 
@@ -98,6 +99,7 @@ const ROUTE_KEYS: Record<string, string> = {
   max_fails: "maxFails",
   fail_timeout_secs: "failTimeoutSecs",
   user_id: "userId",
+  proxy_protocol: "proxyProtocol",
 };
 const TOML_KEYS = Object.fromEntries(Object.entries(ROUTE_KEYS).map(([k, v]) => [v, k]));
 

@@ -125,6 +125,35 @@ describe("routes in the snapshot", () => {
     expect(lines.some((l) => l.startsWith("routes[6].chains[0].hops[0].type:"))).toBe(true);
   });
 
+  it("accepts proxyProtocol v1 or v2 on a chain and refuses any other value", () => {
+    const ok = routed([
+      {
+        name: "via-parent",
+        resolve: "remote",
+        chains: [
+          { proxyProtocol: "v2", hops: [parent] },
+          { proxyProtocol: "v1", hops: [parent] },
+        ],
+      },
+    ]);
+    expect(ok.ok).toBe(true);
+    if (ok.ok) expect(ok.snapshot.routes![0]!.chains[0]!.proxyProtocol).toBe("v2");
+    const refused = routed([
+      { name: "via-parent", resolve: "remote", chains: [{ proxyProtocol: "v3", hops: [parent] }] },
+    ]);
+    expect(errorOf(refused)).toBe(
+      'routes[0].chains[0].proxyProtocol: must be "v1" or "v2" (PROXY protocol version for the first hop)',
+    );
+  });
+
+  it("leaves a chain without proxyProtocol as it was (no key added, so its hash is unchanged)", () => {
+    const result = routed([
+      { name: "via-parent", resolve: "remote", chains: [{ hops: [parent] }] },
+    ]);
+    expect(result.ok).toBe(true);
+    if (result.ok) expect("proxyProtocol" in result.snapshot.routes![0]!.chains[0]!).toBe(false);
+  });
+
   it("reports a duplicate route name", () => {
     const result = routed([
       { name: "via-parent", resolve: "remote", chains: [{ hops: [parent] }] },

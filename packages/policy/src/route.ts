@@ -85,7 +85,21 @@ export const RouteHop = z
   });
 export type RouteHop = z.infer<typeof RouteHop>;
 
+/** PROXY protocol versions a chain can speak to its first hop. */
+export const PROXY_PROTOCOL_VERSIONS = ["v1", "v2"] as const;
+
 export const RouteChain = z.strictObject({
+  /**
+   * Write a PROXY protocol header (HAProxy's v1 text or v2 binary) on the TCP connection to the
+   * first hop before any handshake byte, naming the SOCKS client as source and the first hop as
+   * destination. Per chain: the chain owns that one connection, and only its first hop sees it.
+   * Absent: no header.
+   */
+  proxyProtocol: z
+    .enum(PROXY_PROTOCOL_VERSIONS, {
+      error: 'must be "v1" or "v2" (PROXY protocol version for the first hop)',
+    })
+    .optional(),
   hops: z.array(RouteHop).min(1).max(MAX_ROUTE_HOPS),
 });
 export type RouteChain = z.infer<typeof RouteChain>;

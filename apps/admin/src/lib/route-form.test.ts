@@ -37,6 +37,22 @@ describe("route editor", () => {
     expect(parseRouteText(text.replace('"password": ""', '"password": "p"')).ok).toBe(true);
   });
 
+  it("keeps a chain's proxyProtocol in the editor text", () => {
+    const stored = {
+      name: "r",
+      resolve: "remote",
+      selector: "failover",
+      maxFails: 1,
+      failTimeoutSecs: 30,
+      chains: [{ proxyProtocol: "v2", hops: [{ type: "socks5", host: "127.0.0.1", port: 1 }] }],
+      position: 0,
+    } as unknown as RouteView;
+    const text = routeEditorText(stored);
+    expect(JSON.parse(text).chains[0].proxyProtocol).toBe("v2");
+    const parsed = parseRouteText(text);
+    expect(parsed.ok && parsed.route.chains[0]!.proxyProtocol).toBe("v2");
+  });
+
   it("names what is wrong with the text", () => {
     expect(parseRouteText("{").ok).toBe(false);
     expect(parseRouteText("[]")).toEqual({ ok: false, error: "expected one route object" });

@@ -22,6 +22,7 @@ export const NEW_ROUTE_TEXT = `{
 export function routeEditorText(route: RouteView): string {
   const { position: _position, ...rest } = route as RouteView & Record<string, unknown>;
   const chains = (rest.chains as { hops: Record<string, unknown>[] }[]).map((chain) => ({
+    ...chain,
     hops: chain.hops.map((hop) => {
       const { hasPassword, ...fields } = hop;
       return hasPassword ? { ...fields, password: "" } : fields;

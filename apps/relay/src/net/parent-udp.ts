@@ -9,6 +9,7 @@ import {
 } from "@edgesocks/socks";
 import { HandshakeIo } from "./handshake-io";
 import { negotiateSocks5 } from "./hop-handshake";
+import { type HeaderEndpoint, outboundProxyHeader } from "./outbound-proxy-header";
 import type { ResolvedAddress } from "./resolver";
 import { connectUpstream } from "./upstream";
 
@@ -24,6 +25,10 @@ export interface ParentUdpOptions {
   onReply: (address: SocksAddress, port: number, payload: Buffer) => void;
   /** The control connection ended: the association is gone. */
   onClose: () => void;
+  /** The chain's `proxy_protocol`: a header naming `client` goes ahead of the handshake. */
+  proxyProtocol?: "v1" | "v2";
+  /** The SOCKS client (after an inbound PROXY header). */
+  client: HeaderEndpoint;
 }
 
 export type ParentUdpResult =
@@ -96,6 +101,10 @@ export class ParentUdp {
           resolve();
         });
       });
+      if (options.proxyProtocol !== undefined) {
+        const hop = { address: connected.address.address, port: options.hop.port };
+        control.write(outboundProxyHeader(options.proxyProtocol, options.client, hop));
+      }
       const io = new HandshakeIo(control);
       // The address our datagrams come from, so the parent accepts only them.
       const outcome = await negotiateSocks5(

@@ -21,7 +21,11 @@ const target = (host: string, port: number) => ({
   address: { type: "domain" as const, host },
   port,
 });
-const options = { timeoutMs: 5000, closed: () => false };
+const options = {
+  timeoutMs: 5000,
+  closed: () => false,
+  client: { address: "127.0.0.9", port: 40000 },
+};
 
 function dialer(egress?: EgressGuard) {
   const metrics = createRelayMetrics();
@@ -176,7 +180,7 @@ describe("RouteDialer", () => {
     const result = await d.dial(
       route({ chains: [{ hops: [socks5(silent.port)] }] }),
       target("x.test", 80),
-      { timeoutMs: 200, closed: () => false },
+      { ...options, timeoutMs: 200 },
     );
     expect(!result.ok && result.failures.map((f) => f.kind)).toEqual(["timeout"]);
   });

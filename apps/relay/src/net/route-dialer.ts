@@ -6,6 +6,7 @@ import { BoundedLabel, type RelayMetrics } from "../metrics";
 import type { EgressGuard } from "./egress-guard";
 import { HandshakeIo } from "./handshake-io";
 import { type HopBound, type HopCommand, type HopTarget, negotiateHop } from "./hop-handshake";
+import { type HeaderEndpoint, outboundProxyHeader } from "./outbound-proxy-header";
 import type { ResolvedAddress, Resolver } from "./resolver";
 import { RouteHealth } from "./route-health";
 import { connectUpstream } from "./upstream";
@@ -116,6 +117,8 @@ export class RouteDialer {
       closed: () => boolean;
       /** What the last hop is asked for; earlier hops always CONNECT. @default "connect" */
       command?: HopCommand;
+      /** The SOCKS client (after an inbound PROXY header): a chain's PROXY header names it. */
+      client: HeaderEndpoint;
     },
   ): Promise<RouteDialResult> {
     const command = options.command ?? "connect";
@@ -142,7 +145,7 @@ export class RouteDialer {
     }
     let last: RouteDialResult | null = null;
     for (const chain of order) {
-      const result = await this.#dialChain(route, chain, target, options.timeoutMs, command);
+      const result = await this.#dialChain(route, chain, target, { ...options, command });
       if (result.ok) {
         if (options.closed()) {
           result.socket.destroy();
@@ -207,10 +210,13 @@ export class RouteDialer {
     route: Route,
     chain: number,
     target: HopTarget,
-    timeoutMs: number,
-    command: HopCommand,
+    {
+      timeoutMs,
+      client,
+      command,
+    }: { timeoutMs: number; client: HeaderEndpoint; command: HopCommand },
   ): Promise<ChainResult> {
-    const hops = route.chains[chain]!.hops;
+    const { hops, proxyProtocol } = route.chains[chain]!;
     const fail = (
       hop: number,
       kind: HopFailureKind,
@@ -243,6 +249,11 @@ export class RouteDialer {
     let handedOver = false;
     let bound: HopBound = { host: "0.0.0.0", port: 0 };
     try {
+      if (proxyProtocol !== undefined) {
+        // Ahead of any handshake byte: the hop reads the header before its own protocol.
+        const hop = { address: connected.address.address, port: first.port };
+        socket.write(outboundProxyHeader(proxyProtocol, client, hop));
+      }
       for (let hop = 0; hop < hops.length; hop++) {
         const lastHop = hop === hops.length - 1;
         const outcome = await negotiateHop(

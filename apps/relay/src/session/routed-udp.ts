@@ -97,6 +97,8 @@ export class SessionRoutedDatagrams implements RoutedDatagrams {
       timeoutMs: timeouts.connectMs,
       onReply: (address, port, payload) => deliver(address.host, port, payload),
       onClose: forget,
+      ...(route.chains[0]!.proxyProtocol ? { proxyProtocol: route.chains[0]!.proxyProtocol } : {}),
+      client: { address: this.session.clientAddress, port: this.session.clientPort },
     });
     if (this.#closed) {
       if (opened.ok) opened.parent.close();

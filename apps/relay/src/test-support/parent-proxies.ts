@@ -144,3 +144,36 @@ export function startTinyproxy(options: {
     }),
   );
 }
+
+/**
+ * HAProxy in TCP mode, taking a PROXY header (`accept-proxy`) and forwarding to 127.0.0.1:
+ * `backendPort`. It logs each connection's client as the header named it (`pp-client ADDR:PORT`)
+ * and only forwards a client from `allowSource`: what it sees is what the header carried.
+ */
+export function startHaproxy(options: {
+  backendPort: number;
+  allowSource: string;
+}): Promise<ParentProxy> {
+  return startParent(
+    "/usr/sbin/haproxy",
+    (_port, dir) => ["-db", "-f", join(dir, "haproxy.cfg")],
+    (port) => ({
+      "haproxy.cfg": `global
+  log stdout format raw local0
+defaults
+  mode tcp
+  log global
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend socks
+  bind 127.0.0.1:${port} accept-proxy
+  log-format "pp-client %ci:%cp"
+  tcp-request content reject unless { src ${options.allowSource} }
+  default_backend parent
+backend parent
+  server parent 127.0.0.1:${options.backendPort}
+`,
+    }),
+  );
+}

@@ -50,6 +50,7 @@ const SnapshotRoute = z
     failTimeoutSecs: z.int(),
     chains: z.array(
       z.strictObject({
+        proxyProtocol: z.enum(["v1", "v2"]).optional(),
         hops: z.array(
           z.strictObject({
             type: z.enum(["socks5", "socks4a", "http"]),

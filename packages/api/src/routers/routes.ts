@@ -22,6 +22,8 @@ const RouteView = z
     failTimeoutSecs: z.int(),
     chains: z.array(
       z.strictObject({
+        /** The PROXY header the chain writes to its first hop; absent: none. */
+        proxyProtocol: z.enum(["v1", "v2"]).optional(),
         hops: z.array(
           z.strictObject({
             type: z.enum(["socks5", "socks4a", "http"]),
@@ -46,6 +48,7 @@ function routeView(route: RouteState, position: number) {
   return {
     ...route,
     chains: route.chains.map((chain) => ({
+      ...(chain.proxyProtocol !== undefined ? { proxyProtocol: chain.proxyProtocol } : {}),
       hops: chain.hops.map((hop) => {
         if (!("password" in hop)) return hop;
         const { password, ...rest } = hop;
@@ -118,6 +121,7 @@ function redacted(route: RouteState): RouteState {
   return {
     ...route,
     chains: route.chains.map((chain) => ({
+      ...(chain.proxyProtocol !== undefined ? { proxyProtocol: chain.proxyProtocol } : {}),
       hops: chain.hops.map((hop) =>
         "password" in hop && hop.password ? { ...hop, password: "***" } : hop,
       ),

@@ -70,7 +70,7 @@ export interface RouteState {
   selector: "failover" | "round" | "random";
   maxFails: number;
   failTimeoutSecs: number;
-  chains: { hops: RouteHop[] }[];
+  chains: { proxyProtocol?: "v1" | "v2"; hops: RouteHop[] }[];
 }
 
 export interface AclSettingsState {

@@ -80,7 +80,7 @@ export interface StoredRoute {
   selector: "failover" | "round" | "random";
   maxFails: number;
   failTimeoutSecs: number;
-  chains: { hops: Record<string, unknown>[] }[];
+  chains: { proxyProtocol?: "v1" | "v2"; hops: Record<string, unknown>[] }[];
 }
 
 /** Upstream proxy routes that rules name (the snapshot's `routes`). */

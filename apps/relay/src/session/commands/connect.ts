@@ -93,6 +93,7 @@ async function runRouted(
   const result = await routes.dial(route, target, {
     timeoutMs: timeouts.connectMs,
     closed: () => session.closed,
+    client: { address: session.clientAddress, port: session.clientPort },
   });
   if (session.closed) {
     if (result.ok) result.socket.destroy();

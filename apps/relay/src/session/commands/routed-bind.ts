@@ -32,6 +32,7 @@ export async function runRoutedBind(
     timeoutMs: timeouts.connectMs,
     closed: () => session.closed,
     command: "bind",
+    client: { address: session.clientAddress, port: session.clientPort },
   });
   if (session.closed) {
     if (result.ok) result.socket.destroy();
