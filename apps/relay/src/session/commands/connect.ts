@@ -4,6 +4,7 @@ import type { ResolvedAddress } from "../../net/resolver";
 import { connectUpstream, type UpstreamResult } from "../../net/upstream";
 import type { ClientSession } from "../client-session";
 import { type Reachable, reachable } from "../destination-decision";
+import { dialRoute } from "./dial-route";
 
 /**
  * CONNECT: decide the destination, reach it, reply with the address the relay
@@ -81,36 +82,15 @@ async function runRouted(
   verdict: Reachable & { ok: true },
   port: number,
 ): Promise<void> {
-  const { routes, metrics, timeouts, logger } = session.deps;
   // The snapshot refuses a rule naming a route it does not define.
   const route = session.policy.routes.get(routeName)!;
-  session.route = route.name;
   const address = verdict.unresolved ? undefined : verdict.addresses[0]!.address;
   const target = {
     address: address === undefined ? { type: "domain" as const, host } : addressFromHost(address),
     port,
   };
-  const result = await routes.dial(route, target, {
-    timeoutMs: timeouts.connectMs,
-    closed: () => session.closed,
-    client: { address: session.clientAddress, port: session.clientPort },
-  });
-  if (session.closed) {
-    if (result.ok) result.socket.destroy();
-    return;
-  }
-  if (result.chain !== null) session.route = `${route.name}#${result.chain}`;
-  if (!result.ok) {
-    if (result.failures.length > 0) {
-      logger.warn(
-        { session: session.id, route: route.name, failures: result.failures.map((f) => f.message) },
-        "upstream route failed",
-      );
-    }
-    metrics.upstreamErrors.inc({ reply: String(result.reply) });
-    session.refuse(result.reply, result.reason, null, "failed");
-    return;
-  }
+  const result = await dialRoute(session, route, target, "connect");
+  if (result === null) return;
   session.destinationAddress = address ?? null;
   session.upstream = result.socket;
   session.writeSuccess(result.socket.localAddress ?? "0.0.0.0", result.socket.localPort ?? 0);

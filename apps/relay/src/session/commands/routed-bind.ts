@@ -6,6 +6,7 @@ import { HandshakeIo } from "../../net/handshake-io";
 import { type HopOutcome, readSocks4Reply, readSocks5Reply } from "../../net/hop-handshake";
 import { chainCanBind } from "../../net/route-dialer";
 import type { ClientSession } from "../client-session";
+import { dialRoute } from "./dial-route";
 
 /**
  * BIND through the deciding rule's route: the chain's last hop BINDs (earlier hops are CONNECT
@@ -17,7 +18,7 @@ export async function runRoutedBind(
   routeName: string,
   target: { address: SocksAddress; port: number },
 ): Promise<void> {
-  const { routes, metrics, timeouts, commands, logger } = session.deps;
+  const { commands } = session.deps;
   // The snapshot refuses a rule naming a route it does not define.
   const route = session.policy.routes.get(routeName)!;
   session.route = route.name;
@@ -28,27 +29,8 @@ export async function runRoutedBind(
       "route_unsupported",
     );
   }
-  const result = await routes.dial(route, target, {
-    timeoutMs: timeouts.connectMs,
-    closed: () => session.closed,
-    command: "bind",
-    client: { address: session.clientAddress, port: session.clientPort },
-  });
-  if (session.closed) {
-    if (result.ok) result.socket.destroy();
-    return;
-  }
-  if (result.chain !== null) session.route = `${route.name}#${result.chain}`;
-  if (!result.ok) {
-    if (result.failures.length > 0) {
-      logger.warn(
-        { session: session.id, route: route.name, failures: result.failures.map((f) => f.message) },
-        "upstream route failed",
-      );
-    }
-    metrics.upstreamErrors.inc({ reply: String(result.reply) });
-    return session.refuse(result.reply, result.reason, null, "failed");
-  }
+  const result = await dialRoute(session, route, target, "bind");
+  if (result === null) return;
   const parent = result.socket;
   session.upstream = parent;
   session.stopHandshakeTimer();
