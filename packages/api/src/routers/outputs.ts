@@ -40,9 +40,18 @@ const AclRule = z
   })
   .meta({ id: "SnapshotRule" });
 
-/** An upstream route (@edgesocks/policy Route); hops as the snapshot has them. */
-const SnapshotRoute = z
-  .strictObject({
+/** What every view of a route hop shows (@edgesocks/policy RouteHop, bar its password). */
+export const RouteHopFields = {
+  type: z.enum(["socks5", "socks4a", "http"]),
+  host: z.string(),
+  port: z.int(),
+  username: z.string().optional(),
+  userId: z.string().optional(),
+};
+
+/** An upstream route's fields (@edgesocks/policy Route), each hop shown as `hop`. */
+export function routeFields<Hop extends z.ZodType>(hop: Hop) {
+  return {
     name: z.string(),
     resolve: z.enum(["local", "remote"]),
     selector: z.enum(["failover", "round", "random"]),
@@ -50,20 +59,17 @@ const SnapshotRoute = z
     failTimeoutSecs: z.int(),
     chains: z.array(
       z.strictObject({
+        /** The PROXY header the chain writes to its first hop; absent: none. */
         proxyProtocol: z.enum(["v1", "v2"]).optional(),
-        hops: z.array(
-          z.strictObject({
-            type: z.enum(["socks5", "socks4a", "http"]),
-            host: z.string(),
-            port: z.int(),
-            username: z.string().optional(),
-            password: z.string().optional(),
-            userId: z.string().optional(),
-          }),
-        ),
+        hops: z.array(hop),
       }),
     ),
-  })
+  };
+}
+
+/** An upstream route as the snapshot has it: hops with their passwords (redacted for viewers). */
+const SnapshotRoute = z
+  .strictObject(routeFields(z.strictObject({ ...RouteHopFields, password: z.string().optional() })))
   .meta({ id: "SnapshotRoute" });
 
 const SnapshotQos = z.strictObject({

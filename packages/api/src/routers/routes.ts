@@ -4,7 +4,7 @@ import { ApiError } from "../errors";
 import { loadPolicyState, type RouteState } from "../services/policy-state";
 import { adminProcedure, router, viewerProcedure } from "../trpc";
 import { RouteName } from "./inputs";
-import { VersionOutput } from "./outputs";
+import { RouteHopFields, routeFields, VersionOutput } from "./outputs";
 
 /*
  * Upstream routes (docs/relay.md "Upstream routes"): named chains of parent proxies that allow
@@ -15,26 +15,11 @@ import { VersionOutput } from "./outputs";
 /** A route as the API returns it: the snapshot's Route plus its place in the list. */
 const RouteView = z
   .strictObject({
-    name: z.string(),
-    resolve: z.enum(["local", "remote"]),
-    selector: z.enum(["failover", "round", "random"]),
-    maxFails: z.int(),
-    failTimeoutSecs: z.int(),
-    chains: z.array(
+    ...routeFields(
       z.strictObject({
-        /** The PROXY header the chain writes to its first hop; absent: none. */
-        proxyProtocol: z.enum(["v1", "v2"]).optional(),
-        hops: z.array(
-          z.strictObject({
-            type: z.enum(["socks5", "socks4a", "http"]),
-            host: z.string(),
-            port: z.int(),
-            username: z.string().optional(),
-            userId: z.string().optional(),
-            /** Whether the hop has a password; the password itself is never sent back. */
-            hasPassword: z.boolean().optional(),
-          }),
-        ),
+        ...RouteHopFields,
+        /** Whether the hop has a password; the password itself is never sent back. */
+        hasPassword: z.boolean().optional(),
       }),
     ),
     position: z.int(),
