@@ -316,7 +316,7 @@ export function renderReport(results: BenchResults): string {
     );
   }
   if (results.aclBench) {
-    out.push("", "## ACL and authentication micro-benchmarks", "");
+    out.push("", "## Micro-benchmarks: ACL, authentication and the control plane", "");
     // Its headings sit one level below this section's.
     const text = results.aclBench.output
       .trim()

@@ -29,6 +29,18 @@ export const SESSION_RECORD_TEXT_MAX = {
 } as const;
 const max = SESSION_RECORD_TEXT_MAX;
 
+/**
+ * A new session's id: a UUIDv7 (RFC 9562 §5.7) of its start time. A relay's ids then reach the
+ * control plane in about the order they were made, so the unique index on them grows at its end
+ * instead of at random pages (with random v4 ids ingest is about a quarter slower). The record
+ * schema accepts any UUID: relays of older versions send v4.
+ */
+export function sessionId(startedAtMs: number): string {
+  const time = Math.max(0, Math.trunc(startedAtMs)).toString(16).padStart(12, "0");
+  // A v4's last 19 characters are random but for its variant bits, which v7 shares.
+  return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${crypto.randomUUID().slice(15)}`;
+}
+
 /** One ended session, as a relay records it (DESIGN.md "Session records"). */
 export const SessionRecord = z.object({
   id: z.uuid(),

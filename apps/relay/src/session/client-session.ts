@@ -1,5 +1,5 @@
-import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
+import { sessionId } from "@edgesocks/api/wire";
 import type { CountryLookup, Decision } from "@edgesocks/policy";
 import {
   addressFromHost,
@@ -106,8 +106,8 @@ const LINGER_MS = 1_000;
  * public to the session's files, not to the relay.
  */
 export class ClientSession implements TrafficCounters {
-  readonly id = randomUUID();
   readonly startedAt = Date.now();
+  readonly id = sessionId(this.startedAt);
   readonly #started = performance.now();
   bytesUp = 0;
   bytesDown = 0;

@@ -1,5 +1,4 @@
-import { randomUUID } from "node:crypto";
-import { SESSION_RECORD_TEXT_MAX, SessionRecord } from "@edgesocks/api/wire";
+import { SESSION_RECORD_TEXT_MAX, SessionRecord, sessionId } from "@edgesocks/api/wire";
 
 /**
  * What every session becomes when it ends (DESIGN.md "Session records"): the
@@ -67,9 +66,10 @@ export function rejectedRecord(options: {
   user?: string;
   atMs?: number;
 }): SessionRecord {
-  const at = new Date(options.atMs ?? Date.now()).toISOString();
+  const atMs = options.atMs ?? Date.now();
+  const at = new Date(atMs).toISOString();
   return {
-    id: randomUUID(),
+    id: sessionId(atMs),
     node: options.node.name,
     region: options.node.region,
     user: options.user ?? "",

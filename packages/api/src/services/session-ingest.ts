@@ -19,12 +19,14 @@ export interface SessionIngestOptions {
   /**
    * How long queued batches wait for the next one before they are committed, in ms: a commit
    * costs mostly per database page it touches, and batches from many relays share most pages,
-   * so fewer, larger commits take more rows per second. @default 20
+   * so fewer, larger commits take more rows per second. Batches that arrive while a commit runs
+   * share the next one anyway; a long linger only leaves the write thread idle while the next
+   * batches are parsed (20 ms measured 28k rows/s, 2 ms 42k). @default 2
    */
   commitLingerMs?: number;
   /** Longest a batch waits for others to share its commit, in ms. @default 200 */
   commitMaxWaitMs?: number;
-  /** Rows queued that start a commit without waiting. @default 10000 */
+  /** Rows queued that start a commit without waiting. @default 6000 */
   commitTargetRows?: number;
   /** When the rollup passes run (see SessionRollupJob). */
   rollups?: Omit<SessionRollupJobOptions, "database" | "thread">;
@@ -201,9 +203,9 @@ export class SessionIngest {
     this.#database = options.database;
     this.#metrics = options.metrics;
     this.#maxRowsPerCommit = options.maxRowsPerCommit ?? 50_000;
-    this.#lingerMs = options.commitLingerMs ?? 20;
+    this.#lingerMs = options.commitLingerMs ?? 2;
     this.#maxWaitMs = options.commitMaxWaitMs ?? 200;
-    this.#targetRows = options.commitTargetRows ?? 10_000;
+    this.#targetRows = options.commitTargetRows ?? 6_000;
     this.#thread = new WriteThread({ database: options.database });
     this.#rollups = new SessionRollupJob({
       ...options.rollups,
