@@ -96,6 +96,7 @@ export async function listen(options: SocksListenerOptions): Promise<SocksListen
     const tlsServer = createTlsServer({
       ...options.tls,
       allowHalfOpen: true,
+      noDelay: true,
       handshakeTimeout: options.handshakeTimeoutMs,
     });
     tlsServer.on("secureConnection", (socket: TLSSocket) => accept(socket));
