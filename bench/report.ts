@@ -74,7 +74,7 @@ const one = (n: number) => n.toFixed(1);
 const mib = (kib: number) => (kib / 1024).toFixed(1);
 
 /** VmRSS for one process, Pss summed over a process tree (the measure per-connection memory uses). */
-function memoryOf(idle: IdleFigures, when: "baseline" | "held"): number {
+function memoryOf(idle: IdleFigures, when: "fresh" | "baseline" | "held"): number {
   return idle.measure === "Pss" ? idle[when].pssKiB : idle[when].rssKiB;
 }
 
@@ -103,7 +103,8 @@ function metrics(idleConnections: number): Metric[] {
       (key): Metric => ({ label: BULK_LABELS[key], better: "higher", vsDirect: true, get: (f) => f.bulk[key]?.mbPerS, format: int }),
     ),
     { label: "CPU per GB relayed (CPU-seconds/GB)", better: "lower", vsDirect: false, get: (f) => f.cpuPerGb, format: (n) => n.toFixed(2) },
-    { label: "Memory at start (MiB)", better: null, vsDirect: false, get: (f) => f.idle && memoryOf(f.idle, "baseline"), format: mib },
+    { label: "Memory at start, before any connection (MiB)", better: null, vsDirect: false, get: (f) => f.idle && memoryOf(f.idle, "fresh"), format: mib },
+    { label: "Memory after the warm-up (1 s of 50 clients) (MiB)", better: null, vsDirect: false, get: (f) => f.idle && memoryOf(f.idle, "baseline"), format: mib },
     { label: `Memory with ${int(idleConnections)} idle connections (MiB)`, better: "lower", vsDirect: false, get: (f) => f.idle && memoryOf(f.idle, "held"), format: mib },
     { label: "Memory per idle connection (KiB)", better: "lower", vsDirect: false, get: (f) => f.idle?.perConnKiB, format: one },
     { label: "Server CPU at 50 clients (% of a core)", better: null, vsDirect: false, get: (f) => f.rate[50]?.serverCpuPct, format: int },
@@ -224,6 +225,15 @@ function targetLines(results: BenchResults, list: Metric[]): string[] {
       `- ${mark(ours.idle.perConnKiB <= 16)} Memory per idle relayed connection: ${one(ours.idle.perConnKiB)} KiB above baseline (target: ≤ 16 KiB)`,
     );
   }
+  for (const { id, label: name, figures } of variants) {
+    if (!figures?.idle) continue;
+    // The default runs one thread per core.
+    const threads = id === "edgesocks-1thread" ? 1 : results.machine.cores;
+    const perThreadMiB = figures.idle.fresh.rssKiB / 1024 / threads;
+    lines.push(
+      `- ${mark(perThreadMiB <= 80)} ${name}, RSS at start: ${mib(figures.idle.fresh.rssKiB)} MiB for ${threads} thread(s), ${one(perThreadMiB)} MiB per thread (target: ≤ 80 MiB per thread)`,
+    );
+  }
   if (ours.leak) {
     const l = ours.leak;
     lines.push(
@@ -278,7 +288,7 @@ export function renderReport(results: BenchResults): string {
     "",
     ...ratioTable(results, list),
     "",
-    "## Targets (issue 7)",
+    "## Targets (issues 7 and 20)",
     "",
     ...targetLines(results, list),
     "",

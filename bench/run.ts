@@ -18,6 +18,7 @@ import { QuietGate } from "./quiet";
 import { type BenchResults, renderReport, type ServerResult } from "./report";
 import {
   emptySamples,
+  freshMemory,
   measureIdle,
   measureLeak,
   type Plan,
@@ -26,6 +27,7 @@ import {
   summarise,
   warmUp,
 } from "./scenarios";
+import type { TreeMemory } from "./proc-stats";
 import {
   RELAY_SOURCE_BIN,
   type RunningServer,
@@ -228,12 +230,14 @@ async function main(options: BenchOptions): Promise<void> {
     id: ServerId,
     what: string,
     work: (server: RunningServer) => Promise<void>,
+    beforeWarmUp?: (server: RunningServer) => Promise<void>,
   ) => {
     if (skipped.has(id)) return;
     log(`${SERVER_LABELS[id]}: ${what}`);
     let server: RunningServer | null = null;
     try {
       server = await startServer(id, { workDir, profileDir, cert, relayBin });
+      await beforeWarmUp?.(server);
       await warmUp(server, context);
       await work(server);
     } catch (error) {
@@ -257,12 +261,16 @@ async function main(options: BenchOptions): Promise<void> {
     for (const id of samples.keys()) {
       const plan = PLANS[id];
       if (!plan.idle && !plan.leak) continue;
+      let fresh: TreeMemory | null = null;
       await session(
         id,
         plan.leak ? "idle memory and leak check" : "idle memory",
         async (server) => {
-          if (plan.idle) await measureIdle(server, context, samples.get(id)!);
+          if (plan.idle && fresh) await measureIdle(server, context, samples.get(id)!, fresh);
           if (plan.leak) await measureLeak(server, context, samples.get(id)!);
+        },
+        async (server) => {
+          fresh = await freshMemory(server);
         },
       );
     }

@@ -57,6 +57,9 @@ export interface BulkFigures {
 export interface IdleFigures {
   requested: number;
   established: number;
+  /** One second after the server was ready, before its first connection. */
+  fresh: TreeMemory;
+  /** After the warm-up burst, before the idle connections open. */
   baseline: TreeMemory;
   held: TreeMemory;
   afterClose: TreeMemory;
@@ -236,11 +239,19 @@ export async function warmUp(server: RunningServer, context: ScenarioContext): P
   });
 }
 
+/** Memory on a server just started, before its first connection (one second after ready). */
+export async function freshMemory(server: RunningServer): Promise<TreeMemory | null> {
+  if (server.pid === null) return null;
+  await sleep(1000);
+  return treeMemory(server.pid);
+}
+
 /** Memory per relayed connection held open, on a freshly started (and warmed-up) server. */
 export async function measureIdle(
   server: RunningServer,
   context: ScenarioContext,
   samples: ServerSamples,
+  fresh: TreeMemory,
 ): Promise<void> {
   if (server.pid === null) return;
   const pid = server.pid;
@@ -276,6 +287,7 @@ export async function measureIdle(
   samples.idle = {
     requested: context.idleConnections,
     established,
+    fresh,
     baseline,
     held,
     afterClose,

@@ -12,6 +12,7 @@ import { cliOverrides } from "./config/overrides";
 import { readEnv } from "./env";
 import { RelayError } from "./errors";
 import { createRelayMetrics, type RelayMetrics } from "./metrics";
+import { releaseStartupMemory } from "./ops/startup-memory";
 import { PolicyStore } from "./policy/policy-store";
 import { dropPrivileges, planPrivileges } from "./privileges";
 import { type Relay, startRelay } from "./relay";
@@ -198,6 +199,7 @@ async function main(argv: string[]): Promise<void> {
     },
     "relay listening",
   );
+  releaseStartupMemory();
   if (privileges.kind === "drop") {
     // After binding (a low port may need root), before the agent writes the node token.
     dropPrivileges(privileges.to, stateDir ? [stateDir] : []);

@@ -36,10 +36,18 @@ const max = SESSION_RECORD_TEXT_MAX;
  * schema accepts any UUID: relays of older versions send v4.
  */
 export function sessionId(startedAtMs: number): string {
-  const time = Math.max(0, Math.trunc(startedAtMs)).toString(16).padStart(12, "0");
+  const ms = Math.max(0, Math.trunc(startedAtMs));
+  if (ms !== idPrefixMs) {
+    // Sessions of one millisecond share the prefix: made once per millisecond, not per session.
+    const time = ms.toString(16).padStart(12, "0");
+    idPrefix = `${time.slice(0, 8)}-${time.slice(8, 12)}-7`;
+    idPrefixMs = ms;
+  }
   // A v4's last 19 characters are random but for its variant bits, which v7 shares.
-  return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${crypto.randomUUID().slice(15)}`;
+  return idPrefix + crypto.randomUUID().slice(15);
 }
+let idPrefixMs = -1;
+let idPrefix = "";
 
 /** One ended session, as a relay records it (DESIGN.md "Session records"). */
 export const SessionRecord = z.object({

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { createLogger, createRegistry } from "@edgesocks/telemetry";
 import { createRelayMetrics } from "../metrics";
+import { releaseStartupMemory } from "../ops/startup-memory";
 import { describeFailures, PolicyStore } from "../policy/policy-store";
 import { startRelay } from "../relay";
 import type { FromShard, ShardWorkerData, ToShard } from "./messages";
@@ -78,6 +79,7 @@ try {
     }
   });
   post({ type: "listening" });
+  releaseStartupMemory();
 } catch (error) {
   post({
     type: "failed",
