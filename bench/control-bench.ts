@@ -109,6 +109,9 @@ const skewed = (n: number) => Math.floor(n * random() ** 3);
 
 const USERS = Array.from({ length: 1000 }, (_, i) => `user${i}`);
 const HOSTS = Array.from({ length: 5000 }, (_, i) => `host${i}.example${i % 50}.com`);
+// A host resolves to the same address from one session to the next (a few hosts share one, as
+// on a CDN), so addresses are as skewed as hosts.
+const ADDRESSES = HOSTS.map((_, i) => `93.184.${i % 255}.${Math.floor(i / 7) % 255}`);
 const NODES = [
   ["relay-eu-1", "eu-west"],
   ["relay-eu-2", "eu-west"],
@@ -212,6 +215,7 @@ const client = (url: string, token: string) =>
 
 function record(nowMs: number): SessionRecord {
   const started = nowMs - Math.floor(random() * SPAN_MS);
+  const host = skewed(HOSTS.length);
   const duration = Math.floor(random() * 60_000);
   const rejected = random() < 0.05;
   return {
@@ -225,8 +229,8 @@ function record(nowMs: number): SessionRecord {
     protocol: "socks5",
     transport: "tcp",
     command: "connect",
-    destinationHost: HOSTS[skewed(HOSTS.length)]!,
-    destinationAddress: `93.184.${Math.floor(random() * 255)}.${Math.floor(random() * 255)}`,
+    destinationHost: HOSTS[host]!,
+    destinationAddress: ADDRESSES[host]!,
     destinationPort: pick([80, 443, 443, 443, 22, 8080]),
     startedAt: new Date(started).toISOString(),
     endedAt: new Date(started + duration).toISOString(),
