@@ -32,7 +32,8 @@ export type ToShard =
 export type FromShard =
   | { type: "listening" }
   | { type: "failed"; message: string; code?: string | undefined }
-  | { type: "record"; record: SessionRecord }
+  /** The records of the sessions that ended in one turn of the worker's event loop, in order. */
+  | { type: "records"; records: SessionRecord[] }
   | { type: "metrics"; request: number; metrics: MetricObjectWithValues<MetricValue<string>>[] }
   | { type: "sessions"; request: number; sessions: SessionSummary[] }
   | { type: "closed" };

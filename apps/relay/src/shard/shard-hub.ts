@@ -162,8 +162,8 @@ export class ShardHub implements ShardPeers {
             reject(error);
             return;
           }
-          case "record":
-            relay.records.add(message.record);
+          case "records":
+            for (const record of message.records) relay.records.add(record);
             return;
           case "metrics":
           case "sessions":
