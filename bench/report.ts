@@ -108,9 +108,17 @@ function metrics(idleConnections: number): Metric[] {
     { label: `Memory with ${int(idleConnections)} idle connections (MiB)`, better: "lower", vsDirect: false, get: (f) => f.idle && memoryOf(f.idle, "held"), format: mib },
     { label: "Memory per idle connection (KiB)", better: "lower", vsDirect: false, get: (f) => f.idle?.perConnKiB, format: one },
     { label: "Server CPU at 50 clients (% of a core)", better: null, vsDirect: false, get: (f) => f.rate[50]?.serverCpuPct, format: int },
+    { label: "Server CPU per connection, 50 clients (µs)", better: "lower", vsDirect: false, get: (f) => cpuPerConnectionUs(f), format: int },
     { label: "Load generator CPU at 50 clients (% of a core)", better: null, vsDirect: true, get: (f) => f.rate[50]?.loadgenCpuPct, format: int },
     { label: "Other processes on the machine during the runs (% of a core)", better: null, vsDirect: true, get: (f) => f.foreignCpuPct, format: int },
   ];
+}
+
+/** CPU time the server spent per connection at 50 clients (all its threads and processes). */
+function cpuPerConnectionUs(f: ServerFigures): number | null {
+  const rate = f.rate[50];
+  if (!rate || rate.serverCpuPct === null || rate.connPerS <= 0) return null;
+  return (rate.serverCpuPct / 100 / rate.connPerS) * 1e6;
 }
 
 function value(results: BenchResults, id: ServerId, metric: Metric): number | null {
@@ -224,6 +232,29 @@ function targetLines(results: BenchResults, list: Metric[]): string[] {
     lines.push(
       `- ${mark(ours.idle.perConnKiB <= 16)} Memory per idle relayed connection: ${one(ours.idle.perConnKiB)} KiB above baseline (target: ≤ 16 KiB)`,
     );
+  }
+  const microsocks = results.servers.find((s) => s.id === "microsocks")?.figures;
+  const theirCpu = microsocks ? cpuPerConnectionUs(microsocks) : null;
+  for (const { label: name, figures } of variants) {
+    const ourCpu = figures ? cpuPerConnectionUs(figures) : null;
+    if (ourCpu === null || theirCpu === null) continue;
+    lines.push(
+      `- ${mark(ourCpu <= 1.5 * theirCpu)} ${name}, server CPU per connection at 50 clients: ${int(ourCpu)} µs vs microsocks ${int(theirCpu)} µs, ${(ourCpu / theirCpu).toFixed(2)}× (target: ≤ 1.5×)`,
+    );
+  }
+  const plain = results.servers.find((s) => s.id === "edgesocks")?.figures;
+  for (const id of ["edgesocks-tls-resumed", "edgesocks-tls"] as const) {
+    const tls = results.servers.find((s) => s.id === id);
+    if (!plain || !tls?.figures) continue;
+    for (const clients of [50, 500] as const) {
+      const ours = tls.figures.rate[clients]?.connPerS;
+      const base = plain.rate[clients]?.connPerS;
+      if (ours === undefined || base === undefined) continue;
+      const target = id === "edgesocks-tls-resumed" ? " (target: ≥ 0.5×)" : " (a full handshake each: no target)";
+      lines.push(
+        `- ${id === "edgesocks-tls-resumed" ? mark(ours >= base / 2) : "ℹ️"} ${tls.label}, connections/s at ${clients} clients: ${int(ours)}, ${(ours / base).toFixed(2)}× plain (${int(base)})${target}`,
+      );
+    }
   }
   for (const { id, label: name, figures } of variants) {
     if (!figures?.idle) continue;

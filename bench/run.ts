@@ -13,6 +13,7 @@ import { generateAclRules } from "./acl-rules";
 import { buildNative, type NativeTools } from "./native";
 import { type BenchOptions, parseOptions, SERVER_IDS } from "./options";
 import { ensurePeers, type PeerId, peerVersions } from "./peer-install";
+import type { TreeMemory } from "./proc-stats";
 import { killAll, type Managed, runCommand, startProcess } from "./processes";
 import { QuietGate } from "./quiet";
 import { type BenchResults, renderReport, type ServerResult } from "./report";
@@ -27,7 +28,6 @@ import {
   summarise,
   warmUp,
 } from "./scenarios";
-import type { TreeMemory } from "./proc-stats";
 import {
   RELAY_SOURCE_BIN,
   type RunningServer,
