@@ -37,6 +37,28 @@ describe("openDatabase", () => {
     }
   });
 
+  it("gives a new database 8 KiB pages and leaves an existing one's page size alone", async () => {
+    const url = tempUrl();
+    {
+      await using database = await openDatabase({ url });
+      await migrateDatabase(database);
+      const size = await database.client.execute("PRAGMA page_size");
+      expect(size.rows[0]?.[0]).toBe(8192);
+    }
+    const older = `file:${join(dirname(url.slice("file:".length)), "older.db")}`;
+    {
+      // A database made before (4 KiB pages, tables in it) is opened as it is.
+      const { createClient } = await import("@libsql/client");
+      const client = createClient({ url: older });
+      await client.execute("PRAGMA page_size = 4096");
+      await client.execute("CREATE TABLE t (x)");
+      client.close();
+    }
+    await using database = await openDatabase({ url: older });
+    const size = await database.client.execute("PRAGMA page_size");
+    expect(size.rows[0]?.[0]).toBe(4096);
+  });
+
   it("keeps the database, its -wal and -shm files 0600 from the first write", async () => {
     const url = tempUrl();
     const path = url.slice("file:".length);
