@@ -172,12 +172,14 @@ async function main(argv: string[]): Promise<void> {
   });
   // The main thread serves already: a stop signal before the rest is up waits
   // for it, so sessions accepted meanwhile still drain and leave their records.
+  // One listener per signal for the process's life: swapping listeners would
+  // drop a signal that libuv caught but had not yet delivered to the old one.
   let earlySignal: NodeJS.Signals | undefined;
-  const holdSignal = (signal: NodeJS.Signals) => {
+  let onStopSignal = (signal: NodeJS.Signals) => {
     earlySignal ??= signal;
   };
-  process.on("SIGINT", holdSignal);
-  process.on("SIGTERM", holdSignal);
+  process.on("SIGINT", () => onStopSignal("SIGINT"));
+  process.on("SIGTERM", () => onStopSignal("SIGTERM"));
   // The other threads bind the same port before privileges are dropped.
   await hub?.start(relay);
   const journal = journalPath
@@ -189,10 +191,11 @@ async function main(argv: string[]): Promise<void> {
     : undefined;
   journal?.start();
   const socks = relay.socksAddress();
+  const ops = relay.opsAddress();
   logger.info(
     {
       socks: `${socks.address}:${socks.port}`,
-      ops: config.ops.bind ?? null,
+      ops: ops ? `${ops.address}:${ops.port}` : null,
       mode: options.mode,
       threads,
       version: VERSION,
@@ -231,7 +234,7 @@ async function main(argv: string[]): Promise<void> {
     }
   });
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
       logger.warn({ signal }, "second signal: exiting now");
       process.exit(1);
@@ -259,10 +262,7 @@ async function main(argv: string[]): Promise<void> {
       },
     );
   };
-  process.off("SIGINT", holdSignal);
-  process.off("SIGTERM", holdSignal);
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
+  onStopSignal = stop;
   if (earlySignal) stop(earlySignal);
 }
 
