@@ -14,7 +14,7 @@ export interface BenchOptions {
   idleConnections: number;
   /** Sequential connections through our relay for the leak check. */
   leakConnections: number;
-  /** Server ids to measure (direct, microsocks, dante, edgesocks, edgesocks-1thread, edgesocks-userpass, edgesocks-tls); null: all. */
+  /** Server ids to measure (SERVER_IDS); null: all. */
   only: ReadonlySet<string> | null;
   /** Run our relay under `node --cpu-prof`, writing profiles to bench/results/profiles/. */
   profile: boolean;
@@ -34,17 +34,19 @@ const HELP = `npm run bench -- [options]
   --runs N             repetitions per figure, median reported (default 3)
   --duration-ms N      length of one rate/throughput run incl. warm-up (default 4000)
   --warmup-ms N        uncounted start of each run (default 1000)
-  --idle N             idle relayed connections for the memory figure (default 10000)
+  --idle N             idle relayed connections for the memory figure (default 10000;
+                       above 2,000 it is also measured at 2,000 on another fresh process)
   --leak N             sequential connections for the leak check (default 200000;
                        the issue's figure is --leak 1000000, about 3 more minutes)
   --only a,b           servers: direct,microsocks,dante,edgesocks,edgesocks-1thread,
-                       edgesocks-userpass,edgesocks-tls,edgesocks-tls-resumed (edgesocks: the default, one thread
-                       per core; edgesocks-1thread: server.workers = 1)
+                       edgesocks-userpass,edgesocks-tls,edgesocks-tls-resumed,edgesocks-routed
+                       (edgesocks: the default, one thread per core; edgesocks-1thread:
+                       server.workers = 1; edgesocks-routed: through microsocks as a parent)
   --profile            run our relay with --cpu-prof (profiles in bench/results/profiles/)
   --from-source        run our relay from its TypeScript sources through tsx, not the
                        release build (esbuild bundle) it ships as; profiles then name our files
   --no-install         do not apt-get missing peers; skip them instead
-  --no-acl-bench       skip bench/acl-bench.ts
+  --no-acl-bench       skip the micro-benchmarks (ACL, authentication, GSS-API, control plane)
   --out NAME           write bench/results/NAME.md and .json (default latest)
   -h, --help           this text`;
 

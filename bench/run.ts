@@ -19,6 +19,7 @@ import { QuietGate } from "./quiet";
 import { type BenchResults, renderReport, type ServerResult } from "./report";
 import {
   emptySamples,
+  FEW_IDLE,
   freshMemory,
   measureIdle,
   measureLeak,
@@ -266,11 +267,30 @@ async function main(options: BenchOptions): Promise<void> {
         id,
         plan.leak ? "idle memory and leak check" : "idle memory",
         async (server) => {
-          if (plan.idle && fresh) await measureIdle(server, context, samples.get(id)!, fresh);
-          if (plan.leak) await measureLeak(server, context, samples.get(id)!);
+          const gathered = samples.get(id)!;
+          if (plan.idle && fresh) {
+            gathered.idle = await measureIdle(server, context, gathered, fresh, idleConnections);
+          }
+          if (plan.leak) await measureLeak(server, context, gathered);
         },
         async (server) => {
           fresh = await freshMemory(server);
+        },
+      );
+      // A second fresh process for the smaller count: on the first one the heap has grown.
+      if (!plan.idle || idleConnections <= FEW_IDLE) continue;
+      let freshFew: TreeMemory | null = null;
+      await session(
+        id,
+        `idle memory at ${FEW_IDLE.toLocaleString("en-US")} connections`,
+        async (server) => {
+          const gathered = samples.get(id)!;
+          if (freshFew) {
+            gathered.idleFew = await measureIdle(server, context, gathered, freshFew, FEW_IDLE);
+          }
+        },
+        async (server) => {
+          freshFew = await freshMemory(server);
         },
       );
     }

@@ -92,6 +92,8 @@ export interface ServerFigures {
   /** Median CPU used by processes outside the bench during the rate and bulk runs, % of a core. */
   foreignCpuPct: number;
   idle: IdleFigures | null;
+  /** The same at FEW_IDLE connections, on another fresh process (when the main count is larger). */
+  idleFew: IdleFigures | null;
   leak: LeakFigures | null;
   warnings: string[];
 }
@@ -119,12 +121,13 @@ export interface ServerSamples {
   rate: Partial<Record<RateCase, { result: LoadResult; cpu: Cpu }[]>>;
   bulk: Partial<Record<BulkKey, { result: LoadResult; cpu: Cpu }[]>>;
   idle: IdleFigures | null;
+  idleFew: IdleFigures | null;
   leak: LeakFigures | null;
   warnings: string[];
 }
 
 export function emptySamples(): ServerSamples {
-  return { rate: {}, bulk: {}, idle: null, leak: null, warnings: [] };
+  return { rate: {}, bulk: {}, idle: null, idleFew: null, leak: null, warnings: [] };
 }
 
 /** Other processes above this share of a core during a run: wait for quiet and repeat it. */
@@ -246,14 +249,21 @@ export async function freshMemory(server: RunningServer): Promise<TreeMemory | n
   return treeMemory(server.pid);
 }
 
+/**
+ * The smaller held-connection count memory is also measured at: a heap's young generation and
+ * its first old-space pages are a fixed cost that a few connections do not amortise.
+ */
+export const FEW_IDLE = 2000;
+
 /** Memory per relayed connection held open, on a freshly started (and warmed-up) server. */
 export async function measureIdle(
   server: RunningServer,
   context: ScenarioContext,
   samples: ServerSamples,
   fresh: TreeMemory,
-): Promise<void> {
-  if (server.pid === null) return;
+  connections: number,
+): Promise<IdleFigures | null> {
+  if (server.pid === null) return null;
   const pid = server.pid;
   await sleep(1000);
   const baseline = treeMemory(pid);
@@ -261,7 +271,7 @@ export async function measureIdle(
   const result = await runIdle(context.loadgen, {
     route: server.route,
     targetPort: TargetPort.echo,
-    connections: context.idleConnections,
+    connections,
     concurrency: 200,
     maxMs: 180000,
     whileHeld: async () => {
@@ -273,10 +283,8 @@ export async function measureIdle(
   const afterClose = treeMemory(pid);
   checkErrors(result, "idle connections", samples.warnings);
   const established = result.established;
-  if (established < context.idleConnections) {
-    samples.warnings.push(
-      `idle: only ${established} of ${context.idleConnections} connections stayed open`,
-    );
+  if (established < connections) {
+    samples.warnings.push(`idle: only ${established} of ${connections} connections stayed open`);
   }
   const measure = held.processes > 1 ? "Pss" : "VmRSS";
   const grown = measure === "Pss" ? held.pssKiB - baseline.pssKiB : held.rssKiB - baseline.rssKiB;
@@ -284,8 +292,8 @@ export async function measureIdle(
   context.log(
     `  idle ${established}: ${(baseline.rssKiB / 1024).toFixed(1)} -> ${(held.rssKiB / 1024).toFixed(1)} MiB, ${perConnKiB.toFixed(1)} KiB/conn (${measure})`,
   );
-  samples.idle = {
-    requested: context.idleConnections,
+  return {
+    requested: connections,
     established,
     fresh,
     baseline,
@@ -392,6 +400,7 @@ export function summarise(samples: ServerSamples): ServerFigures {
     cpuPerGb: measured && bytes > 0 ? cpuS / (bytes / 1e9) : null,
     foreignCpuPct,
     idle: samples.idle,
+    idleFew: samples.idleFew,
     leak: samples.leak,
     warnings: [...new Set(samples.warnings)],
   };
