@@ -39,9 +39,11 @@ const HELP = `npm run bench -- [options]
   --leak N             sequential connections for the leak check (default 200000;
                        the issue's figure is --leak 1000000, about 3 more minutes)
   --only a,b           servers: direct,microsocks,dante,edgesocks,edgesocks-1thread,
-                       edgesocks-userpass,edgesocks-tls,edgesocks-tls-resumed,edgesocks-routed
-                       (edgesocks: the default, one thread per core; edgesocks-1thread:
-                       server.workers = 1; edgesocks-routed: through microsocks as a parent)
+                       edgesocks-userpass,edgesocks-tls,edgesocks-tls-resumed,edgesocks-routed,
+                       haproxy-tls,haproxy-tls-resumed (edgesocks: the default, one thread
+                       per core; edgesocks-1thread: server.workers = 1; edgesocks-routed:
+                       through microsocks as a parent; haproxy-tls: SOCKS over TLS from
+                       haproxy terminating TLS in front of microsocks, the TLS peer)
   --profile            run our relay with --cpu-prof (profiles in bench/results/profiles/)
   --from-source        run our relay from its TypeScript sources through tsx, not the
                        release build (esbuild bundle) it ships as; profiles then name our files
@@ -60,6 +62,8 @@ export const SERVER_IDS = [
   "edgesocks-tls",
   "edgesocks-tls-resumed",
   "edgesocks-routed",
+  "haproxy-tls",
+  "haproxy-tls-resumed",
 ] as const;
 
 function positive(flag: string, text: string | undefined, fallback: number): number {

@@ -5,6 +5,8 @@ import { runCommand } from "./processes";
 export const PEER_PACKAGES = {
   microsocks: { pkg: "microsocks", binary: "/usr/bin/microsocks" },
   dante: { pkg: "dante-server", binary: "/usr/sbin/danted" },
+  // SOCKS over TLS has no Debian server of its own: haproxy terminates TLS in front of microsocks.
+  haproxy: { pkg: "haproxy", binary: "/usr/sbin/haproxy" },
 } as const;
 
 export type PeerId = keyof typeof PEER_PACKAGES;

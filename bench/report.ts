@@ -254,8 +254,10 @@ function targetLines(results: BenchResults, list: Metric[]): string[] {
     );
   }
   const plain = results.servers.find((s) => s.id === "edgesocks")?.figures;
-  for (const id of ["edgesocks-tls-resumed", "edgesocks-tls"] as const) {
+  const microsocksRate = (clients: RateCase) => microsocks?.rate[clients]?.connPerS;
+  for (const [id, peerId] of [["edgesocks-tls-resumed", "haproxy-tls-resumed"], ["edgesocks-tls", "haproxy-tls"]] as const) {
     const tls = results.servers.find((s) => s.id === id);
+    const peer = results.servers.find((s) => s.id === peerId);
     if (!plain || !tls?.figures) continue;
     for (const clients of [50, 500] as const) {
       const ours = tls.figures.rate[clients]?.connPerS;
@@ -264,6 +266,13 @@ function targetLines(results: BenchResults, list: Metric[]): string[] {
       const target = id === "edgesocks-tls-resumed" ? " (target: ≥ 0.5×)" : " (a full handshake each: no target)";
       lines.push(
         `- ${id === "edgesocks-tls-resumed" ? mark(ours >= base / 2) : "ℹ️"} ${tls.label}, connections/s at ${clients} clients: ${int(ours)}, ${(ours / base).toFixed(2)}× plain (${int(base)})${target}`,
+      );
+      // The same TLS work in C: how far TLS itself, on this machine, is from plain SOCKS.
+      const theirs = peer?.figures?.rate[clients]?.connPerS;
+      const theirPlain = microsocksRate(clients);
+      if (theirs === undefined || !peer) continue;
+      lines.push(
+        `- ${mark(ours >= theirs)} ${tls.label} against ${peer.label}, connections/s at ${clients} clients: ${int(ours)} vs ${int(theirs)}, ${(ours / theirs).toFixed(2)}×${theirPlain ? ` (theirs is ${(theirs / theirPlain).toFixed(2)}× plain microsocks)` : ""} (target: at least the TLS peer's)`,
       );
     }
   }
@@ -320,7 +329,7 @@ export function renderReport(results: BenchResults): string {
     `# EdgeSocks benchmark — ${results.startedAt.slice(0, 10)}`,
     "",
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB.toFixed(0)} GiB, ${m.os}, Linux ${m.kernel}; Node ${m.node}; load average ${m.loadAverage.toFixed(2)} at the start.`,
-    `Peers: microsocks ${results.versions.microsocks ?? "—"}, Dante ${results.versions.dante ?? "—"} (Debian packages). Run: ${s.quick ? "--quick, " : ""}median of ${s.runs} round(s) (each server started afresh in each round) of ${s.durationMs / 1000} s runs (first ${s.warmupMs / 1000} s not counted); took ${Math.round(results.elapsedS)} s; ${results.repeatedRuns} run(s) repeated because other processes took CPU.`,
+    `Peers: microsocks ${results.versions.microsocks ?? "—"}, Dante ${results.versions.dante ?? "—"}, haproxy ${results.versions.haproxy ?? "—"} (Debian packages; the TLS peer is haproxy terminating TLS, with its default session tickets and one thread per core, in front of microsocks). Run: ${s.quick ? "--quick, " : ""}median of ${s.runs} round(s) (each server started afresh in each round) of ${s.durationMs / 1000} s runs (first ${s.warmupMs / 1000} s not counted); took ${Math.round(results.elapsedS)} s; ${results.repeatedRuns} run(s) repeated because other processes took CPU.`,
     `Our relay: ${s.fromSource ? "from its TypeScript sources (tsx)" : "the release build (esbuild bundle)"}, standalone, server.workers = "auto" unless marked ×1 thread, no auth, ACL on with ${int(results.acl.rules)} rules (${results.acl.rulesPerBenchUser} apply to the bench user), session records on, logging at warn. +auth: RFC 1929 user/password against argon2id hashes (20 users). +TLS: SOCKS5 inside TLS (${results.tls ?? "not run"}); +TLS resumed: the same, every connection resuming a session ticket the relay issued.`,
     "Every connection: TCP connect, SOCKS5 greeting and CONNECT (to an IPv4 target), one byte echoed back (latency ends here), then the target closes.",
     "",

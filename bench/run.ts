@@ -66,6 +66,9 @@ const PLANS: Record<ServerId, Plan> = {
   "edgesocks-tls-resumed": { idle: false, rate: [50, 500], bulk: [], leak: false },
   // The cost of one extra hop: the relay routes every CONNECT through a microsocks parent.
   "edgesocks-routed": { idle: false, rate: [50, 500], bulk: ["1-up", "1-down"], leak: false },
+  // The TLS peer, measured as +TLS and +TLS resumed are.
+  "haproxy-tls": { idle: true, rate: [50, 500], bulk: ["1-up", "1-down"], leak: false },
+  "haproxy-tls-resumed": { idle: false, rate: [50, 500], bulk: [], leak: false },
 };
 
 async function openFileHardLimit(): Promise<number> {
@@ -186,15 +189,22 @@ async function main(options: BenchOptions): Promise<void> {
   const profileDir = options.profile ? join(RESULTS_DIR, "profiles") : null;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
 
-  const peers = selected.some((id) => id === "microsocks" || id === "dante")
+  // The peers each server needs: edgesocks-routed and the TLS peer run microsocks too.
+  const needs = (id: ServerId): PeerId[] =>
+    id === "microsocks" || id === "edgesocks-routed"
+      ? ["microsocks"]
+      : id === "dante"
+        ? ["dante"]
+        : id.startsWith("haproxy-")
+          ? ["haproxy", "microsocks"]
+          : [];
+  const peers = selected.some((id) => needs(id).length > 0)
     ? await ensurePeers(options.install, log)
     : new Set<PeerId>();
   log("compiling the load generator and targets (cc -O2)");
   const native = await buildNative(log, options.install);
-  const cert =
-    selected.some((id) => id.startsWith("edgesocks-tls")) && native.tls
-      ? await makeSelfSignedCert(workDir)
-      : null;
+  const usesTls = (id: ServerId) => id.startsWith("edgesocks-tls") || id.startsWith("haproxy-tls");
+  const cert = selected.some(usesTls) && native.tls ? await makeSelfSignedCert(workDir) : null;
   const hardLimit = await openFileHardLimit();
   const idleConnections = Math.min(options.idleConnections, Math.floor((hardLimit - 200) / 2));
   const acl = generateAclRules(1000);
@@ -204,9 +214,9 @@ async function main(options: BenchOptions): Promise<void> {
   const samples = new Map<ServerId, ServerSamples>();
   const skipped = new Map<ServerId, string>();
   for (const id of selected) {
-    if ((id === "microsocks" || id === "dante") && !peers.has(id)) skipped.set(id, "not installed");
-    else if (id.startsWith("edgesocks-tls") && !cert)
-      skipped.set(id, "the load generator was built without OpenSSL");
+    const missing = needs(id).filter((peer) => !peers.has(peer));
+    if (missing.length > 0) skipped.set(id, `${missing.join(" and ")} not installed`);
+    else if (usesTls(id) && !cert) skipped.set(id, "the load generator was built without OpenSSL");
     else samples.set(id, emptySamples());
   }
   // Waiting for quiet moments and repeating runs other work spoiled: at most this long in all.

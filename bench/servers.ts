@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +23,8 @@ export const SERVER_LABELS: Record<ServerId, string> = {
   "edgesocks-tls": "EdgeSocks +TLS",
   "edgesocks-tls-resumed": "EdgeSocks +TLS resumed",
   "edgesocks-routed": "EdgeSocks via microsocks (one extra hop)",
+  "haproxy-tls": "haproxy TLS + microsocks",
+  "haproxy-tls-resumed": "haproxy TLS resumed + microsocks",
 };
 
 /** A server being measured; `pid` is null for the direct baseline. */
@@ -181,6 +183,56 @@ function startDante(context: ServerContext): Managed {
   });
 }
 
+/**
+ * The TLS peer: haproxy terminating TLS (its default ticket resumption, one thread per core)
+ * in front of microsocks. One shell parents both, so the process tree measured for CPU and
+ * memory holds the pair, and stopping the shell stops both.
+ */
+function startTlsPeer(context: ServerContext): Managed {
+  if (!context.cert) throw new Error("haproxy-tls: no certificate");
+  const dir = join(context.workDir, "haproxy-tls");
+  mkdirSync(dir, { recursive: true });
+  const pem = join(dir, "server.pem");
+  writeFileSync(
+    pem,
+    readFileSync(context.cert.certificatePath, "utf8") +
+      readFileSync(context.cert.privateKeyPath, "utf8"),
+  );
+  const config = join(dir, "haproxy.cfg");
+  // maxconn: the idle run holds 9,900 connections, two descriptors each, under a 20,000 limit.
+  writeFileSync(
+    config,
+    [
+      "global",
+      "  maxconn 9950",
+      "  log stdout format raw local0 emerg",
+      "defaults",
+      "  mode tcp",
+      "  maxconn 9950",
+      "  timeout connect 10s",
+      "  timeout client 600s",
+      "  timeout server 600s",
+      "frontend socks_tls",
+      `  bind ${PROXY_HOST}:${ProxyPort.tlsPeer} ssl crt ${pem} ssl-min-ver TLSv1.2`,
+      "  default_backend microsocks",
+      "backend microsocks",
+      `  server microsocks ${PROXY_HOST}:${ProxyPort.parent}`,
+      "",
+    ].join("\n"),
+  );
+  const microsocks = `${PEER_PACKAGES.microsocks.binary} -i ${PROXY_HOST} -p ${ProxyPort.parent} 2>/dev/null`;
+  const haproxy = `${PEER_PACKAGES.haproxy.binary} -db -f ${config}`;
+  return startProcess({
+    name: "haproxy-tls",
+    command: "/bin/sh",
+    args: [
+      "-c",
+      `${microsocks} & m=$!; ${haproxy} & h=$!; trap 'kill $m $h; wait; exit 0' TERM INT; wait`,
+    ],
+    cwd: dir,
+  });
+}
+
 /** Starts one server under test and waits until its SOCKS port accepts connections. */
 export async function startServer(id: ServerId, context: ServerContext): Promise<RunningServer> {
   if (id === "direct") return { id, route: {}, pid: null, stop: async () => {} };
@@ -198,6 +250,9 @@ export async function startServer(id: ServerId, context: ServerContext): Promise
   } else if (id === "dante") {
     port = ProxyPort.dante;
     managed = startDante(context);
+  } else if (id === "haproxy-tls" || id === "haproxy-tls-resumed") {
+    port = ProxyPort.tlsPeer;
+    managed = startTlsPeer(context);
   } else if (id === "edgesocks-routed") {
     port = ProxyPort.edgesocks;
     const parent = startProcess({
@@ -237,8 +292,10 @@ export async function startServer(id: ServerId, context: ServerContext): Promise
       ...(id === "edgesocks-userpass"
         ? { user: BENCH_USER.username, password: BENCH_USER.password }
         : {}),
-      ...(id === "edgesocks-tls" ? { tls: true } : {}),
-      ...(id === "edgesocks-tls-resumed" ? { tls: true, tlsResume: true } : {}),
+      ...(id === "edgesocks-tls" || id === "haproxy-tls" ? { tls: true } : {}),
+      ...(id === "edgesocks-tls-resumed" || id === "haproxy-tls-resumed"
+        ? { tls: true, tlsResume: true }
+        : {}),
     },
   };
   return { id, route, pid: managed.pid, stop: () => managed.stop() };

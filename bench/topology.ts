@@ -27,6 +27,8 @@ export const ProxyPort = {
   edgesocks: 21082,
   /** The microsocks parent that `edgesocks-routed` sends every CONNECT through. */
   parent: 21083,
+  /** haproxy's TLS listener in front of microsocks (on `parent`): the TLS peer. */
+  tlsPeer: 21084,
 } as const;
 
 /** The relay's health and metrics server. */
