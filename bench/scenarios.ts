@@ -150,6 +150,7 @@ async function withCpu(
   const ours = () =>
     treeCpuSeconds(context.targetsPid) +
     (server.pid === null ? 0 : treeCpuSeconds(server.pid)) +
+    server.helperPids.reduce((sum, pid) => sum + treeCpuSeconds(pid), 0) +
     (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
   let best: { result: LoadResult; cpu: Cpu } | null = null;
   for (let attempt = 0; attempt <= MAX_REPEATS; attempt++) {

@@ -32,6 +32,8 @@ export interface RunningServer {
   id: ServerId;
   route: Route;
   pid: number | null;
+  /** Processes the setup needs but that are not the server measured (edgesocks-routed's parent). */
+  helperPids: number[];
   stop(): Promise<void>;
 }
 
@@ -235,9 +237,10 @@ function startTlsPeer(context: ServerContext): Managed {
 
 /** Starts one server under test and waits until its SOCKS port accepts connections. */
 export async function startServer(id: ServerId, context: ServerContext): Promise<RunningServer> {
-  if (id === "direct") return { id, route: {}, pid: null, stop: async () => {} };
+  if (id === "direct") return { id, route: {}, pid: null, helperPids: [], stop: async () => {} };
   let managed: Managed;
   let port: number;
+  const helperPids: number[] = [];
   if (id === "microsocks") {
     port = ProxyPort.microsocks;
     // microsocks logs a line per connection to stderr; reading it would load the bench's own process.
@@ -266,7 +269,9 @@ export async function startServer(id: ServerId, context: ServerContext): Promise
       await parent.stop(1000);
       throw error;
     });
-    // The relay's pid is the one measured; the parent's CPU and memory are not counted.
+    // The relay's pid is the one measured; the parent's CPU and memory are not counted (nor
+    // taken for other processes' load on the machine).
+    helperPids.push(parent.pid);
     managed = {
       ...relay,
       stop: async (graceMs?: number) => {
@@ -298,5 +303,5 @@ export async function startServer(id: ServerId, context: ServerContext): Promise
         : {}),
     },
   };
-  return { id, route, pid: managed.pid, stop: () => managed.stop() };
+  return { id, route, pid: managed.pid, helperPids, stop: () => managed.stop() };
 }
