@@ -135,9 +135,9 @@ async function startRelay(id: ServerId, context: ServerContext): Promise<Managed
   writeFileSync(join(dir, "acl.toml"), generateAclRules(1000, parent).toml);
   const configPath = join(dir, "relay.toml");
   writeFileSync(configPath, await relayConfig(variant, context.cert));
-  // As deployed (deploy/bin/edgesocks-relay-launch, the bin's shebang): a 32 MiB semi-space.
+  // As deployed (deploy/bin/edgesocks-relay-launch, the bin's shebang): a 16 MiB semi-space.
   const nodeFlags = [
-    "--max-semi-space-size=32",
+    "--max-semi-space-size=16",
     ...(context.profileDir
       ? ["--cpu-prof", "--cpu-prof-dir", context.profileDir, "--cpu-prof-name", `${id}.cpuprofile`]
       : []),

@@ -51,7 +51,7 @@ export const PACKAGES: Record<App, PackageSpec> = {
       {
         name: "edgesocks-relay",
         entry: "apps/relay/bin/edgesocks-relay.mjs",
-        nodeFlags: "--max-semi-space-size=32",
+        nodeFlags: "--max-semi-space-size=16",
       },
     ],
     launchers: [
