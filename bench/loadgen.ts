@@ -31,6 +31,8 @@ export interface LoadResult {
   bytesPerS: number;
   cpuS: number;
   wallS: number;
+  /** Connections whose TLS handshake resumed a session (--tls-resume). */
+  tlsResumed: number;
   errors: Record<string, number>;
 }
 
@@ -48,6 +50,7 @@ const NUMBER_FIELDS = {
   bytesPerS: "bytes_per_s",
   cpuS: "cpu_s",
   wallS: "wall_s",
+  tlsResumed: "tls_resumed",
 } as const;
 
 /** Checks one result line once; everything downstream trusts the type. */

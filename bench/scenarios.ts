@@ -185,6 +185,24 @@ function checkErrors(result: LoadResult, what: string, warnings: string[]): void
   if (errors > 0 && errors > done / 1000) warnings.push(`${what}: ${describeErrors(result)}`);
 }
 
+/**
+ * A resumed-TLS run measures resumption only if the connections did resume: all but the first
+ * ones in flight, which had no ticket yet.
+ */
+function checkResumed(
+  server: RunningServer,
+  result: LoadResult,
+  what: string,
+  warnings: string[],
+): void {
+  if (!server.route.proxy?.tlsResume) return;
+  if (result.tlsResumed < 0.95 * result.started) {
+    warnings.push(
+      `${what}: only ${result.tlsResumed} of ${result.started} TLS connections resumed a session`,
+    );
+  }
+}
+
 /** One run of each rate and bulk case in `plan`, added to `samples`. */
 export async function runRound(
   server: RunningServer,
@@ -204,6 +222,7 @@ export async function runRound(
       }),
     );
     checkErrors(run.result, `${concurrency} clients`, samples.warnings);
+    checkResumed(server, run.result, `${concurrency} clients`, samples.warnings);
     samples.rate[concurrency] = [...(samples.rate[concurrency] ?? []), run];
     const r = run.result;
     context.log(
