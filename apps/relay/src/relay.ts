@@ -1,7 +1,8 @@
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import type { AddressInfo, Socket } from "node:net";
 import { isAbsolute, resolve } from "node:path";
-import type { TLSSocket } from "node:tls";
+import type { TLSSocket, Server as TlsServer } from "node:tls";
 import { splitHostPort } from "@edgesocks/socks/address";
 import {
   aggregateMetrics,
@@ -25,6 +26,7 @@ import { StandalonePolicySource } from "./policy/standalone-source";
 import type { QuotaLedger } from "./quota/quota-ledger";
 import { type ProxiedClient, type ProxyRefusal, proxyHeaderReader } from "./server/proxy-header";
 import { listen, type SocksListener } from "./server/socks-server";
+import { renewTicketsOnResume, TICKET_KEYS_BYTES } from "./server/ticket-renewal";
 import { certificateExpiries, loadTlsOptions, watchTlsFiles } from "./server/tls-context";
 import { ClientSession } from "./session/client-session";
 import { createProtection } from "./session/protection";
@@ -287,9 +289,15 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   // Several threads: one set of session-ticket keys and one session context (Node
   // derives its default from process.argv, which differs in a worker thread), so
   // a returning client resumes on any of them.
-  const ticketKeys = shared
-    ? { ticketKeys: shared.ticketKeys(), sessionIdContext: "edgesocks-relay" }
-    : {};
+  const sessionTicketKeys = shared?.ticketKeys() ?? randomBytes(TICKET_KEYS_BYTES);
+  const ticketKeys = { ticketKeys: sessionTicketKeys, sessionIdContext: "edgesocks-relay" };
+  const renewTickets = (server: TlsServer) => {
+    if (!renewTicketsOnResume(server, sessionTicketKeys)) {
+      logger.warn(
+        "TLS: this Node.js has no ticket-key callback; a client that uses each session ticket once resumes only every other connection",
+      );
+    }
+  };
   const tlsOptions =
     tlsConfig && tlsFiles ? { ...loadTlsOptions(tlsConfig, tlsFiles), ...ticketKeys } : undefined;
   if (tlsOptions && tlsFiles) metrics.setTlsCertificates(certificateExpiries(tlsOptions, tlsFiles));
@@ -372,6 +380,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
           : undefined,
       });
       listeners.push(tlsListener);
+      renewTickets(tlsListener.tls!);
     }
   } catch (error) {
     await Promise.all(listeners.map((l) => l.stop()));
@@ -387,6 +396,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
           try {
             const reloaded = { ...loadTlsOptions(tlsConfig, tlsFiles), ...ticketKeys };
             tlsListener!.tls!.setSecureContext(reloaded);
+            renewTickets(tlsListener!.tls!);
             metrics.setTlsCertificates(certificateExpiries(reloaded, tlsFiles));
             logger.info("TLS certificate reloaded");
           } catch (error) {

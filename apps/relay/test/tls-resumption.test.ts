@@ -38,7 +38,61 @@ function resumes(port: number, ca: Buffer, session: Buffer): Promise<boolean> {
   });
 }
 
+/**
+ * One connection offering `session`: whether it resumed, and the new ticket it was given (null
+ * when none came within a second of the handshake).
+ */
+function resumeOnce(
+  port: number,
+  ca: Buffer,
+  session: Buffer,
+): Promise<{ reused: boolean; next: Buffer | null }> {
+  return new Promise((resolve, reject) => {
+    const socket: TLSSocket = tlsConnect({
+      host: "127.0.0.1",
+      port,
+      servername: "localhost",
+      ca,
+      session,
+    });
+    socket.once("error", reject);
+    socket.resume();
+    const finish = (next: Buffer | null) => {
+      clearTimeout(timer);
+      resolve({ reused: socket.isSessionReused(), next });
+      socket.destroy();
+    };
+    const timer = setTimeout(() => finish(null), 1000);
+    socket.once("session", (ticket: Buffer) => finish(ticket));
+  });
+}
+
 describe("SOCKS over TLS with several threads", () => {
+  it("gives every resumed connection a new ticket, so a client using each ticket once always resumes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "edgesocks-tls-renewal-"));
+    dirs.push(dir);
+    const pki = createPki(join(dir, "ca"));
+    const server = pki.issue("server");
+    writeFileSync(
+      join(dir, "relay.toml"),
+      `[server]\nworkers = 2\n[server.tls]\nenabled = true\ncertificate_path = "${server.cert}"\nprivate_key_path = "${server.key}"\n`,
+    );
+    await using relay = await startRelayProcess({
+      configPath: join(dir, "relay.toml"),
+      stateDir: join(dir, "state"),
+    });
+    const ca = readFileSync(pki.caCert);
+    // RFC 8446 C.4: a client should not reuse a ticket; each connection offers the last one given.
+    let ticket = await firstTicket(relay.port, ca);
+    const chain: { reused: boolean; renewed: boolean }[] = [];
+    for (let i = 0; i < 12; i++) {
+      const { reused, next } = await resumeOnce(relay.port, ca, ticket);
+      chain.push({ reused, renewed: next !== null });
+      if (next) ticket = next;
+    }
+    expect(chain).toEqual(chain.map(() => ({ reused: true, renewed: true })));
+  });
+
   it("resumes a returning client's session on whichever thread takes the connection", async () => {
     const dir = mkdtempSync(join(tmpdir(), "edgesocks-tls-resumption-"));
     dirs.push(dir);
