@@ -186,19 +186,21 @@ function checkErrors(result: LoadResult, what: string, warnings: string[]): void
 }
 
 /**
- * A resumed-TLS run measures resumption only if the connections did resume: all but the first
- * ones in flight, which had no ticket yet.
+ * A resumed-TLS run measures resumption only if the connections did resume. The first ones in
+ * flight have no ticket yet, and the load generator closes without close_notify, after which
+ * OpenSSL's client drops that connection's session: a few percent more miss against any server
+ * (haproxy included), so only a rate below three in four of the rest is a broken resumption.
  */
 function checkResumed(
   server: RunningServer,
   result: LoadResult,
-  what: string,
+  concurrency: number,
   warnings: string[],
 ): void {
   if (!server.route.proxy?.tlsResume) return;
-  if (result.tlsResumed < 0.95 * result.started) {
+  if (result.tlsResumed < 0.75 * (result.started - concurrency)) {
     warnings.push(
-      `${what}: only ${result.tlsResumed} of ${result.started} TLS connections resumed a session`,
+      `${concurrency} clients: only ${result.tlsResumed} of ${result.started} TLS connections resumed a session`,
     );
   }
 }
@@ -222,7 +224,7 @@ export async function runRound(
       }),
     );
     checkErrors(run.result, `${concurrency} clients`, samples.warnings);
-    checkResumed(server, run.result, `${concurrency} clients`, samples.warnings);
+    checkResumed(server, run.result, concurrency, samples.warnings);
     samples.rate[concurrency] = [...(samples.rate[concurrency] ?? []), run];
     const r = run.result;
     context.log(
