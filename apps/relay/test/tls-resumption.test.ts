@@ -67,21 +67,27 @@ function resumeOnce(
   });
 }
 
+/** A relay serving SOCKS over TLS from two threads, and the CA its certificate is from. */
+async function startTlsRelay() {
+  const dir = mkdtempSync(join(tmpdir(), "edgesocks-tls-resumption-"));
+  dirs.push(dir);
+  const pki = createPki(join(dir, "ca"));
+  const server = pki.issue("server");
+  writeFileSync(
+    join(dir, "relay.toml"),
+    `[server]\nworkers = 2\n[server.tls]\nenabled = true\ncertificate_path = "${server.cert}"\nprivate_key_path = "${server.key}"\n`,
+  );
+  const relay = await startRelayProcess({
+    configPath: join(dir, "relay.toml"),
+    stateDir: join(dir, "state"),
+  });
+  return Object.assign(relay, { ca: readFileSync(pki.caCert) });
+}
+
 describe("SOCKS over TLS with several threads", () => {
   it("gives every resumed connection a new ticket, so a client using each ticket once always resumes", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "edgesocks-tls-renewal-"));
-    dirs.push(dir);
-    const pki = createPki(join(dir, "ca"));
-    const server = pki.issue("server");
-    writeFileSync(
-      join(dir, "relay.toml"),
-      `[server]\nworkers = 2\n[server.tls]\nenabled = true\ncertificate_path = "${server.cert}"\nprivate_key_path = "${server.key}"\n`,
-    );
-    await using relay = await startRelayProcess({
-      configPath: join(dir, "relay.toml"),
-      stateDir: join(dir, "state"),
-    });
-    const ca = readFileSync(pki.caCert);
+    await using relay = await startTlsRelay();
+    const { ca } = relay;
     // RFC 8446 C.4: a client should not reuse a ticket; each connection offers the last one given.
     let ticket = await firstTicket(relay.port, ca);
     const chain: { reused: boolean; renewed: boolean }[] = [];
@@ -94,19 +100,8 @@ describe("SOCKS over TLS with several threads", () => {
   });
 
   it("resumes a returning client's session on whichever thread takes the connection", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "edgesocks-tls-resumption-"));
-    dirs.push(dir);
-    const pki = createPki(join(dir, "ca"));
-    const server = pki.issue("server");
-    writeFileSync(
-      join(dir, "relay.toml"),
-      `[server]\nworkers = 2\n[server.tls]\nenabled = true\ncertificate_path = "${server.cert}"\nprivate_key_path = "${server.key}"\n`,
-    );
-    await using relay = await startRelayProcess({
-      configPath: join(dir, "relay.toml"),
-      stateDir: join(dir, "state"),
-    });
-    const ca = readFileSync(pki.caCert);
+    await using relay = await startTlsRelay();
+    const { ca } = relay;
     const ticket = await firstTicket(relay.port, ca);
     // The kernel spreads connections over the two threads' listeners by their
     // source ports: 24 connections reach both threads (all on one: 2⁻²³).
