@@ -288,7 +288,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     : undefined;
   // Several threads: one set of session-ticket keys and one session context (Node
   // derives its default from process.argv, which differs in a worker thread), so
-  // a returning client resumes on any of them.
+  // a returning client resumes on any of them. One thread makes its own keys: the
+  // ticket renewal needs them in hand.
   const sessionTicketKeys = shared?.ticketKeys() ?? randomBytes(TICKET_KEYS_BYTES);
   const ticketKeys = { ticketKeys: sessionTicketKeys, sessionIdContext: "edgesocks-relay" };
   const renewTickets = (server: TlsServer) => {
