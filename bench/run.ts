@@ -30,11 +30,13 @@ import {
   warmUp,
 } from "./scenarios";
 import {
+  PEERS_RUN,
   RELAY_SOURCE_BIN,
   type RunningServer,
   SERVER_LABELS,
   type ServerId,
   startServer,
+  TLS_HANDSHAKE,
 } from "./servers";
 import { makeSelfSignedCert } from "./tls-cert";
 import { TARGET_HOSTS, TARGET_PORT_BASE } from "./topology";
@@ -189,21 +191,13 @@ async function main(options: BenchOptions): Promise<void> {
   const profileDir = options.profile ? join(RESULTS_DIR, "profiles") : null;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
 
-  // The peers each server needs: edgesocks-routed and the TLS peer run microsocks too.
-  const needs = (id: ServerId): PeerId[] =>
-    id === "microsocks" || id === "edgesocks-routed"
-      ? ["microsocks"]
-      : id === "dante"
-        ? ["dante"]
-        : id.startsWith("haproxy-")
-          ? ["haproxy", "microsocks"]
-          : [];
+  const needs = (id: ServerId) => PEERS_RUN[id] ?? [];
   const peers = selected.some((id) => needs(id).length > 0)
     ? await ensurePeers(options.install, log)
     : new Set<PeerId>();
   log("compiling the load generator and targets (cc -O2)");
   const native = await buildNative(log, options.install);
-  const usesTls = (id: ServerId) => id.startsWith("edgesocks-tls") || id.startsWith("haproxy-tls");
+  const usesTls = (id: ServerId) => TLS_HANDSHAKE[id] !== undefined;
   const cert = selected.some(usesTls) && native.tls ? await makeSelfSignedCert(workDir) : null;
   const hardLimit = await openFileHardLimit();
   const idleConnections = Math.min(options.idleConnections, Math.floor((hardLimit - 200) / 2));
@@ -268,39 +262,45 @@ async function main(options: BenchOptions): Promise<void> {
         );
       }
     }
-    // Memory on a fresh process, then the leak check on the same one.
-    for (const id of samples.keys()) {
-      const plan = PLANS[id];
-      if (!plan.idle && !plan.leak) continue;
+    /** A session whose work gets the process's memory from before its first connection. */
+    const freshSession = async (
+      id: ServerId,
+      what: string,
+      work: (server: RunningServer, fresh: TreeMemory | null) => Promise<void>,
+    ) => {
       let fresh: TreeMemory | null = null;
       await session(
         id,
-        plan.leak ? "idle memory and leak check" : "idle memory",
+        what,
+        (server) => work(server, fresh),
         async (server) => {
-          const gathered = samples.get(id)!;
+          fresh = await freshMemory(server);
+        },
+      );
+    };
+    // Memory on a fresh process, then the leak check on the same one.
+    for (const id of samples.keys()) {
+      const plan = PLANS[id];
+      const gathered = samples.get(id)!;
+      if (!plan.idle && !plan.leak) continue;
+      await freshSession(
+        id,
+        plan.leak ? "idle memory and leak check" : "idle memory",
+        async (server, fresh) => {
           if (plan.idle && fresh) {
             gathered.idle = await measureIdle(server, context, gathered, fresh, idleConnections);
           }
           if (plan.leak) await measureLeak(server, context, gathered);
         },
-        async (server) => {
-          fresh = await freshMemory(server);
-        },
       );
       // A second fresh process for the smaller count: on the first one the heap has grown.
       if (!plan.idle || idleConnections <= FEW_IDLE) continue;
-      let freshFew: TreeMemory | null = null;
-      await session(
+      await freshSession(
         id,
         `idle memory at ${FEW_IDLE.toLocaleString("en-US")} connections`,
-        async (server) => {
-          const gathered = samples.get(id)!;
-          if (freshFew) {
-            gathered.idleFew = await measureIdle(server, context, gathered, freshFew, FEW_IDLE);
-          }
-        },
-        async (server) => {
-          freshFew = await freshMemory(server);
+        async (server, fresh) => {
+          if (fresh)
+            gathered.idleFew = await measureIdle(server, context, gathered, fresh, FEW_IDLE);
         },
       );
     }

@@ -6,7 +6,7 @@ import { hash } from "@node-rs/argon2";
 import { generateAclRules } from "./acl-rules";
 import type { Route } from "./loadgen";
 import type { SERVER_IDS } from "./options";
-import { PEER_PACKAGES } from "./peer-install";
+import { PEER_PACKAGES, type PeerId } from "./peer-install";
 import { type Managed, startProcess, waitForPort } from "./processes";
 import type { CertFiles } from "./tls-cert";
 import { DANTE_EXTERNAL, PROXY_HOST, ProxyPort, RELAY_OPS_BIND } from "./topology";
@@ -25,6 +25,23 @@ export const SERVER_LABELS: Record<ServerId, string> = {
   "edgesocks-routed": "EdgeSocks via microsocks (one extra hop)",
   "haproxy-tls": "haproxy TLS + microsocks",
   "haproxy-tls-resumed": "haproxy TLS resumed + microsocks",
+};
+
+/** How a TLS variant's clients handshake: a full handshake each, or resuming a ticket. */
+export const TLS_HANDSHAKE: Partial<Record<ServerId, "full" | "resumed">> = {
+  "edgesocks-tls": "full",
+  "edgesocks-tls-resumed": "resumed",
+  "haproxy-tls": "full",
+  "haproxy-tls-resumed": "resumed",
+};
+
+/** The Debian peers a server runs (edgesocks-routed and the TLS peer run microsocks too). */
+export const PEERS_RUN: Partial<Record<ServerId, readonly PeerId[]>> = {
+  microsocks: ["microsocks"],
+  dante: ["dante"],
+  "edgesocks-routed": ["microsocks"],
+  "haproxy-tls": ["haproxy", "microsocks"],
+  "haproxy-tls-resumed": ["haproxy", "microsocks"],
 };
 
 /** A server being measured; `pid` is null for the direct baseline. */
@@ -122,7 +139,7 @@ async function startRelay(id: ServerId, context: ServerContext): Promise<Managed
   const variant =
     id === "edgesocks-userpass"
       ? "userpass"
-      : id === "edgesocks-tls" || id === "edgesocks-tls-resumed"
+      : TLS_HANDSHAKE[id]
         ? "tls"
         : id === "edgesocks-1thread"
           ? "one-thread"
@@ -297,10 +314,7 @@ export async function startServer(id: ServerId, context: ServerContext): Promise
       ...(id === "edgesocks-userpass"
         ? { user: BENCH_USER.username, password: BENCH_USER.password }
         : {}),
-      ...(id === "edgesocks-tls" || id === "haproxy-tls" ? { tls: true } : {}),
-      ...(id === "edgesocks-tls-resumed" || id === "haproxy-tls-resumed"
-        ? { tls: true, tlsResume: true }
-        : {}),
+      ...(TLS_HANDSHAKE[id] ? { tls: true, tlsResume: TLS_HANDSHAKE[id] === "resumed" } : {}),
     },
   };
   return { id, route, pid: managed.pid, helperPids, stop: () => managed.stop() };

@@ -9,10 +9,11 @@ import {
 import type { ConnectionLimitValues } from "../policy/policy-limits";
 import type { QosShare } from "../qos/qos-manager";
 import { QuotaLedger } from "../quota/quota-ledger";
+import { TICKET_KEYS_BYTES } from "../server/ticket-renewal";
 import { SharedLock, SharedTable } from "./shared-table";
 
 /** TLS session-ticket keys (Node's ticketKeys: name, HMAC and AES keys), in 32-bit ints. */
-const TICKET_KEY_INTS = 12;
+const TICKET_KEY_INTS = TICKET_KEYS_BYTES / 4;
 
 export interface SharedStateSize {
   /** Threads sharing the state (the main thread included). */
